@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs moeprobe's build and test dependencies from Debian 12 packages. Idempotent: packages that
+# are already present are left alone. The CUDA toolkit is not installed here; it comes with the
+# machine image (/usr/local/cuda) and the build degrades to CPU-only when nvcc is missing.
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build git clang-format
+  libyaml-cpp-dev      # suites, recipes, family configs
+  nlohmann-json3-dev   # safetensors headers, config.json, results.json
+  libcli11-dev         # command line
+  libgtest-dev libgmock-dev
+  libbenchmark-dev     # bench/
+  libtorch-dev         # comparison baselines (CPU LibTorch 1.13)
+  libopenblas0-pthread # optimised BLAS behind LibTorch (the reference BLAS is several times slower)
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages already installed"
+else
+  echo "install-deps: installing ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if command -v nvcc >/dev/null 2>&1 || [ -x /usr/local/cuda/bin/nvcc ]; then
+  echo "install-deps: CUDA toolkit found ($( (command -v nvcc || echo /usr/local/cuda/bin/nvcc) ))"
+else
+  echo "install-deps: no CUDA toolkit; moeprobe builds CPU-only"
+fi
