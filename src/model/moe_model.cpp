@@ -239,20 +239,30 @@ std::unique_ptr<MoeModel> MoeModel::open(const std::filesystem::path& dir,
                          " eligible groups hold fewer than top_k " + std::to_string(c.top_k) +
                          " experts");
 
-  // The on-disk layout: the first whose router exists for the first MoE layer.
+  // The on-disk layout: the first whose router and first expert tensor exist for the first MoE
+  // layer (layouts may share a router name, e.g. Mixtral's DiscoResearch and fused layouts); else
+  // the first whose router exists, so the validation below names the missing expert tensors.
   const int l0 = c.moe_layers.front();
   std::string tried;
+  const ExpertLayout* router_only = nullptr;
+  const ExpertLayout* chosen = nullptr;
   for (const auto& layout : fam.layouts) {
     const std::string router = expand_pattern(layout.router, l0);
-    if (ckpt.has(router)) {
-      m->layout_ = layout;
+    tried += (tried.empty() ? "" : ", ") + router + " (" + layout.name + ")";
+    if (!ckpt.has(router)) continue;
+    const std::string first_expert = layout.fused() ? expand_pattern(layout.fused_gate_up, l0)
+                                                    : expand_pattern(layout.expert_act, l0, 0);
+    if (ckpt.has(first_expert)) {
+      chosen = &layout;
       break;
     }
-    tried += (tried.empty() ? "" : ", ") + router + " (" + layout.name + ")";
+    if (!router_only) router_only = &layout;
   }
-  if (m->layout_.name.empty())
+  if (!chosen) chosen = router_only;
+  if (!chosen)
     throw InputError(ckpt.dir().string(), "layer " + std::to_string(l0),
                      "no router tensor of family " + fam.name + " found; tried " + tried);
+  m->layout_ = *chosen;
   const ExpertLayout& lay = m->layout_;
 
   // Shared experts: a fused block (count x intermediate rows) or one block per shared expert.
@@ -273,19 +283,20 @@ std::unique_ptr<MoeModel> MoeModel::open(const std::filesystem::path& dir,
   const std::string where = ckpt.dir().string();
   auto need = [&](const std::string& name, const std::vector<int64_t>& shape,
                   const std::string& what) -> const TensorEntry& {
+    const std::string field = "tensor '" + name + "'";
     const TensorEntry* e = ckpt.entry(name);
     if (!e)
-      throw InputError(where, name,
+      throw InputError(where, field,
                        "missing; expected the " + what + " " + shape_str(shape) + " (family " +
                            fam.name + ", layout " + lay.name + ")");
     if (e->shape != shape)
-      throw InputError(ckpt.shard_of(name).string(), name,
+      throw InputError(ckpt.shard_of(name).string(), field,
                        "shape " + shape_str(e->shape) + ", expected " + shape_str(shape) +
                            " for the " + what + " (config: hidden " + std::to_string(H) +
                            ", experts " + std::to_string(E) + ", expert intermediate " +
                            std::to_string(I) + ")");
     if (!dtype_is_float(e->dtype))
-      throw InputError(ckpt.shard_of(name).string(), name,
+      throw InputError(ckpt.shard_of(name).string(), field,
                        std::string("dtype ") + dtype_name(e->dtype) +
                            ", expected a float type (F32, F16, BF16, F64, F8)");
     return *e;
@@ -403,7 +414,7 @@ ExpertWeights MoeModel::dense_ffn(int layer) const {
     throw InputError(family_.source.string(), "dense.dense_act",
                      "family " + family_.name + " names no dense FFN tensors");
   if (!has_dense_ffn(layer))
-    throw InputError(where, expand_pattern(d.dense_act, layer),
+    throw InputError(where, "tensor '" + expand_pattern(d.dense_act, layer) + "'",
                      "layer " + std::to_string(layer) +
                          " has no dense FFN (expected act/up/down tensors " +
                          expand_pattern(d.dense_act, layer) + ", ...)");
@@ -414,14 +425,14 @@ ExpertWeights MoeModel::dense_ffn(int layer) const {
   const bool ok = w.act.rank() == 2 && w.act.dim(1) == H && w.up.shape == w.act.shape &&
                   w.down.rank() == 2 && w.down.dim(0) == H && w.down.dim(1) == w.act.dim(0);
   if (!ok)
-    throw InputError(checkpoint_->shard_of(w.act.name).string(), w.act.name,
+    throw InputError(checkpoint_->shard_of(w.act.name).string(), "tensor '" + w.act.name + "'",
                      "dense FFN shapes act " + w.act.shape_string() + ", up " +
                          w.up.shape_string() + ", down " + w.down.shape_string() +
                          "; expected [I, " + std::to_string(H) + "], [I, " + std::to_string(H) +
                          "], [" + std::to_string(H) + ", I]");
   for (const TensorView* v : {&w.act, &w.up, &w.down})
     if (!dtype_is_float(v->dtype))
-      throw InputError(checkpoint_->shard_of(v->name).string(), v->name,
+      throw InputError(checkpoint_->shard_of(v->name).string(), "tensor '" + v->name + "'",
                        std::string("dtype ") + dtype_name(v->dtype) + ", expected a float type");
   return w;
 }
