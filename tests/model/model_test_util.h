@@ -2,6 +2,9 @@
 // surgery on safetensors files and tiny synthetic checkpoints written with the ShardedWriter.
 #pragma once
 
+#include <sys/wait.h>
+
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <functional>
@@ -162,6 +165,36 @@ inline const Family& family_named(const std::vector<Family>& fs, const std::stri
   for (const auto& f : fs)
     if (f.name == name) return f;
   throw std::runtime_error("no family " + name);
+}
+
+}  // namespace moeprobe::testutil
+
+namespace moeprobe::testutil {
+
+// Runs the built moeprobe binary with `args` (already shell-quoted), capturing exit code, stdout
+// and stderr.
+struct CliResult {
+  int code = -1;
+  std::string out, err;
+};
+
+inline std::string shell_quote(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+inline CliResult run_cli(const std::string& args) {
+  ScratchDir io("cli");
+  const fs::path out = io.path() / "stdout", err = io.path() / "stderr";
+  const std::string cmd = shell_quote(MOEPROBE_CLI) + " " + args + " >" +
+                          shell_quote(out.string()) + " 2>" + shell_quote(err.string());
+  const int status = std::system(cmd.c_str());
+  CliResult r;
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = read_bytes(out);
+  r.err = read_bytes(err);
+  return r;
 }
 
 }  // namespace moeprobe::testutil
