@@ -342,7 +342,13 @@ Suite parse_root(const YAML::Node& root, const std::string& file, const MetricLo
     const std::string p = "hypotheses[" + std::to_string(i) + "]";
     const Metric* metric = lookup ? lookup(hyp.metric) : nullptr;
     if (!metric) v.fail(nodes[i]["metric"], p + ".metric", "unknown metric \"" + hyp.metric + "\" (see moeprobe metrics)");
-    metric->validate_params(hyp.params, file + ": line " + std::to_string(nodes[i]["params"] ? nodes[i]["params"].Mark().line + 1 : hyp.line) + ": " + p);
+    // Metrics name the bad parameter; the suite adds where it is.
+    try {
+      metric->validate_params(hyp.params, file);
+    } catch (const InputError& e) {
+      const YAML::Node at = nodes[i]["params"] ? nodes[i]["params"] : nodes[i];
+      v.fail(at, p + "." + e.field(), e.problem());
+    }
     if (metric->needs_reference_model()) hyp.requires_reference_model = true;
   }
   return suite;
