@@ -36,9 +36,9 @@ enum class NeuronAxis { Rows, Cols };
 
 // What matrix_set_stats should compute in its single pass over the bytes.
 struct MatrixSetRequest {
-  bool gram = true;               // G[a,b] = <vec W_a, vec W_b>
+  bool gram = true;                // G[a,b] = <vec W_a, vec W_b>
   bool standardized_gram = false;  // Gram after z-scoring each element position across the set
-  bool mean_neuron = false;       // per matrix: mean neuron vector (length H)
+  bool mean_neuron = false;        // per matrix: mean neuron vector (length H)
 };
 
 struct MatrixSetStats {

@@ -34,9 +34,9 @@ class Checkpoint {
   // Shard holding a tensor (for error messages).
   std::filesystem::path shard_of(const std::string& name) const;
 
-  uint64_t tensor_bytes() const;                   // sum of all data sections
+  uint64_t tensor_bytes() const;                        // sum of all data sections
   std::map<std::string, uint64_t> dtype_bytes() const;  // "BF16" -> bytes
-  std::size_t mapped_shards() const;               // how many shards have been mapped so far
+  std::size_t mapped_shards() const;                    // how many shards have been mapped so far
 
  private:
   std::filesystem::path dir_, config_path_;

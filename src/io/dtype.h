@@ -9,7 +9,23 @@
 
 namespace moeprobe {
 
-enum class DType { BOOL, U8, I8, I16, U16, I32, U32, I64, U64, F16, BF16, F32, F64, F8_E4M3, F8_E5M2 };
+enum class DType {
+  BOOL,
+  U8,
+  I8,
+  I16,
+  U16,
+  I32,
+  U32,
+  I64,
+  U64,
+  F16,
+  BF16,
+  F32,
+  F64,
+  F8_E4M3,
+  F8_E5M2
+};
 
 // Name as written in safetensors headers ("BF16").
 const char* dtype_name(DType t);
@@ -21,7 +37,7 @@ bool dtype_is_float(DType t);
 float bf16_to_float(uint16_t bits);
 uint16_t float_to_bf16(float v);  // round to nearest even; NaN stays NaN
 float f16_to_float(uint16_t bits);
-uint16_t float_to_f16(float v);   // round to nearest even, overflow to inf
+uint16_t float_to_f16(float v);       // round to nearest even, overflow to inf
 float f8e4m3_to_float(uint8_t bits);  // OCP E4M3FN: no infinities, 0x7F/0xFF are NaN
 float f8e5m2_to_float(uint8_t bits);
 

@@ -38,6 +38,8 @@ class SafetensorsWriter {
   void finish();
 
  private:
+  const TensorSpec& expect_next(const std::string& name, uint64_t nbytes) const;
+
   std::filesystem::path path_;
   std::vector<TensorSpec> tensors_;
   std::size_t next_ = 0;
@@ -50,8 +52,8 @@ class ShardedWriter {
   // Tensors are assigned to shards in order, starting a new shard when the next tensor would push
   // the current one past max_shard_bytes. One shard is written as model.safetensors without an
   // index; more as model-0000i-of-0000n.safetensors plus model.safetensors.index.json.
-  ShardedWriter(std::filesystem::path dir, std::vector<TensorSpec> tensors, uint64_t max_shard_bytes,
-                std::map<std::string, std::string> metadata = {});
+  ShardedWriter(std::filesystem::path dir, std::vector<TensorSpec> tensors,
+                uint64_t max_shard_bytes, std::map<std::string, std::string> metadata = {});
   void write(const std::string& name, const void* bytes, uint64_t nbytes);
   void write_floats(const std::string& name, const float* values, uint64_t count);
   void finish();
@@ -59,6 +61,7 @@ class ShardedWriter {
 
  private:
   void open_shard(std::size_t shard);
+  void advance_if_full();
   std::filesystem::path dir_;
   std::vector<TensorSpec> tensors_;
   std::map<std::string, std::string> metadata_;

@@ -30,9 +30,9 @@ struct Resampler {
 };
 
 struct LayerMeasurement {
-  int layer = 0;                  // decoder layer index
-  double value = 0.0;             // NaN when the layer does not apply (e.g. no dark cross)
-  Resampler resampler;            // empty: the layer value is fixed, resample over layers instead
+  int layer = 0;        // decoder layer index
+  double value = 0.0;   // NaN when the layer does not apply (e.g. no dark cross)
+  Resampler resampler;  // empty: the layer value is fixed, resample over layers instead
   nlohmann::json detail = nlohmann::json::object();  // matrices/vectors for reports
 };
 

@@ -29,10 +29,10 @@ struct RoutingConvention {
   // true: probabilities over all experts, then top-k (DeepSeek, Qwen, OLMoE, Grok);
   // false: top-k on the logits, then softmax over the k selected (Mixtral). Same selection.
   bool softmax_before_topk = true;
-  bool renormalize = false;        // divide the k selected weights by their sum
-  bool selection_bias = false;     // e_score_correction_bias added for selection only (V3)
-  int n_group = 1;                 // group-limited top-k (V3): experts split into n_group groups,
-  int topk_group = 1;              //   the best topk_group groups are eligible
+  bool renormalize = false;     // divide the k selected weights by their sum
+  bool selection_bias = false;  // e_score_correction_bias added for selection only (V3)
+  int n_group = 1;              // group-limited top-k (V3): experts split into n_group groups,
+  int topk_group = 1;           //   the best topk_group groups are eligible
   double routed_scaling_factor = 1.0;
   int top_k = 0;
 };
@@ -58,17 +58,17 @@ struct ExpertLayout {
 
 // Non-MoE tensors a full model has (for the forward pass and for synthetic checkpoints).
 struct DenseTensorNames {
-  std::string embed, lm_head, final_norm;                       // global
-  std::string input_norm, post_attention_norm;                  // per layer ({L})
-  std::string q_proj, k_proj, v_proj, o_proj;                   // per layer ({L})
-  std::string dense_act, dense_up, dense_down;                  // dense FFN layers ({L})
-  std::map<std::string, std::string> extra;                     // family-specific (MLA, pre/post MoE norms)
+  std::string embed, lm_head, final_norm;       // global
+  std::string input_norm, post_attention_norm;  // per layer ({L})
+  std::string q_proj, k_proj, v_proj, o_proj;   // per layer ({L})
+  std::string dense_act, dense_up, dense_down;  // dense FFN layers ({L})
+  std::map<std::string, std::string> extra;     // family-specific (MLA, pre/post MoE norms)
 };
 
 struct Family {
-  std::string name;                 // file stem: "mixtral"
+  std::string name;  // file stem: "mixtral"
   std::string description;
-  std::filesystem::path source;     // the YAML it came from
+  std::filesystem::path source;  // the YAML it came from
   // Detection: config.json model_type in model_types, or any of architectures listed.
   std::vector<std::string> model_types;
   std::vector<std::string> architectures;

@@ -20,13 +20,13 @@ struct ExpertWeights {
 };
 
 struct MoeLayer {
-  int layer = 0;                         // decoder layer index
-  TensorView router;                     // [E, H]
-  std::optional<TensorView> router_bias;           // [E]
+  int layer = 0;                                    // decoder layer index
+  TensorView router;                                // [E, H]
+  std::optional<TensorView> router_bias;            // [E]
   std::optional<TensorView> score_correction_bias;  // [E]
-  std::vector<ExpertWeights> experts;    // E routed experts
-  std::vector<ExpertWeights> shared;     // shared experts (may be one fused block)
-  std::optional<TensorView> shared_gate;  // [1, H] sigmoid gate on the shared output
+  std::vector<ExpertWeights> experts;               // E routed experts
+  std::vector<ExpertWeights> shared;                // shared experts (may be one fused block)
+  std::optional<TensorView> shared_gate;            // [1, H] sigmoid gate on the shared output
   Activation activation = Activation::SiLU;
   RoutingConvention routing;
 

@@ -26,7 +26,7 @@ struct ModelConfig {
   int num_shared_experts = 0;
   int64_t shared_intermediate_size = 0;
   std::vector<int> moe_layers;  // decoder layer indices that are MoE, ascending
-  RoutingConvention routing;     // family defaults with config.json overrides applied
+  RoutingConvention routing;    // family defaults with config.json overrides applied
 };
 
 class MoeModel {
