@@ -26,17 +26,17 @@ namespace moeprobe::cuda {
 
 }  // namespace moeprobe::cuda
 
-#define MOEPROBE_CUDA_CHECK(call)                                                  \
-  do {                                                                             \
-    cudaError_t moeprobe_err_ = (call);                                            \
-    if (moeprobe_err_ != cudaSuccess)                                              \
+#define MOEPROBE_CUDA_CHECK(call)                                                   \
+  do {                                                                              \
+    cudaError_t moeprobe_err_ = (call);                                             \
+    if (moeprobe_err_ != cudaSuccess)                                               \
       ::moeprobe::cuda::throw_cuda_error(moeprobe_err_, #call, __FILE__, __LINE__); \
   } while (0)
 
-#define MOEPROBE_CUBLAS_CHECK(call)                                                    \
-  do {                                                                                 \
-    cublasStatus_t moeprobe_status_ = (call);                                          \
-    if (moeprobe_status_ != CUBLAS_STATUS_SUCCESS)                                     \
+#define MOEPROBE_CUBLAS_CHECK(call)                                                      \
+  do {                                                                                   \
+    cublasStatus_t moeprobe_status_ = (call);                                            \
+    if (moeprobe_status_ != CUBLAS_STATUS_SUCCESS)                                       \
       ::moeprobe::cuda::throw_cublas_error(moeprobe_status_, #call, __FILE__, __LINE__); \
   } while (0)
 

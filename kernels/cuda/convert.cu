@@ -46,8 +46,8 @@ void launch_convert_to_float(const unsigned char* src, std::size_t src_stride,
   constexpr int kThreads = 256;
   // gridDim.y carries the array index (at most 65535 arrays per set).
   const dim3 grid(grid_for(len, kThreads, 4096), static_cast<unsigned>(n));
-  convert_set_kernel<<<grid, kThreads, 0, stream>>>(src, src_stride, dtype_codes, uniform_code,
-                                                    len, dst, dst_ld);
+  convert_set_kernel<<<grid, kThreads, 0, stream>>>(src, src_stride, dtype_codes, uniform_code, len,
+                                                    dst, dst_ld);
   MOEPROBE_CUDA_CHECK_LAUNCH();
 }
 
@@ -56,15 +56,14 @@ void launch_convert_to_double(const unsigned char* src, int dtype_code, int64_t 
   if (len <= 0) return;
   constexpr int kThreads = 256;
   convert_double_kernel<<<grid_for(len, kThreads, 8192), kThreads, 0, stream>>>(src, dtype_code,
-                                                                               len, dst);
+                                                                                len, dst);
   MOEPROBE_CUDA_CHECK_LAUNCH();
 }
 
 void launch_float_to_double(const float* src, int64_t count, double* dst, cudaStream_t stream) {
   if (count <= 0) return;
   constexpr int kThreads = 256;
-  float_to_double_kernel<<<grid_for(count, kThreads, 8192), kThreads, 0, stream>>>(src, count,
-                                                                                  dst);
+  float_to_double_kernel<<<grid_for(count, kThreads, 8192), kThreads, 0, stream>>>(src, count, dst);
   MOEPROBE_CUDA_CHECK_LAUNCH();
 }
 

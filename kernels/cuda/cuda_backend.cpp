@@ -25,7 +25,9 @@
 namespace moeprobe {
 namespace {
 
-std::size_t round_up(std::size_t v, std::size_t to) { return (v + to - 1) / to * to; }
+std::size_t round_up(std::size_t v, std::size_t to) {
+  return (v + to - 1) / to * to;
+}
 
 // Device memory that only grows; reused across calls so repeated analyses do not pay cudaMalloc.
 class DeviceBuffer {
@@ -140,8 +142,8 @@ class CudaBackend final : public Backend {
     MOEPROBE_CUDA_CHECK(cudaGetDeviceProperties(&prop, options_.device));
     num_sms_ = prop.multiProcessorCount;
     int ratio = 0;
-    MOEPROBE_CUDA_CHECK(cudaDeviceGetAttribute(
-        &ratio, cudaDevAttrSingleToDoublePrecisionPerfRatio, options_.device));
+    MOEPROBE_CUDA_CHECK(cudaDeviceGetAttribute(&ratio, cudaDevAttrSingleToDoublePrecisionPerfRatio,
+                                               options_.device));
     full_rate_fp64_ = ratio > 0 && ratio <= 2;
     std::string name = prop.name;
     if (name.rfind("NVIDIA", 0) != 0) name = "NVIDIA " + name;
@@ -246,8 +248,7 @@ class CudaBackend final : public Backend {
     MOEPROBE_CUDA_CHECK(cudaEventSynchronize(slot.copied));
     gather(host, pieces);
     MOEPROBE_CUDA_CHECK(cudaStreamWaitEvent(copy_stream_, slot.consumed, 0));
-    MOEPROBE_CUDA_CHECK(
-        cudaMemcpyAsync(dev, host, span, cudaMemcpyHostToDevice, copy_stream_));
+    MOEPROBE_CUDA_CHECK(cudaMemcpyAsync(dev, host, span, cudaMemcpyHostToDevice, copy_stream_));
     MOEPROBE_CUDA_CHECK(cudaEventRecord(slot.copied, copy_stream_));
     MOEPROBE_CUDA_CHECK(cudaStreamWaitEvent(compute_stream_, slot.copied, 0));
     return {s, dev};
@@ -258,8 +259,8 @@ class CudaBackend final : public Backend {
   template <typename T>
   void download(T* host, const T* dev, std::size_t count) {
     if (count == 0) return;
-    MOEPROBE_CUDA_CHECK(cudaMemcpyAsync(host, dev, count * sizeof(T), cudaMemcpyDeviceToHost,
-                                        compute_stream_));
+    MOEPROBE_CUDA_CHECK(
+        cudaMemcpyAsync(host, dev, count * sizeof(T), cudaMemcpyDeviceToHost, compute_stream_));
   }
 
   MatrixSetStats set_stats(const std::vector<TensorView>& mats, NeuronAxis axis,
@@ -268,9 +269,9 @@ class CudaBackend final : public Backend {
     const int64_t n_mats = static_cast<int64_t>(mats.size());
     if (n_mats == 0) return out;
     if (n_mats > 65535)
-      throw InputError(mats[0].file, mats[0].name,
-                       "the CUDA backend takes at most 65535 matrices per set, got " +
-                           std::to_string(n_mats));
+      throw InputError(
+          mats[0].file, mats[0].name,
+          "the CUDA backend takes at most 65535 matrices per set, got " + std::to_string(n_mats));
     const int n = static_cast<int>(n_mats);
     for (const TensorView& v : mats) {
       check_float_view(v);
@@ -280,7 +281,7 @@ class CudaBackend final : public Backend {
                              mats[0].shape_string() + " (a set needs one shape)");
     }
     const int64_t rows = mats[0].rows(), cols = mats[0].cols(), numel = rows * cols;
-    const int64_t h = axis == NeuronAxis::Rows ? cols : rows;       // neuron length
+    const int64_t h = axis == NeuronAxis::Rows ? cols : rows;        // neuron length
     const int64_t neurons = axis == NeuronAxis::Rows ? rows : cols;  // averaged over
 
     if (request.gram) out.gram = Matrix(n, n);
@@ -311,8 +312,8 @@ class CudaBackend final : public Backend {
 
     ensure_slots(stride * static_cast<std::size_t>(n));
     float* X = x_buf_.as<float>(static_cast<std::size_t>(n) * len);
-    float* Z = request.standardized_gram ? z_buf_.as<float>(static_cast<std::size_t>(n) * len)
-                                         : nullptr;
+    float* Z =
+        request.standardized_gram ? z_buf_.as<float>(static_cast<std::size_t>(n) * len) : nullptr;
     double* partial = partial_buf_.as<double>(cuda::gram_partial_doubles(n, num_sms_));
     const std::size_t nn = static_cast<std::size_t>(n) * n;
     double* acc_gram = gram_buf_.as<double>(nn);
@@ -343,12 +344,10 @@ class CudaBackend final : public Backend {
                                     compute_stream_);
       consume(slot);  // X holds the chunk now; the raw slot can take the chunk after next
       if (request.gram)
-        cuda::launch_gram_accumulate(X, len, n, clen, partial, acc_gram, num_sms_,
-                                     compute_stream_);
+        cuda::launch_gram_accumulate(X, len, n, clen, partial, acc_gram, num_sms_, compute_stream_);
       if (request.standardized_gram) {
         cuda::launch_standardize(X, len, n, clen, Z, skipped, compute_stream_);
-        cuda::launch_gram_accumulate(Z, len, n, clen, partial, acc_std, num_sms_,
-                                     compute_stream_);
+        cuda::launch_gram_accumulate(Z, len, n, clen, partial, acc_std, num_sms_, compute_stream_);
       }
       if (request.mean_neuron) {
         const int64_t chunk_rows = clen / cols, row0 = f0 / cols;
@@ -359,7 +358,8 @@ class CudaBackend final : public Backend {
       }
     }
 
-    std::vector<double> host_gram(request.gram ? nn : 0), host_std(request.standardized_gram ? nn : 0);
+    std::vector<double> host_gram(request.gram ? nn : 0),
+        host_std(request.standardized_gram ? nn : 0);
     std::vector<double> host_sums(request.mean_neuron ? static_cast<std::size_t>(n) * h : 0);
     unsigned long long host_skipped = 0;
     download(host_gram.data(), acc_gram, host_gram.size());
@@ -402,8 +402,8 @@ class CudaBackend final : public Backend {
         cuda::launch_convert_to_double(raw, static_cast<int>(v.dtype), clen, dst + f0,
                                        compute_stream_);
       else
-        cuda::launch_convert_to_float(raw, 0, nullptr, static_cast<int>(v.dtype), 1, clen,
-                                      dst + f0, clen, compute_stream_);
+        cuda::launch_convert_to_float(raw, 0, nullptr, static_cast<int>(v.dtype), 1, clen, dst + f0,
+                                      clen, compute_stream_);
       consume(slot);
     }
   }
@@ -471,15 +471,15 @@ class CudaBackend final : public Backend {
       const T* a_block = by_rows ? A + i0 * h : A + i0;
       if constexpr (std::is_same_v<T, double>) {
         const double one = 1.0, zero = 0.0;
-        MOEPROBE_CUBLAS_CHECK(cublasDgemm(cublas_, op_b, op_a, m, nb, k, &one, B, ldb, a_block,
-                                          lda, &zero, C, m));
+        MOEPROBE_CUBLAS_CHECK(
+            cublasDgemm(cublas_, op_b, op_a, m, nb, k, &one, B, ldb, a_block, lda, &zero, C, m));
         download(out.data.data() + i0 * ib, C, static_cast<std::size_t>(nb) * ib);
       } else {
         const float one = 1.0f, zero = 0.0f;
         // float32 inputs and compute type (never TF32): the products are float32-exact sums.
-        MOEPROBE_CUBLAS_CHECK(cublasGemmEx(cublas_, op_b, op_a, m, nb, k, &one, B, CUDA_R_32F,
-                                           ldb, a_block, CUDA_R_32F, lda, &zero, C, CUDA_R_32F,
-                                           m, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+        MOEPROBE_CUBLAS_CHECK(cublasGemmEx(cublas_, op_b, op_a, m, nb, k, &one, B, CUDA_R_32F, ldb,
+                                           a_block, CUDA_R_32F, lda, &zero, C, CUDA_R_32F, m,
+                                           CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
         cuda::launch_float_to_double(C, static_cast<int64_t>(nb) * ib, C64, compute_stream_);
         download(out.data.data() + i0 * ib, C64, static_cast<std::size_t>(nb) * ib);
       }
@@ -525,8 +525,8 @@ std::unique_ptr<Backend> make_cuda_backend(const CudaBackendOptions& options,
   }
   if (count == 0) return fail("no CUDA device: cudaGetDeviceCount returned 0 devices");
   if (options.device < 0 || options.device >= count)
-    return fail("no CUDA device " + std::to_string(options.device) + ": " +
-                std::to_string(count) + " device(s) present");
+    return fail("no CUDA device " + std::to_string(options.device) + ": " + std::to_string(count) +
+                " device(s) present");
   try {
     return std::make_unique<CudaBackend>(options);
   } catch (const std::exception& e) {

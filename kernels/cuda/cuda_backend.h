@@ -29,7 +29,6 @@ struct CudaBackendOptions {
 // cudaGetDeviceCount failed or reported 0 devices, or the device cannot be initialised. Only
 // defined when the build has CUDA (MOEPROBE_WITH_CUDA).
 std::unique_ptr<Backend> make_cuda_backend(std::string* why_not);
-std::unique_ptr<Backend> make_cuda_backend(const CudaBackendOptions& options,
-                                           std::string* why_not);
+std::unique_ptr<Backend> make_cuda_backend(const CudaBackendOptions& options, std::string* why_not);
 
 }  // namespace moeprobe

@@ -113,13 +113,16 @@ __global__ void gram_reduce_kernel(const double* __restrict__ partial, int slice
   const int b = tb * T + e % T;
   if (a >= n || b >= n) return;
   double s = 0.0;
-  for (int y = 0; y < slices; ++y) s += partial[(static_cast<int64_t>(y) * pairs + p) * (T * T) + e];
+  for (int y = 0; y < slices; ++y)
+    s += partial[(static_cast<int64_t>(y) * pairs + p) * (T * T) + e];
   acc[static_cast<int64_t>(a) * n + b] += s;
 }
 
 // Micro-tile size by set size: small sets waste fewer threads on tiles past n, large sets reuse
 // each staged value R times per thread.
-int micro_tile(int n) { return n <= 16 ? 1 : (n <= 32 ? 2 : 4); }
+int micro_tile(int n) {
+  return n <= 16 ? 1 : (n <= 32 ? 2 : 4);
+}
 
 struct GramPlan {
   int r, tile, nt, pairs, slices;

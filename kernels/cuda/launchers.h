@@ -39,8 +39,8 @@ void launch_standardize(const float* X, int64_t ld, int n, int64_t len, float* Z
                         unsigned long long* skipped, cudaStream_t stream);
 // Each of the n arrays (leading dimension ld) holds `rows` full rows of length `cols`.
 // Column sums: sums[r * cols + c] += sum over rows of array r, column c.
-void launch_column_sums(const float* X, int64_t ld, int n, int64_t rows, int64_t cols,
-                        double* sums, cudaStream_t stream);
+void launch_column_sums(const float* X, int64_t ld, int n, int64_t rows, int64_t cols, double* sums,
+                        cudaStream_t stream);
 // Row sums: sums[r * sums_ld + row] += sum over columns of array r, row `row`.
 void launch_row_sums(const float* X, int64_t ld, int n, int64_t rows, int64_t cols, double* sums,
                      int64_t sums_ld, cudaStream_t stream);
@@ -49,8 +49,8 @@ void launch_row_sums(const float* X, int64_t ld, int n, int64_t rows, int64_t co
 // A row-major [rows, cols] matrix holds neurons in its rows (by_rows) or in its columns.
 // inv_norm[i] = 1 / ||neuron i|| in float64, 0 for a zero neuron (its cosines are then 0).
 template <typename T>
-void launch_neuron_inv_norms(const T* M, int64_t rows, int64_t cols, bool by_rows,
-                             double* inv_norm, cudaStream_t stream);
+void launch_neuron_inv_norms(const T* M, int64_t rows, int64_t cols, bool by_rows, double* inv_norm,
+                             cudaStream_t stream);
 // Scales every neuron of M to unit length in place (multiplying in float64).
 template <typename T>
 void launch_scale_neurons(T* M, int64_t rows, int64_t cols, bool by_rows, const double* inv_norm,

@@ -96,12 +96,12 @@ void launch_standardize(const float* X, int64_t ld, int n, int64_t len, float* Z
                         unsigned long long* skipped, cudaStream_t stream) {
   if (n <= 0 || len <= 0) return;
   standardize_kernel<<<grid_for(len, kThreads, 8192), kThreads, 0, stream>>>(X, ld, n, len, Z,
-                                                                            skipped);
+                                                                             skipped);
   MOEPROBE_CUDA_CHECK_LAUNCH();
 }
 
-void launch_column_sums(const float* X, int64_t ld, int n, int64_t rows, int64_t cols,
-                        double* sums, cudaStream_t stream) {
+void launch_column_sums(const float* X, int64_t ld, int n, int64_t rows, int64_t cols, double* sums,
+                        cudaStream_t stream) {
   if (n <= 0 || rows <= 0 || cols <= 0) return;
   const dim3 grid(grid_for(cols, kThreads, INT32_MAX), static_cast<unsigned>(n));
   column_sums_kernel<<<grid, kThreads, 0, stream>>>(X, ld, rows, cols, sums);

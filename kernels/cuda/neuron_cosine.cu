@@ -63,15 +63,15 @@ __global__ void __launch_bounds__(kThreads)
 }  // namespace
 
 template <typename T>
-void launch_neuron_inv_norms(const T* M, int64_t rows, int64_t cols, bool by_rows,
-                             double* inv_norm, cudaStream_t stream) {
+void launch_neuron_inv_norms(const T* M, int64_t rows, int64_t cols, bool by_rows, double* inv_norm,
+                             cudaStream_t stream) {
   if (rows <= 0 || cols <= 0) return;
   if (by_rows) {
     row_inv_norms_kernel<T><<<grid_for(rows, kThreads / 32, INT32_MAX), kThreads, 0, stream>>>(
         M, rows, cols, inv_norm);
   } else {
-    col_inv_norms_kernel<T><<<grid_for(cols, kThreads, INT32_MAX), kThreads, 0, stream>>>(
-        M, rows, cols, inv_norm);
+    col_inv_norms_kernel<T>
+        <<<grid_for(cols, kThreads, INT32_MAX), kThreads, 0, stream>>>(M, rows, cols, inv_norm);
   }
   MOEPROBE_CUDA_CHECK_LAUNCH();
 }
