@@ -36,7 +36,8 @@ __global__ void float_to_double_kernel(const float* src, int64_t count, double* 
 }  // namespace
 
 bool device_converts(int code) {
-  return code == kF32 || code == kF16 || code == kBF16 || code == kF64;
+  return code == kF32 || code == kF16 || code == kBF16 || code == kF64 || code == kF8E4M3 ||
+         code == kF8E5M2;
 }
 
 void launch_convert_to_float(const unsigned char* src, std::size_t src_stride,

@@ -48,6 +48,7 @@ class DeviceBuffer {
   T* as(std::size_t count) {
     return static_cast<T*>(ensure(std::max<std::size_t>(count, 1) * sizeof(T)));
   }
+  std::size_t capacity() const { return bytes_; }
   void release() {
     if (ptr_) cudaFree(ptr_);  // no throw: also runs in destructors
     ptr_ = nullptr;
@@ -129,7 +130,8 @@ void check_float_view(const TensorView& v) {
   if (!cuda::device_converts(static_cast<int>(v.dtype)))
     throw InputError(v.file, v.name,
                      std::string("dtype ") + dtype_name(v.dtype) +
-                         " is not supported by the CUDA backend (expected F32, F16, BF16 or F64)");
+                         " is not supported by the CUDA backend (expected F32, F16, BF16, F64, "
+                         "F8_E4M3 or F8_E5M2)");
   if (v.numel() > 0 && v.data == nullptr) throw InputError(v.file, v.name, "tensor has no data");
 }
 
@@ -230,6 +232,11 @@ class CudaBackend final : public Backend {
   }
 
   void ensure_slots(std::size_t bytes) {
+    // Growing frees the old buffers: nothing queued may still read them.
+    if (slots_[0].dev.capacity() < bytes || slots_[1].dev.capacity() < bytes) {
+      MOEPROBE_CUDA_CHECK(cudaStreamSynchronize(copy_stream_));
+      MOEPROBE_CUDA_CHECK(cudaStreamSynchronize(compute_stream_));
+    }
     for (Slot& s : slots_) {
       s.host.ensure(bytes);
       s.dev.ensure(bytes);

@@ -19,7 +19,7 @@ void launch_convert_to_float(const unsigned char* src, std::size_t src_stride,
                              float* dst, int64_t dst_ld, cudaStream_t stream);
 void launch_convert_to_double(const unsigned char* src, int dtype_code, int64_t len, double* dst,
                               cudaStream_t stream);
-// True for the dtypes the kernels convert: F32, F16, BF16, F64.
+// True for the dtypes the kernels convert: F32, F16, BF16, F64, F8_E4M3, F8_E5M2.
 bool device_converts(int dtype_code);
 
 // --- gram.cu ----------------------------------------------------------------------------------

@@ -82,6 +82,41 @@ Set make_set(int n, const std::vector<DType>& dtypes, const std::vector<int64_t>
   return set;
 }
 
+// n matrices of random F8 codes (NaN and Inf codes left out), every 11th byte shared by the set.
+Set make_f8_set(int n, DType dt, const std::vector<int64_t>& shape, uint32_t seed) {
+  int64_t numel = 1;
+  for (int64_t d : shape) numel *= d;
+  std::mt19937 rng(seed);
+  auto finite = [dt](unsigned b) {
+    return dt == DType::F8_E4M3 ? (b & 0x7F) != 0x7F : (b & 0x7C) != 0x7C;
+  };
+  auto draw = [&] {
+    unsigned b;
+    do b = rng() & 0xFF;
+    while (!finite(b));
+    return static_cast<unsigned char>(b);
+  };
+  std::vector<unsigned char> shared(static_cast<std::size_t>(numel));
+  for (unsigned char& b : shared) b = draw();
+  Set set;
+  for (int r = 0; r < n; ++r) {
+    std::vector<unsigned char> bytes(shared.size());
+    for (std::size_t p = 0; p < bytes.size(); ++p) bytes[p] = p % 11 == 0 ? shared[p] : draw();
+    std::vector<float> back(bytes.size());
+    convert_to_float(dt, bytes.data(), back.data(), back.size());
+    for (float v : back) set.max_abs = std::max(set.max_abs, static_cast<double>(std::fabs(v)));
+    set.bytes.push_back(std::move(bytes));
+    TensorView v;
+    v.name = "m" + std::to_string(r);
+    v.file = "memory";
+    v.dtype = dt;
+    v.shape = shape;
+    v.data = set.bytes.back().data();
+    set.views.push_back(v);
+  }
+  return set;
+}
+
 // Independent Gaussian matrices: cosines near 0, the regime the paper's from-scratch models sit in.
 Set make_independent(int n, DType dt, const std::vector<int64_t>& shape, uint32_t seed) {
   int64_t numel = 1;
@@ -221,6 +256,38 @@ INSTANTIATE_TEST_SUITE_P(Sets, CudaSetStatsTest, ::testing::ValuesIn(set_cases()
                            return "n" + std::to_string(c.n) + "_" + dtype_name(c.dtype) + "_" +
                                   axis_name(c.axis) + (c.chunk_bytes ? "_chunked" : "_whole");
                          });
+
+TEST_F(CudaBackendTest, SetStatsOtherFloatDtypes) {
+  // F64 is rounded to float32 on the device (within the Gram tolerance); F8 widens exactly.
+  for (DType dt : {DType::F64, DType::F8_E4M3, DType::F8_E5M2})
+    for (NeuronAxis axis : {NeuronAxis::Rows, NeuronAxis::Cols})
+      for (std::size_t chunk : {std::size_t{0}, std::size_t{1500}}) {
+        const std::vector<int64_t> shape =
+            axis == NeuronAxis::Rows ? std::vector<int64_t>{37, 53} : std::vector<int64_t>{53, 37};
+        const Set set =
+            dt == DType::F64 ? make_set(5, {dt}, shape, 8u) : make_f8_set(5, dt, shape, 8u);
+        MatrixSetRequest req;
+        req.gram = req.standardized_gram = req.mean_neuron = true;
+        const MatrixSetStats got = cuda(chunk)->matrix_set_stats(set.views, axis, req);
+        const MatrixSetStats ref = reference_->matrix_set_stats(set.views, axis, req);
+        const std::string what =
+            std::string(dtype_name(dt)) + " " + axis_name(axis) + " chunk=" + std::to_string(chunk);
+        expect_gram_near(got.gram, ref.gram, 3e-6, what + " gram");
+        expect_gram_near(got.standardized_gram, ref.standardized_gram, 3e-6,
+                         what + " standardized");
+        EXPECT_EQ(got.skipped_positions, ref.skipped_positions) << what;
+        ASSERT_EQ(got.mean_neuron.size(), ref.mean_neuron.size()) << what;
+        for (std::size_t r = 0; r < ref.mean_neuron.size(); ++r)
+          for (std::size_t j = 0; j < ref.mean_neuron[r].size(); ++j)
+            ASSERT_NEAR(got.mean_neuron[r][j], ref.mean_neuron[r][j], 2e-6 * set.max_abs)
+                << what << " mean neuron " << r << "[" << j << "]";
+        // F8 and F64 values are exact in float64, so the float64 cosine path matches tightly.
+        const Matrix cos_got =
+            cuda(chunk, Gemm::Float64)->neuron_cosine(set.views[0], set.views[1], axis);
+        const Matrix cos_ref = reference_->neuron_cosine(set.views[0], set.views[1], axis);
+        expect_matrix_near(cos_got, cos_ref, 1e-10, what + " cosine");
+      }
+}
 
 TEST_F(CudaBackendTest, SetStatsGramOnlyAndMixedDtypes) {
   // A set mixing dtypes (dense FFN stored differently from the experts) and the Gram alone: the
