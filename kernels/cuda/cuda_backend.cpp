@@ -10,6 +10,7 @@
 #include "kernels/cuda/cuda_backend.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <mutex>
 #include <string>
@@ -126,13 +127,40 @@ void gather(unsigned char* dst, const std::vector<Piece>& pieces) {
   for (std::thread& th : threads) th.join();
 }
 
-void check_float_view(const TensorView& v) {
-  if (!cuda::device_converts(static_cast<int>(v.dtype)))
-    throw InputError(v.file, v.name,
-                     std::string("dtype ") + dtype_name(v.dtype) +
-                         " is not supported by the CUDA backend (expected F32, F16, BF16, F64, "
-                         "F8_E4M3 or F8_E5M2)");
-  if (v.numel() > 0 && v.data == nullptr) throw InputError(v.file, v.name, "tensor has no data");
+// Input checks with the same outcomes and messages as the other backends (kernels/backend_checks
+// on the metrics side): rank-2 float matrices, one shape per set, finite values.
+void check_matrix(const TensorView& m) {
+  if (m.rank() != 2)
+    throw InputError(m.file, m.name, "expected a matrix (rank 2), got shape " + m.shape_string());
+  if (!dtype_is_float(m.dtype))
+    throw InputError(m.file, m.name,
+                     std::string("expected a float dtype, got ") + dtype_name(m.dtype));
+  if (!cuda::device_converts(static_cast<int>(m.dtype)))  // every float dtype today
+    throw InputError(m.file, m.name,
+                     std::string("dtype ") + dtype_name(m.dtype) +
+                         " is not supported by the CUDA backend; use --device cpu");
+  if (m.numel() > 0 && m.data == nullptr) throw InputError(m.file, m.name, "tensor has no data");
+}
+
+void check_matrix_set(const std::vector<TensorView>& mats) {
+  if (mats.empty()) throw InputError("", "matrix set", "expected at least one matrix");
+  for (const TensorView& m : mats) {
+    check_matrix(m);
+    if (m.shape != mats[0].shape)
+      throw InputError(m.file, m.name,
+                       "expected shape " + mats[0].shape_string() + " (as " + mats[0].name +
+                           "), got " + m.shape_string());
+  }
+}
+
+// A NaN or Inf anywhere in a vector makes its squared norm (the Gram diagonal) non-finite.
+void check_diagonal_finite(const Matrix& gram, const std::vector<TensorView>& mats, bool rows) {
+  for (int64_t a = 0; a < gram.rows; ++a)
+    if (!std::isfinite(gram(a, a))) {
+      const TensorView& m = mats[rows ? 0 : static_cast<std::size_t>(a)];
+      throw InputError(m.file, rows ? m.name + " row " + std::to_string(a) : m.name,
+                       "contains NaN or infinite values (or its squared norm overflows)");
+    }
 }
 
 class CudaBackend final : public Backend {
@@ -194,10 +222,11 @@ class CudaBackend final : public Backend {
   Matrix gram_rows(const TensorView& m) override {
     std::lock_guard<std::mutex> lock(mutex_);
     begin_call();
-    check_float_view(m);
+    check_matrix(m);
     // Row i of m as a [1, D] matrix: the Gram of the rows is the Gram of this set, and the set
     // pipeline streams it in chunks whatever its size.
     const int64_t n = m.rows(), d = m.cols();
+    if (n == 0) return Matrix(0, 0);
     std::vector<TensorView> rows(static_cast<std::size_t>(n), m);
     for (int64_t i = 0; i < n; ++i) {
       TensorView& v = rows[static_cast<std::size_t>(i)];
@@ -206,7 +235,9 @@ class CudaBackend final : public Backend {
     }
     MatrixSetRequest req;
     req.gram = true;
-    return set_stats(rows, NeuronAxis::Rows, req).gram;
+    Matrix g = set_stats(rows, NeuronAxis::Rows, req).gram;
+    check_diagonal_finite(g, {m}, /*rows=*/true);
+    return g;
   }
 
   Matrix neuron_cosine(const TensorView& a, const TensorView& b, NeuronAxis axis) override {
@@ -273,20 +304,13 @@ class CudaBackend final : public Backend {
   MatrixSetStats set_stats(const std::vector<TensorView>& mats, NeuronAxis axis,
                            const MatrixSetRequest& request) {
     MatrixSetStats out;
+    check_matrix_set(mats);
     const int64_t n_mats = static_cast<int64_t>(mats.size());
-    if (n_mats == 0) return out;
     if (n_mats > 65535)
       throw InputError(
           mats[0].file, mats[0].name,
           "the CUDA backend takes at most 65535 matrices per set, got " + std::to_string(n_mats));
     const int n = static_cast<int>(n_mats);
-    for (const TensorView& v : mats) {
-      check_float_view(v);
-      if (v.shape != mats[0].shape)
-        throw InputError(v.file, v.name,
-                         "shape " + v.shape_string() + " differs from " + mats[0].name + " " +
-                             mats[0].shape_string() + " (a set needs one shape)");
-    }
     const int64_t rows = mats[0].rows(), cols = mats[0].cols(), numel = rows * cols;
     const int64_t h = axis == NeuronAxis::Rows ? cols : rows;        // neuron length
     const int64_t neurons = axis == NeuronAxis::Rows ? rows : cols;  // averaged over
@@ -381,7 +405,10 @@ class CudaBackend final : public Backend {
         for (int b = 0; b < n; ++b)
           m(a, b) = acc[static_cast<std::size_t>(std::min(a, b)) * n + std::max(a, b)];
     };
-    if (request.gram) symmetric(host_gram, out.gram);
+    if (request.gram) {
+      symmetric(host_gram, out.gram);
+      check_diagonal_finite(out.gram, mats, /*rows=*/false);
+    }
     if (request.standardized_gram) {
       symmetric(host_std, out.standardized_gram);
       out.skipped_positions = static_cast<int64_t>(host_skipped);
@@ -416,17 +443,10 @@ class CudaBackend final : public Backend {
   }
 
   Matrix cosine(const TensorView& a, const TensorView& b, NeuronAxis axis) {
-    check_float_view(a);
-    check_float_view(b);
+    check_matrix_set({a, b});  // one shape: the cosine matrix is I x I
     const bool by_rows = axis == NeuronAxis::Rows;
     const int64_t ia = by_rows ? a.rows() : a.cols(), ib = by_rows ? b.rows() : b.cols();
     const int64_t h = by_rows ? a.cols() : a.rows();
-    const int64_t hb = by_rows ? b.cols() : b.rows();
-    if (h != hb)
-      throw InputError(b.file, b.name,
-                       "neurons of length " + std::to_string(hb) + " cannot be compared with " +
-                           a.name + "'s of length " + std::to_string(h) + " (shapes " +
-                           a.shape_string() + " and " + b.shape_string() + ")");
     Matrix out(ia, ib);
     if (ia == 0 || ib == 0) return out;
     const int64_t kIntMax = 2147483647;
@@ -483,7 +503,7 @@ class CudaBackend final : public Backend {
         download(out.data.data() + i0 * ib, C, static_cast<std::size_t>(nb) * ib);
       } else {
         const float one = 1.0f, zero = 0.0f;
-        // float32 inputs and compute type (never TF32): the products are float32-exact sums.
+        // float32 inputs and float32 compute type: no TF32 rounding of the inputs.
         MOEPROBE_CUBLAS_CHECK(cublasGemmEx(cublas_, op_b, op_a, m, nb, k, &one, B, CUDA_R_32F, ldb,
                                            a_block, CUDA_R_32F, lda, &zero, C, CUDA_R_32F, m,
                                            CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));

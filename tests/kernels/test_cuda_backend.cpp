@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
@@ -324,6 +325,22 @@ TEST_F(CudaBackendTest, SetStatsRejectsBadInput) {
   std::vector<TensorView> ints = set.views;
   ints[1].dtype = DType::I16;  // same byte size, not a float type
   EXPECT_THROW(backend->matrix_set_stats(ints, NeuronAxis::Rows, req), InputError);
+  EXPECT_THROW(backend->matrix_set_stats({}, NeuronAxis::Rows, req), InputError);
+  std::vector<TensorView> rank3 = set.views;
+  for (TensorView& v : rank3) v.shape = {2, 4, 16};
+  EXPECT_THROW(backend->matrix_set_stats(rank3, NeuronAxis::Rows, req), InputError);
+  EXPECT_THROW(backend->neuron_cosine(set.views[0], other.views[0], NeuronAxis::Rows), InputError);
+  // A NaN weight, like the other backends: an InputError naming the tensor.
+  Set bad = make_set(3, {DType::F32}, {8, 16}, 6u);
+  const float nan = std::nanf("");
+  std::memcpy(bad.bytes[2].data() + 4 * 37, &nan, 4);
+  try {
+    backend->matrix_set_stats(bad.views, NeuronAxis::Rows, req);
+    ADD_FAILURE() << "NaN weight accepted";
+  } catch (const InputError& e) {
+    EXPECT_EQ(e.field(), "m2");
+  }
+  EXPECT_THROW(backend->gram_rows(bad.views[2]), InputError);
 }
 
 // --- gram_rows ----------------------------------------------------------------------------------
