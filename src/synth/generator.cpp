@@ -339,14 +339,14 @@ class Generator {
         gm += std::sqrt(s) / E;
       }
       p->neuron_scale = static_cast<float>(kNormNeuronGain / gm);
-      p->dir.assign(E, std::vector<float>(H));
-      for (int e = 0; e < E; ++e) {
-        fill_normal(stream_key(seed, lkey(l, "e" + std::to_string(e) + ".normdir")), 0,
-                    NormalKind::Exact, 1.0f, p->dir[e].data(), H);
-        double s = 0;
-        for (float v : p->dir[e]) s += double(v) * v;
-        for (float& v : p->dir[e]) v = static_cast<float>(v / std::sqrt(s));
-      }
+      // One output direction d for the layer: the chosen experts' outputs then share a large
+      // component along d, so they are also more alike (A7), as the paper sees in Mixtral.
+      std::vector<float> d(H);
+      fill_normal(stream_key(seed, lkey(l, "normdir")), 0, NormalKind::Exact, 1.0f, d.data(), H);
+      double dn = 0;
+      for (float v : d) dn += double(v) * v;
+      for (float& v : d) v = static_cast<float>(v / std::sqrt(dn));
+      p->dir.assign(E, d);
       const double target = pl.norm_routing->at(pos, n);
       NormRoutingSample smp = sample_norms(*p);
       double achieved = 0;
