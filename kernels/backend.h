@@ -61,6 +61,10 @@ class Backend {
   virtual Matrix gram_rows(const TensorView& m) = 0;
   // Cosine of every neuron of a with every neuron of b: an I x I matrix (A2).
   virtual Matrix neuron_cosine(const TensorView& a, const TensorView& b, NeuronAxis axis) = 0;
+  // Euclidean norm of every neuron (row i for Rows, column i for Cols). A2 needs it to turn the
+  // matched neurons' cosines back into dot products. The default streams the tensor in float64;
+  // a backend may override it.
+  virtual std::vector<double> neuron_norms(const TensorView& m, NeuronAxis axis);
 };
 
 // "reference", "cpu", "cuda" or "auto" (CUDA when a device is present, else the CPU; the fallback

@@ -1,0 +1,172 @@
+// A1: expert weight similarity at matrix level (paper §4.1.1, Fig. 1): cosines of the flattened
+// W_act / W_up / W_down of every expert pair, and of every expert with the dense FFN "F".
+#include <cmath>
+
+#include "metrics/metric_helpers.h"
+#include "metrics/rank_statistics.h"
+
+namespace moeprobe {
+
+namespace {
+
+const char* kMatrixHelp = "params: matrix = act | up | down | all (default all: mean of the three)";
+
+nlohmann::json similarity_detail(LayerContext& ctx, const std::vector<MatrixKind>& kinds) {
+  const LayerStatistics& ls = layer_statistics(ctx);
+  nlohmann::json d;
+  const int n = ls.num_experts + (ls.has_reference ? 1 : 0);
+  d["entities"] = entity_labels(ls.num_experts, ls.has_reference);
+  for (MatrixKind m : kinds)
+    d["similarity"][matrix_kind_name(m)] = matrix_json(matrix_statistics(ctx, m).cosine, n);
+  return d;
+}
+
+// Per expert pair, the cosine averaged over the requested matrix kinds.
+std::vector<double> pair_values(LayerContext& ctx, const std::vector<MatrixKind>& kinds) {
+  const int n = ctx.layer->num_experts();
+  std::vector<double> v(expert_pairs(n).size(), 0.0);
+  for (MatrixKind m : kinds) {
+    const auto lt = lower_triangle(matrix_statistics(ctx, m).cosine, n);
+    for (std::size_t p = 0; p < v.size(); ++p) v[p] += lt[p] / static_cast<double>(kinds.size());
+  }
+  return v;
+}
+
+class ExpertWeightSimilarity : public NamedMetric {
+ public:
+  ExpertWeightSimilarity()
+      : NamedMetric("expert_weight_similarity", "A1",
+                    std::string("D_l: mean cosine of the flattened expert matrices over expert "
+                                "pairs (experts only). ") +
+                        kMatrixHelp) {}
+  void validate_params(const nlohmann::json& p, const std::string& where) const override {
+    check_param_keys(p, where, {"matrix"});
+    matrix_param(p, "matrix", "all", true, where);
+  }
+  LayerMeasurement measure(LayerContext& ctx, const nlohmann::json& p) const override {
+    const auto kinds = kinds_of(matrix_param(p, "matrix", "all", true, name()));
+    LayerMeasurement out;
+    out.layer = ctx.layer->layer;
+    std::vector<double> v = pair_values(ctx, kinds);
+    out.value = mean(v);
+    out.resampler = mean_resampler(std::move(v));
+    out.detail = similarity_detail(ctx, kinds);
+    return out;
+  }
+};
+
+// Per expert e: cos(W_e, W_F) averaged over the requested kinds.
+std::vector<double> ffn_values(LayerContext& ctx, const std::vector<MatrixKind>& kinds,
+                               const std::string& metric) {
+  const int n = ctx.layer->num_experts();
+  std::vector<double> v(static_cast<std::size_t>(n), 0.0);
+  for (MatrixKind m : kinds) {
+    const Matrix& s = matrix_statistics_with_reference(ctx, m, metric).cosine;
+    for (int e = 0; e < n; ++e) v[e] += s(e, n) / static_cast<double>(kinds.size());
+  }
+  return v;
+}
+
+class ExpertFfnSimilarity : public NamedMetric {
+ public:
+  ExpertFfnSimilarity()
+      : NamedMetric("expert_ffn_similarity", "A1",
+                    std::string("D^F_l: mean cosine between each expert's flattened matrix and the "
+                                "dense reference FFN's. ") +
+                        kMatrixHelp,
+                    true) {}
+  void validate_params(const nlohmann::json& p, const std::string& where) const override {
+    check_param_keys(p, where, {"matrix"});
+    matrix_param(p, "matrix", "all", true, where);
+  }
+  LayerMeasurement measure(LayerContext& ctx, const nlohmann::json& p) const override {
+    const auto kinds = kinds_of(matrix_param(p, "matrix", "all", true, name()));
+    LayerMeasurement out;
+    out.layer = ctx.layer->layer;
+    std::vector<double> v = ffn_values(ctx, kinds, name());
+    out.value = mean(v);
+    out.resampler = mean_resampler(std::move(v));
+    out.detail = similarity_detail(ctx, kinds);
+    return out;
+  }
+};
+
+class MatrixAgreement : public NamedMetric {
+ public:
+  MatrixAgreement()
+      : NamedMetric("matrix_agreement", "A1",
+                    "Pearson r between the off-diagonal expert-pair similarities of two matrix "
+                    "types. params: a = act | up | down (default up), b = act | up | down "
+                    "(default act)") {}
+  void validate_params(const nlohmann::json& p, const std::string& where) const override {
+    check_param_keys(p, where, {"a", "b"});
+    matrix_param(p, "a", "up", false, where);
+    matrix_param(p, "b", "act", false, where);
+  }
+  LayerMeasurement measure(LayerContext& ctx, const nlohmann::json& p) const override {
+    const MatrixKind ma = *matrix_param(p, "a", "up", false, name());
+    const MatrixKind mb = *matrix_param(p, "b", "act", false, name());
+    const int n = ctx.layer->num_experts();
+    std::vector<double> x = lower_triangle(matrix_statistics(ctx, ma).cosine, n);
+    std::vector<double> y = lower_triangle(matrix_statistics(ctx, mb).cosine, n);
+    LayerMeasurement out;
+    out.layer = ctx.layer->layer;
+    out.value = pearson(x, y);
+    out.resampler = pearson_resampler(std::move(x), std::move(y), false);
+    out.detail = similarity_detail(ctx, {ma, mb});
+    return out;
+  }
+};
+
+class UpcyclingConsistency : public NamedMetric {
+ public:
+  UpcyclingConsistency()
+      : NamedMetric("upcycling_consistency", "A1",
+                    std::string("(D^F)^2 - D per matrix type (near 0 when experts are the FFN plus "
+                                "independent isotropic drift); resampled over experts. ") +
+                        kMatrixHelp + " (all: mean of the three differences)",
+                    true) {}
+  void validate_params(const nlohmann::json& p, const std::string& where) const override {
+    check_param_keys(p, where, {"matrix"});
+    matrix_param(p, "matrix", "all", true, where);
+  }
+  LayerMeasurement measure(LayerContext& ctx, const nlohmann::json& p) const override {
+    const auto kinds = kinds_of(matrix_param(p, "matrix", "all", true, name()));
+    const int n = ctx.layer->num_experts();
+    auto sims = std::make_shared<std::vector<Matrix>>();
+    for (MatrixKind m : kinds)
+      sims->push_back(matrix_statistics_with_reference(ctx, m, name()).cosine);
+    // The statistic on a resample of experts: D over distinct resampled experts, D^F over the
+    // resampled experts.
+    auto statistic = [sims, n](const std::vector<int>& idx) {
+      double total = 0.0;
+      for (const Matrix& s : *sims) {
+        double df = 0.0;
+        for (int e : idx) df += s(e, n);
+        df /= static_cast<double>(idx.size());
+        total += df * df - offdiag_mean(s, idx);
+      }
+      return total / static_cast<double>(sims->size());
+    };
+    std::vector<int> all(static_cast<std::size_t>(n));
+    for (int e = 0; e < n; ++e) all[e] = e;
+    LayerMeasurement out;
+    out.layer = ctx.layer->layer;
+    out.value = n >= 2 ? statistic(all) : nan_value();
+    out.resampler.n_units = n;
+    out.resampler.statistic = statistic;
+    out.detail = similarity_detail(ctx, kinds);
+    return out;
+  }
+};
+
+}  // namespace
+
+void add_expert_weight_similarity_metrics(std::vector<std::unique_ptr<Metric>>& out) {
+  out.push_back(std::make_unique<ExpertWeightSimilarity>());
+  out.push_back(std::make_unique<ExpertFfnSimilarity>());
+  out.push_back(std::make_unique<MatrixAgreement>());
+  out.push_back(std::make_unique<UpcyclingConsistency>());
+}
+
+}  // namespace moeprobe

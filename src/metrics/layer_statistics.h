@@ -1,0 +1,62 @@
+// Intermediate results shared by the static metrics of one layer, computed on first use through
+// ctx.backend and cached in ctx.cache: one matrix_set_stats pass per matrix type (Gram,
+// standardised Gram and mean neurons together, so the layer's bytes are read once), the router
+// Gram, and the A2 neuron matchings per expert pair.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "kernels/backend.h"
+#include "metrics/metric.h"
+
+namespace moeprobe {
+
+enum class MatrixKind { Act = 0, Up = 1, Down = 2 };
+const char* matrix_kind_name(MatrixKind m);
+// act and up hold a neuron per row, down per column.
+NeuronAxis neuron_axis(MatrixKind m);
+const TensorView& matrix_of(const ExpertWeights& w, MatrixKind m);
+
+// Cosine matrix from a Gram: G_ab / max(sqrt(G_aa G_bb), 1e-8).
+Matrix cosine_from_gram(const Matrix& g);
+// Cosine matrix of a set of vectors (the mean neurons).
+Matrix cosine_of_vectors(const std::vector<std::vector<double>>& v);
+
+// A2 for one expert pair (a, b) and one matrix type.
+struct NeuronMatch {
+  std::vector<int> perm;              // a's neuron i is matched with b's neuron perm[i]
+  double tau = 0.0;                   // Kendall tau-b between perm and the identity
+  double similarity = 0.0;            // cos(vec W_a, vec W_b)
+  double reordered_similarity = 0.0;  // cos(vec W_a, vec W_b with neurons permuted by perm)
+};
+
+struct MatrixStatistics {
+  MatrixSetStats stats;  // entities: experts 0..N-1, then the reference FFN when included
+  Matrix cosine;         // matrix-level cosines, same entities
+  Matrix mean_cosine;    // cosines of the mean neurons
+};
+
+struct LayerStatistics {
+  int num_experts = 0;
+  // True when the reference FFN is entity N of every MatrixStatistics.
+  bool has_reference = false;
+  // Why a given reference FFN was left out (shape mismatch); empty when fine or absent.
+  std::string reference_problem;
+  std::optional<MatrixStatistics> matrices[3];
+  std::optional<Matrix> router_cosine;
+  std::map<std::pair<int, int>, NeuronMatch> matches[3];
+};
+
+LayerStatistics& layer_statistics(LayerContext& ctx);
+const MatrixStatistics& matrix_statistics(LayerContext& ctx, MatrixKind m);
+// Throws InputError (--reference-model) when the layer has no usable reference FFN.
+const MatrixStatistics& matrix_statistics_with_reference(LayerContext& ctx, MatrixKind m,
+                                                         const std::string& metric);
+const Matrix& router_cosine(LayerContext& ctx);
+const NeuronMatch& neuron_match(LayerContext& ctx, MatrixKind m, int a, int b);
+
+}  // namespace moeprobe

@@ -1,0 +1,81 @@
+// Small pieces shared by the metric families: parameter parsing with InputErrors that name the
+// key, expert-pair enumeration and the common resamplers.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "metrics/layer_statistics.h"
+#include "metrics/metric.h"
+
+namespace moeprobe {
+
+// Throws InputError(where, "params.<key>", ...) for a key not in `allowed` or a params value that
+// is not an object.
+void check_param_keys(const nlohmann::json& params, const std::string& where,
+                      const std::set<std::string>& allowed);
+// A matrix parameter: "act" | "up" | "down" (and "all" when allow_all; returned as nullopt).
+std::optional<MatrixKind> matrix_param(const nlohmann::json& params, const std::string& key,
+                                       const std::string& fallback, bool allow_all,
+                                       const std::string& where);
+// A positive integer parameter; `fallback` when absent.
+long long int_param(const nlohmann::json& params, const std::string& key, long long fallback,
+                    long long min_value, const std::string& where);
+
+// Expert pairs (a, b) with a > b: the strict lower triangle, row by row.
+std::vector<std::pair<int, int>> expert_pairs(int n);
+// The off-diagonal entries S[a][b], a > b, in expert_pairs order.
+std::vector<double> lower_triangle(const Matrix& s, int n);
+
+// Mean over resampled units of fixed per-unit values.
+Resampler mean_resampler(std::vector<double> values);
+// Pearson r (squared when `square`) between paired per-unit values, on the resampled units.
+Resampler pearson_resampler(std::vector<double> x, std::vector<double> y, bool square);
+
+// Mean of S[a][b] over distinct resampled experts (positions i != j of the resample with
+// idx[i] != idx[j]), i.e. the off-diagonal mean of S restricted to the resample.
+double offdiag_mean(const Matrix& s, const std::vector<int>& idx);
+
+nlohmann::json matrix_json(const Matrix& m, int n);  // first n rows/cols as an array of rows
+
+double nan_value();
+
+// Entity labels for report matrices: "0".."N-1", then "F" for the reference FFN.
+nlohmann::json entity_labels(int experts, bool with_reference);
+// The matrix kinds a matrix parameter stands for ("all": act, up, down).
+std::vector<MatrixKind> kinds_of(const std::optional<MatrixKind>& m);
+std::string kinds_name(const std::optional<MatrixKind>& m);
+
+// The name/analysis/description boilerplate of a metric.
+class NamedMetric : public Metric {
+ public:
+  NamedMetric(std::string name, std::string analysis, std::string description,
+              bool needs_reference = false)
+      : name_(std::move(name)),
+        analysis_(std::move(analysis)),
+        description_(std::move(description)),
+        needs_reference_(needs_reference) {}
+  std::string name() const override { return name_; }
+  std::string analysis() const override { return analysis_; }
+  std::string description() const override { return description_; }
+  bool needs_reference_model() const override { return needs_reference_; }
+
+ private:
+  std::string name_, analysis_, description_;
+  bool needs_reference_;
+};
+
+// Metric families, each in its own file, add their metrics here (called by registry.cpp).
+void add_expert_weight_similarity_metrics(std::vector<std::unique_ptr<Metric>>& out);
+void add_neuron_matching_metrics(std::vector<std::unique_ptr<Metric>>& out);
+void add_neuron_mean_similarity_metrics(std::vector<std::unique_ptr<Metric>>& out);
+void add_gate_neuron_association_metrics(std::vector<std::unique_ptr<Metric>>& out);
+void add_pca_outlier_metrics(std::vector<std::unique_ptr<Metric>>& out);
+
+}  // namespace moeprobe

@@ -1,0 +1,90 @@
+// A2: neuron-level similarity by reordering (paper §4.1.2, Table 2). For an expert pair, the
+// neurons of b are matched to those of a by a linear assignment maximising the summed neuron
+// cosines; Kendall tau-b of the matching against the identity says whether neuron order is
+// preserved, and the cosine of the reordered flattened matrices says how much similarity the
+// reordering reveals. One solve per (layer, matrix, pair) is shared by the three metrics.
+#include <cmath>
+
+#include "metrics/metric_helpers.h"
+#include "metrics/rank_statistics.h"
+
+namespace moeprobe {
+
+namespace {
+
+enum class Quantity { Tau, ReorderedSimilarity, ReorderGain };
+
+// Expert pairs a > b to evaluate: all, or max_pairs of them spread evenly over the pair list
+// (deterministic, so reruns and backends agree).
+std::vector<std::pair<int, int>> selected_pairs(int n, long long max_pairs) {
+  const auto all = expert_pairs(n);
+  if (max_pairs <= 0 || static_cast<std::size_t>(max_pairs) >= all.size()) return all;
+  std::vector<std::pair<int, int>> out;
+  for (long long k = 0; k < max_pairs; ++k)
+    out.push_back(
+        all[static_cast<std::size_t>(k * static_cast<long long>(all.size()) / max_pairs)]);
+  return out;
+}
+
+class NeuronMatching : public NamedMetric {
+ public:
+  NeuronMatching(std::string name, Quantity q, std::string what)
+      : NamedMetric(std::move(name), "A2",
+                    what +
+                        " params: matrix = act | up | down (default act), max_pairs = integer "
+                        "(default: every expert pair; otherwise that many pairs spread evenly)"),
+        q_(q) {}
+  void validate_params(const nlohmann::json& p, const std::string& where) const override {
+    check_param_keys(p, where, {"matrix", "max_pairs"});
+    matrix_param(p, "matrix", "act", false, where);
+    int_param(p, "max_pairs", 0, 1, where);
+  }
+  LayerMeasurement measure(LayerContext& ctx, const nlohmann::json& p) const override {
+    const MatrixKind m = *matrix_param(p, "matrix", "act", false, name());
+    const long long max_pairs = int_param(p, "max_pairs", 0, 1, name());
+    std::vector<double> values;
+    nlohmann::json pairs = nlohmann::json::array();
+    for (const auto& [a, b] : selected_pairs(ctx.layer->num_experts(), max_pairs)) {
+      const NeuronMatch& nm = neuron_match(ctx, m, a, b);
+      double v = nm.tau;
+      if (q_ == Quantity::ReorderedSimilarity) v = nm.reordered_similarity;
+      if (q_ == Quantity::ReorderGain)
+        v = (nm.reordered_similarity - nm.similarity) / std::max(std::fabs(nm.similarity), 1e-8);
+      values.push_back(v);
+      pairs.push_back({{"a", a},
+                       {"b", b},
+                       {"tau", nm.tau},
+                       {"similarity", nm.similarity},
+                       {"reordered_similarity", nm.reordered_similarity}});
+    }
+    LayerMeasurement out;
+    out.layer = ctx.layer->layer;
+    out.value = mean(values);
+    out.resampler = mean_resampler(std::move(values));
+    out.detail["matrix"] = matrix_kind_name(m);
+    out.detail["pairs"] = std::move(pairs);
+    return out;
+  }
+
+ private:
+  Quantity q_;
+};
+
+}  // namespace
+
+void add_neuron_matching_metrics(std::vector<std::unique_ptr<Metric>>& out) {
+  out.push_back(std::make_unique<NeuronMatching>(
+      "neuron_order_tau", Quantity::Tau,
+      "Mean over expert pairs of Kendall tau-b between the optimal neuron matching and the "
+      "identity (near 1: neuron order preserved)."));
+  out.push_back(std::make_unique<NeuronMatching>(
+      "neuron_reorder_similarity", Quantity::ReorderedSimilarity,
+      "Mean over expert pairs of cos(vec W_a, vec W_b) after permuting b's neurons by the optimal "
+      "matching."));
+  out.push_back(std::make_unique<NeuronMatching>(
+      "neuron_reorder_gain", Quantity::ReorderGain,
+      "Mean over expert pairs of the relative change of the cosine after reordering: "
+      "(sim_reordered - sim) / max(|sim|, 1e-8)."));
+}
+
+}  // namespace moeprobe

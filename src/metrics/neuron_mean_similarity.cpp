@@ -1,0 +1,116 @@
+// A3: neuron-level similarity by averaging (paper §4.1.2, App. D, Fig. 8 right): cosines of the
+// experts' mean neurons (mean over rows of W_act/W_up, over columns of W_down).
+#include "metrics/metric_helpers.h"
+#include "metrics/rank_statistics.h"
+
+namespace moeprobe {
+
+namespace {
+
+const char* kMatrixHelp = " params: matrix = act | up | down (default act)";
+
+nlohmann::json mean_detail(LayerContext& ctx, MatrixKind m) {
+  const LayerStatistics& ls = layer_statistics(ctx);
+  nlohmann::json d;
+  const int n = ls.num_experts + (ls.has_reference ? 1 : 0);
+  d["entities"] = entity_labels(ls.num_experts, ls.has_reference);
+  d["mean_neuron_similarity"][matrix_kind_name(m)] =
+      matrix_json(matrix_statistics(ctx, m).mean_cosine, n);
+  d["similarity"][matrix_kind_name(m)] = matrix_json(matrix_statistics(ctx, m).cosine, n);
+  return d;
+}
+
+class MatrixParamMetric : public NamedMetric {
+ public:
+  using NamedMetric::NamedMetric;
+  void validate_params(const nlohmann::json& p, const std::string& where) const override {
+    check_param_keys(p, where, {"matrix"});
+    matrix_param(p, "matrix", "act", false, where);
+  }
+  MatrixKind kind(const nlohmann::json& p) const {
+    return *matrix_param(p, "matrix", "act", false, name());
+  }
+};
+
+class NeuronMeanSimilarity : public MatrixParamMetric {
+ public:
+  NeuronMeanSimilarity()
+      : MatrixParamMetric(
+            "neuron_mean_similarity", "A3",
+            std::string("Mean cosine of the experts' mean neurons over expert pairs.") +
+                kMatrixHelp) {}
+  LayerMeasurement measure(LayerContext& ctx, const nlohmann::json& p) const override {
+    const MatrixKind m = kind(p);
+    std::vector<double> v =
+        lower_triangle(matrix_statistics(ctx, m).mean_cosine, ctx.layer->num_experts());
+    LayerMeasurement out;
+    out.layer = ctx.layer->layer;
+    out.value = mean(v);
+    out.resampler = mean_resampler(std::move(v));
+    out.detail = mean_detail(ctx, m);
+    return out;
+  }
+};
+
+class NeuronMeanGain : public MatrixParamMetric {
+ public:
+  NeuronMeanGain()
+      : MatrixParamMetric(
+            "neuron_mean_gain", "A3",
+            std::string("D(mean neuron) - D(matrix level): how much averaging the "
+                        "neurons raises expert similarity (paired over expert pairs).") +
+                kMatrixHelp) {}
+  LayerMeasurement measure(LayerContext& ctx, const nlohmann::json& p) const override {
+    const MatrixKind m = kind(p);
+    const int n = ctx.layer->num_experts();
+    const MatrixStatistics& s = matrix_statistics(ctx, m);
+    std::vector<double> avg = lower_triangle(s.mean_cosine, n), mat = lower_triangle(s.cosine, n);
+    for (std::size_t i = 0; i < avg.size(); ++i) avg[i] -= mat[i];
+    LayerMeasurement out;
+    out.layer = ctx.layer->layer;
+    out.value = mean(avg);
+    out.resampler = mean_resampler(std::move(avg));
+    out.detail = mean_detail(ctx, m);
+    return out;
+  }
+};
+
+class NeuronMeanExpertMinusFfn : public MatrixParamMetric {
+ public:
+  NeuronMeanExpertMinusFfn()
+      : MatrixParamMetric("neuron_mean_expert_minus_ffn", "A3",
+                          std::string("D(mean neuron) - D^F(mean neuron): expert-expert minus "
+                                      "expert-FFN similarity of the mean neurons; resampled over "
+                                      "experts.") +
+                              kMatrixHelp,
+                          true) {}
+  LayerMeasurement measure(LayerContext& ctx, const nlohmann::json& p) const override {
+    const MatrixKind m = kind(p);
+    const int n = ctx.layer->num_experts();
+    auto s = std::make_shared<Matrix>(matrix_statistics_with_reference(ctx, m, name()).mean_cosine);
+    auto statistic = [s, n](const std::vector<int>& idx) {
+      double df = 0.0;
+      for (int e : idx) df += (*s)(e, n);
+      return offdiag_mean(*s, idx) - df / static_cast<double>(idx.size());
+    };
+    std::vector<int> all(static_cast<std::size_t>(n));
+    for (int e = 0; e < n; ++e) all[e] = e;
+    LayerMeasurement out;
+    out.layer = ctx.layer->layer;
+    out.value = n >= 2 ? statistic(all) : nan_value();
+    out.resampler.n_units = n;
+    out.resampler.statistic = statistic;
+    out.detail = mean_detail(ctx, m);
+    return out;
+  }
+};
+
+}  // namespace
+
+void add_neuron_mean_similarity_metrics(std::vector<std::unique_ptr<Metric>>& out) {
+  out.push_back(std::make_unique<NeuronMeanSimilarity>());
+  out.push_back(std::make_unique<NeuronMeanGain>());
+  out.push_back(std::make_unique<NeuronMeanExpertMinusFfn>());
+}
+
+}  // namespace moeprobe
