@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 
+#include "metrics/rank_statistics.h"
 #include "suite/statistics.h"
 
 namespace moeprobe {
@@ -127,7 +128,7 @@ double aggregate(const Aggregate& agg, const std::vector<LayerPoint>& all, int n
       std::vector<double> depth;
       for (const auto& p : pts) depth.push_back(p.position);
       if (pts.size() < 3) return fail("Spearman against depth needs at least 3 layers");
-      const double r = stats::spearman(depth, values);
+      const double r = spearman(depth, values);
       if (std::isnan(r)) return fail("depth or values are constant: Spearman is undefined");
       return r;
     }

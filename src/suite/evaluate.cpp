@@ -56,6 +56,15 @@ HypothesisResult evaluate_hypothesis(const Hypothesis& h, const IntervalSpec& in
     return r;
   };
   if (ms.empty()) return error("no layer selected");
+  // Metrics return NaN where a layer does not apply (e.g. no dark cross): when none applies, the
+  // finding says nothing about this model, which is not an error.
+  bool any_defined = false;
+  for (const auto& pm : ms) any_defined = any_defined || !std::isnan(pm.m.value);
+  if (!any_defined) {
+    r.outcome = Outcome::Skipped;
+    r.reason = "not applicable: the metric is undefined (NaN) on every selected layer";
+    return r;
+  }
 
   std::string why;
   r.value = aggregate(h.aggregate, points, num_layers, &why);

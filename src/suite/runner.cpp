@@ -52,7 +52,7 @@ RunResult run_suite(const Suite& suite, const RunOptions& opt) {
 
   std::string notice;
   auto backend = make_backend(opt.device, &notice);
-  if (!notice.empty()) log(notice);
+  if (!notice.empty() && opt.log) *opt.log << notice << "\n";
 
   IntervalSpec interval = suite.interval;
   if (opt.seed) interval.seed = *opt.seed;

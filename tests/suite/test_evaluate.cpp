@@ -163,8 +163,17 @@ TEST(Evaluate, ErrorsAreExplained) {
   iv.resamples = 50;
   const double nan = std::nan("");
   const auto r = evaluate_hypothesis(hyp(">= 0"), iv, {fixed_layer(0, nan), fixed_layer(1, nan)}, 2);
-  EXPECT_EQ(r.outcome, Outcome::Error);
-  EXPECT_NE(r.reason.find("no layer has a defined value"), std::string::npos);
+  EXPECT_EQ(r.outcome, Outcome::Skipped);  // the metric applies to no layer
+  EXPECT_NE(r.reason.find("not applicable"), std::string::npos);
+  // A band aggregate with no layer in its band cannot be computed.
+  Hypothesis band = hyp(">= 0");
+  band.aggregate.kind = Aggregate::Kind::BandMean;
+  band.aggregate.band.kind = Band::Kind::Positions;
+  band.aggregate.band.from = 5;
+  band.aggregate.band.to = 6;
+  const auto b = evaluate_hypothesis(band, iv, {fixed_layer(0, 0.1), fixed_layer(1, 0.2)}, 8);
+  EXPECT_EQ(b.outcome, Outcome::Error);
+  EXPECT_NE(b.reason.find("band"), std::string::npos);
   EXPECT_EQ(evaluate_hypothesis(hyp(">= 0"), iv, {}, 2).outcome, Outcome::Error);
   PositionedMeasurement bad = mean_layer(0, {1, 2});
   bad.m.resampler.statistic = [](const std::vector<int>&) -> double { throw std::runtime_error("boom"); };
