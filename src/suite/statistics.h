@@ -1,5 +1,6 @@
-// Statistics the suite engine needs to judge a hypothesis: percentile bootstrap intervals. Deterministic: every random draw comes from a seeded
-// std::mt19937_64, so a suite run is reproducible bit for bit.
+// Statistics the suite engine needs to judge a hypothesis: percentile bootstrap intervals.
+// Deterministic: every random draw comes from a seeded std::mt19937_64, so a suite run is
+// reproducible bit for bit.
 #pragma once
 
 #include <cstdint>

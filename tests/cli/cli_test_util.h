@@ -25,7 +25,8 @@ inline std::string read_text(const std::filesystem::path& p) {
 }
 
 inline std::filesystem::path temp_dir(const std::string& name) {
-  const auto d = std::filesystem::temp_directory_path() / ("moeprobe_cli_" + name + "_" + std::to_string(::getpid()));
+  const auto d = std::filesystem::temp_directory_path() /
+                 ("moeprobe_cli_" + name + "_" + std::to_string(::getpid()));
   std::filesystem::remove_all(d);
   std::filesystem::create_directories(d);
   return d;
@@ -34,8 +35,8 @@ inline std::filesystem::path temp_dir(const std::string& name) {
 // args are passed through the shell: quote paths with spaces yourself.
 inline CliResult run_cli(const std::string& args, const std::filesystem::path& scratch) {
   const auto out = scratch / "stdout.txt", err = scratch / "stderr.txt";
-  const std::string cmd = std::string("\"") + MOEPROBE_CLI + "\" " + args + " >\"" + out.string() + "\" 2>\"" +
-                          err.string() + "\"";
+  const std::string cmd = std::string("\"") + MOEPROBE_CLI + "\" " + args + " >\"" + out.string() +
+                          "\" 2>\"" + err.string() + "\"";
   const int status = std::system(cmd.c_str());
   CliResult r;
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;

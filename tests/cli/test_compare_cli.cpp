@@ -33,13 +33,16 @@ TEST(CompareCli, ExitCodes) {
   EXPECT_EQ(same.code, 0) << same.err;
   EXPECT_NE(same.out.find("0 of"), std::string::npos) << same.out;
 
-  auto drift = run_cli("compare \"" + a.string() + "\" \"" + c.string() + "\" --out \"" + (dir / "drift.md").string() + "\"", dir);
+  auto drift = run_cli("compare \"" + a.string() + "\" \"" + c.string() + "\" --out \"" +
+                           (dir / "drift.md").string() + "\"",
+                       dir);
   EXPECT_EQ(drift.code, 1) << drift.err;
   EXPECT_NE(drift.out.find("❌ drift"), std::string::npos);
   EXPECT_TRUE(fs::exists(dir / "drift.md"));
 
   // A tolerance wide enough on the command line: no drift.
-  EXPECT_EQ(run_cli("compare \"" + a.string() + "\" \"" + c.string() + "\" --abs 0.5", dir).code, 0);
+  EXPECT_EQ(run_cli("compare \"" + a.string() + "\" \"" + c.string() + "\" --abs 0.5", dir).code,
+            0);
 
   std::ofstream(dir / "bad.json") << "{\"schema_version\": 1}";
   auto bad = run_cli("compare \"" + a.string() + "\" \"" + (dir / "bad.json").string() + "\"", dir);
@@ -47,8 +50,14 @@ TEST(CompareCli, ExitCodes) {
   EXPECT_NE(bad.err.find("bad.json"), std::string::npos);
   EXPECT_NE(bad.err.find("suite"), std::string::npos);
   std::ofstream(dir / "garbage.json") << "not json";
-  EXPECT_EQ(run_cli("compare \"" + a.string() + "\" \"" + (dir / "garbage.json").string() + "\"", dir).code, 2);
-  EXPECT_EQ(run_cli("compare \"" + a.string() + "\" \"" + (dir / "missing.json").string() + "\"", dir).code, 2);
+  EXPECT_EQ(
+      run_cli("compare \"" + a.string() + "\" \"" + (dir / "garbage.json").string() + "\"", dir)
+          .code,
+      2);
+  EXPECT_EQ(
+      run_cli("compare \"" + a.string() + "\" \"" + (dir / "missing.json").string() + "\"", dir)
+          .code,
+      2);
   fs::remove_all(dir);
 }
 
@@ -61,10 +70,15 @@ TEST(ReportCli, RegeneratesReportsFromJson) {
   EXPECT_TRUE(fs::exists(dir / "out" / "summary.md"));
   EXPECT_TRUE(fs::exists(dir / "out" / "junit.xml"));
   EXPECT_FALSE(fs::exists(dir / "out" / "results.json"));
-  auto j = run_cli("report \"" + a.string() + "\" --out \"" + (dir / "out2").string() + "\" --format json", dir);
+  auto j = run_cli(
+      "report \"" + a.string() + "\" --out \"" + (dir / "out2").string() + "\" --format json", dir);
   EXPECT_EQ(j.code, 0);
   EXPECT_EQ(testing::read_text(dir / "out2" / "results.json"), testing::read_text(a));
-  EXPECT_EQ(run_cli("report \"" + a.string() + "\" --out \"" + (dir / "o3").string() + "\" --format pdf", dir).code, 2);
+  EXPECT_EQ(
+      run_cli("report \"" + a.string() + "\" --out \"" + (dir / "o3").string() + "\" --format pdf",
+              dir)
+          .code,
+      2);
   EXPECT_FALSE(fs::exists(dir / "o3"));
   fs::remove_all(dir);
 }

@@ -35,7 +35,8 @@ TEST(RunCli, BadSuitesExitTwoNamingFileLineAndKey) {
   const std::vector<BadSuite> cases = {
       {"  - id: a\n    metric: gate_neuron_r\n    expect: \">= 0.1\"\n    colour: red\n",
        {"line 7", "hypotheses[0].colour", "unknown key"}},
-      {"  - id: a\n    metric: gate_neuron_r\n    expect: \"=> 0.1\"\n", {"line 6", "hypotheses[0].expect", "expected"}},
+      {"  - id: a\n    metric: gate_neuron_r\n    expect: \"=> 0.1\"\n",
+       {"line 6", "hypotheses[0].expect", "expected"}},
       {"  - id: a\n    metric: gate_neuron_r\n    expect: \">= 0.1\"\n    aggregate: average\n",
        {"line 7", "hypotheses[0].aggregate", "unknown aggregate"}},
       {"  - id: a\n    metric: gate_neuron_r\n    expect: \">= 0.1\"\n    layers: \"1:2:3:4\"\n",
@@ -47,12 +48,13 @@ TEST(RunCli, BadSuitesExitTwoNamingFileLineAndKey) {
   for (const auto& c : cases) {
     const fs::path suite = write_suite(dir, kHeader + c.body);
     const fs::path out = dir / "out";
-    const auto r = run_cli("run \"" + suite.string() + "\" --model \"" + kData + "/hf/mixtral_classic\" --out \"" +
-                               out.string() + "\"",
+    const auto r = run_cli("run \"" + suite.string() + "\" --model \"" + kData +
+                               "/hf/mixtral_classic\" --out \"" + out.string() + "\"",
                            dir);
     EXPECT_EQ(r.code, 2) << c.body << r.err;
     EXPECT_NE(r.err.find(suite.string()), std::string::npos) << r.err;
-    for (const auto& n : c.needles) EXPECT_NE(r.err.find(n), std::string::npos) << "missing \"" << n << "\" in " << r.err;
+    for (const auto& n : c.needles)
+      EXPECT_NE(r.err.find(n), std::string::npos) << "missing \"" << n << "\" in " << r.err;
     EXPECT_FALSE(fs::exists(out)) << "a failed run left " << out;
   }
   fs::remove_all(dir);
@@ -61,8 +63,8 @@ TEST(RunCli, BadSuitesExitTwoNamingFileLineAndKey) {
 TEST(RunCli, UnreadableModelLeavesNoReport) {
   const fs::path dir = testing::temp_dir("no_model");
   const fs::path out = dir / "out";
-  const auto r = run_cli("run \"" + kSource + "/suites/smoke.yaml\" --model \"" + (dir / "missing").string() +
-                             "\" --out \"" + out.string() + "\"",
+  const auto r = run_cli("run \"" + kSource + "/suites/smoke.yaml\" --model \"" +
+                             (dir / "missing").string() + "\" --out \"" + out.string() + "\"",
                          dir);
   EXPECT_EQ(r.code, 2) << r.err;
   EXPECT_NE(r.err.find("error:"), std::string::npos);
@@ -75,7 +77,8 @@ TEST(RunCli, UsageErrorsExitTwo) {
   const fs::path dir = testing::temp_dir("usage");
   EXPECT_EQ(run_cli("run", dir).code, 2);
   EXPECT_EQ(run_cli("run \"" + kSource + "/suites/smoke.yaml\"", dir).code, 2);  // no --model
-  EXPECT_EQ(run_cli("run \"" + kSource + "/suites/smoke.yaml\" --model x --device tpu", dir).code, 2);
+  EXPECT_EQ(run_cli("run \"" + kSource + "/suites/smoke.yaml\" --model x --device tpu", dir).code,
+            2);
   fs::remove_all(dir);
 }
 
@@ -84,11 +87,13 @@ TEST(RunCli, UsageErrorsExitTwo) {
 TEST(RunCli, BundledSuitesValidate) {
   const fs::path dir = testing::temp_dir("bundled");
   for (const char* s : {"closer_look.yaml", "smoke.yaml"}) {
-    const auto r = run_cli("run \"" + kSource + "/suites/" + s + "\" --model \"" + (dir / "missing").string() +
-                               "\" --out \"" + (dir / "out").string() + "\"",
-                           dir);
+    const auto r =
+        run_cli("run \"" + kSource + "/suites/" + s + "\" --model \"" + (dir / "missing").string() +
+                    "\" --out \"" + (dir / "out").string() + "\"",
+                dir);
     EXPECT_EQ(r.code, 2);
-    EXPECT_EQ(r.err.find("suites/"), std::string::npos) << s << ": the suite itself was rejected: " << r.err;
+    EXPECT_EQ(r.err.find("suites/"), std::string::npos)
+        << s << ": the suite itself was rejected: " << r.err;
   }
   fs::remove_all(dir);
 }
@@ -97,8 +102,8 @@ TEST(RunCli, SmokeSuiteOnHfFixtureWritesReports) {
   const fs::path dir = testing::temp_dir("smoke_run");
   const fs::path out = dir / "reports";
   for (const char* model : {"mixtral_classic", "mixtral_fused"}) {
-    const auto r = run_cli("run \"" + kSource + "/suites/smoke.yaml\" --model \"" + kData + "/hf/" + model +
-                               "\" --device cpu --out \"" + out.string() + "\"",
+    const auto r = run_cli("run \"" + kSource + "/suites/smoke.yaml\" --model \"" + kData + "/hf/" +
+                               model + "\" --device cpu --out \"" + out.string() + "\"",
                            dir);
     ASSERT_TRUE(r.code == 0 || r.code == 1) << model << ": " << r.err;
     for (const char* f : {"results.json", "junit.xml", "summary.md", "report.html"})
@@ -116,8 +121,8 @@ TEST(RunCli, SmokeSuiteOnHfFixtureWritesReports) {
     EXPECT_EQ(r.code, failed > 0 ? 1 : 0);
     EXPECT_NE(r.out.find("| Outcome | Hypothesis |"), std::string::npos);
     // --layers restricts every hypothesis; --strict counts INCONCLUSIVE.
-    const auto first = run_cli("run \"" + kSource + "/suites/smoke.yaml\" --model \"" + kData + "/hf/" + model +
-                                   "\" --layers 0 --out \"" + out.string() + "\"",
+    const auto first = run_cli("run \"" + kSource + "/suites/smoke.yaml\" --model \"" + kData +
+                                   "/hf/" + model + "\" --layers 0 --out \"" + out.string() + "\"",
                                dir);
     ASSERT_TRUE(first.code == 0 || first.code == 1) << first.err;
     const auto j0 = nlohmann::json::parse(testing::read_text(out / "results.json"));

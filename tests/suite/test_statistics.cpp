@@ -49,7 +49,8 @@ TEST(Statistics, DrawIndicesIsDeterministicAndUniform) {
       ++counts[k];
     }
   for (int c : counts) EXPECT_NEAR(c, 2000.0, 150.0);  // 10000 draws / 5, several sigma slack
-  EXPECT_NE(stats::stable_hash("a1-upcycling-signature"), stats::stable_hash("a1-scratch-signature"));
+  EXPECT_NE(stats::stable_hash("a1-upcycling-signature"),
+            stats::stable_hash("a1-scratch-signature"));
   EXPECT_EQ(stats::stable_hash("x"), stats::stable_hash("x"));
 }
 
