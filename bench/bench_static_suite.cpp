@@ -153,9 +153,9 @@ int main(int argc, char** argv) {
     std::random_device rd;
     generated = fs::temp_directory_path() / ("moeprobe-bench-mixtral-" + std::to_string(rd()));
     std::cerr << "generating the Mixtral-shaped checkpoint in " << generated << " ...\n";
-    synth::synthesize(
-        synth::load_recipe(fs::path(MOEPROBE_SOURCE_DIR) / "fixtures/recipes/mixtral_8x7b_shape.yaml"),
-        generated);
+    synth::synthesize(synth::load_recipe(fs::path(MOEPROBE_SOURCE_DIR) /
+                                         "fixtures/recipes/mixtral_8x7b_shape.yaml"),
+                      generated);
     g_model = generated;
   }
   benchmark::RunSpecifiedBenchmarks();

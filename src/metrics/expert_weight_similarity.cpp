@@ -32,13 +32,11 @@ std::vector<double> pair_values(LayerContext& ctx, const std::vector<MatrixKind>
   return v;
 }
 
-class ExpertWeightSimilarity : public NamedMetric {
+// A per-layer mean over units (expert pairs or experts) of cosines averaged over the matrix kinds
+// of the `matrix` parameter; resampled over those units.
+class KindsMeanMetric : public NamedMetric {
  public:
-  ExpertWeightSimilarity()
-      : NamedMetric("expert_weight_similarity", "A1",
-                    std::string("D_l: mean cosine of the flattened expert matrices over expert "
-                                "pairs (experts only). ") +
-                        kMatrixHelp) {}
+  using NamedMetric::NamedMetric;
   void validate_params(const nlohmann::json& p, const std::string& where) const override {
     check_param_keys(p, where, {"matrix"});
     matrix_param(p, "matrix", "all", true, where);
@@ -47,11 +45,30 @@ class ExpertWeightSimilarity : public NamedMetric {
     const auto kinds = kinds_of(matrix_param(p, "matrix", "all", true, name()));
     LayerMeasurement out;
     out.layer = ctx.layer->layer;
-    std::vector<double> v = pair_values(ctx, kinds);
+    std::vector<double> v = unit_values(ctx, kinds);
     out.value = mean(v);
     out.resampler = mean_resampler(std::move(v));
     out.detail = similarity_detail(ctx, kinds);
     return out;
+  }
+
+ protected:
+  virtual std::vector<double> unit_values(LayerContext& ctx,
+                                          const std::vector<MatrixKind>& kinds) const = 0;
+};
+
+class ExpertWeightSimilarity : public KindsMeanMetric {
+ public:
+  ExpertWeightSimilarity()
+      : KindsMeanMetric("expert_weight_similarity", "A1",
+                        std::string("D_l: mean cosine of the flattened expert matrices over expert "
+                                    "pairs (experts only). ") +
+                            kMatrixHelp) {}
+
+ protected:
+  std::vector<double> unit_values(LayerContext& ctx,
+                                  const std::vector<MatrixKind>& kinds) const override {
+    return pair_values(ctx, kinds);
   }
 };
 
@@ -67,27 +84,19 @@ std::vector<double> ffn_values(LayerContext& ctx, const std::vector<MatrixKind>&
   return v;
 }
 
-class ExpertFfnSimilarity : public NamedMetric {
+class ExpertFfnSimilarity : public KindsMeanMetric {
  public:
   ExpertFfnSimilarity()
-      : NamedMetric("expert_ffn_similarity", "A1",
-                    std::string("D^F_l: mean cosine between each expert's flattened matrix and the "
-                                "dense reference FFN's. ") +
-                        kMatrixHelp,
-                    true) {}
-  void validate_params(const nlohmann::json& p, const std::string& where) const override {
-    check_param_keys(p, where, {"matrix"});
-    matrix_param(p, "matrix", "all", true, where);
-  }
-  LayerMeasurement measure(LayerContext& ctx, const nlohmann::json& p) const override {
-    const auto kinds = kinds_of(matrix_param(p, "matrix", "all", true, name()));
-    LayerMeasurement out;
-    out.layer = ctx.layer->layer;
-    std::vector<double> v = ffn_values(ctx, kinds, name());
-    out.value = mean(v);
-    out.resampler = mean_resampler(std::move(v));
-    out.detail = similarity_detail(ctx, kinds);
-    return out;
+      : KindsMeanMetric("expert_ffn_similarity", "A1",
+                        std::string("D^F_l: mean cosine between each expert's flattened matrix and "
+                                    "the dense reference FFN's. ") +
+                            kMatrixHelp,
+                        true) {}
+
+ protected:
+  std::vector<double> unit_values(LayerContext& ctx,
+                                  const std::vector<MatrixKind>& kinds) const override {
+    return ffn_values(ctx, kinds, name());
   }
 };
 
@@ -148,15 +157,8 @@ class UpcyclingConsistency : public NamedMetric {
       }
       return total / static_cast<double>(sims->size());
     };
-    std::vector<int> all(static_cast<std::size_t>(n));
-    for (int e = 0; e < n; ++e) all[e] = e;
-    LayerMeasurement out;
-    out.layer = ctx.layer->layer;
-    out.value = n >= 2 ? statistic(all) : nan_value();
-    out.resampler.n_units = n;
-    out.resampler.statistic = statistic;
-    out.detail = similarity_detail(ctx, kinds);
-    return out;
+    return expert_resampled(ctx.layer->layer, n, std::move(statistic),
+                            similarity_detail(ctx, kinds));
   }
 };
 

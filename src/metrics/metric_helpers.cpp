@@ -80,6 +80,20 @@ std::vector<double> lower_triangle(const Matrix& s, int n) {
   return v;
 }
 
+LayerMeasurement expert_resampled(int layer, int n,
+                                  std::function<double(const std::vector<int>&)> statistic,
+                                  nlohmann::json detail) {
+  std::vector<int> all(static_cast<std::size_t>(n));
+  for (int e = 0; e < n; ++e) all[static_cast<std::size_t>(e)] = e;
+  LayerMeasurement out;
+  out.layer = layer;
+  out.value = n >= 2 ? statistic(all) : nan_value();
+  out.resampler.n_units = n;
+  out.resampler.statistic = std::move(statistic);
+  out.detail = std::move(detail);
+  return out;
+}
+
 Resampler mean_resampler(std::vector<double> values) {
   Resampler r;
   r.n_units = static_cast<int>(values.size());

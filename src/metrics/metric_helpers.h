@@ -2,6 +2,7 @@
 // key, expert-pair enumeration and the common resamplers.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <set>
@@ -45,6 +46,12 @@ double offdiag_mean(const Matrix& s, const std::vector<int>& idx);
 nlohmann::json matrix_json(const Matrix& m, int n);  // first n rows/cols as an array of rows
 
 double nan_value();
+
+// A layer value computed from a statistic over experts 0..n-1, resampled over experts (NaN for
+// fewer than two experts).
+LayerMeasurement expert_resampled(int layer, int n,
+                                  std::function<double(const std::vector<int>&)> statistic,
+                                  nlohmann::json detail);
 
 // Entity labels for report matrices: "0".."N-1", then "F" for the reference FFN.
 nlohmann::json entity_labels(int experts, bool with_reference);

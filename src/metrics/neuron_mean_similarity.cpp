@@ -93,15 +93,7 @@ class NeuronMeanExpertMinusFfn : public MatrixParamMetric {
       for (int e : idx) df += (*s)(e, n);
       return offdiag_mean(*s, idx) - df / static_cast<double>(idx.size());
     };
-    std::vector<int> all(static_cast<std::size_t>(n));
-    for (int e = 0; e < n; ++e) all[e] = e;
-    LayerMeasurement out;
-    out.layer = ctx.layer->layer;
-    out.value = n >= 2 ? statistic(all) : nan_value();
-    out.resampler.n_units = n;
-    out.resampler.statistic = statistic;
-    out.detail = mean_detail(ctx, m);
-    return out;
+    return expert_resampled(ctx.layer->layer, n, std::move(statistic), mean_detail(ctx, m));
   }
 };
 
