@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "kernels/backend_checks.h"
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/launchers.h"
 #include "util/error.h"
@@ -127,42 +128,6 @@ void gather(unsigned char* dst, const std::vector<Piece>& pieces) {
   for (std::thread& th : threads) th.join();
 }
 
-// Input checks with the same outcomes and messages as the other backends (kernels/backend_checks
-// on the metrics side): rank-2 float matrices, one shape per set, finite values.
-void check_matrix(const TensorView& m) {
-  if (m.rank() != 2)
-    throw InputError(m.file, m.name, "expected a matrix (rank 2), got shape " + m.shape_string());
-  if (!dtype_is_float(m.dtype))
-    throw InputError(m.file, m.name,
-                     std::string("expected a float dtype, got ") + dtype_name(m.dtype));
-  if (!cuda::device_converts(static_cast<int>(m.dtype)))  // every float dtype today
-    throw InputError(m.file, m.name,
-                     std::string("dtype ") + dtype_name(m.dtype) +
-                         " is not supported by the CUDA backend; use --device cpu");
-  if (m.numel() > 0 && m.data == nullptr) throw InputError(m.file, m.name, "tensor has no data");
-}
-
-void check_matrix_set(const std::vector<TensorView>& mats) {
-  if (mats.empty()) throw InputError("", "matrix set", "expected at least one matrix");
-  for (const TensorView& m : mats) {
-    check_matrix(m);
-    if (m.shape != mats[0].shape)
-      throw InputError(m.file, m.name,
-                       "expected shape " + mats[0].shape_string() + " (as " + mats[0].name +
-                           "), got " + m.shape_string());
-  }
-}
-
-// A NaN or Inf anywhere in a vector makes its squared norm (the Gram diagonal) non-finite.
-void check_diagonal_finite(const Matrix& gram, const std::vector<TensorView>& mats, bool rows) {
-  for (int64_t a = 0; a < gram.rows; ++a)
-    if (!std::isfinite(gram(a, a))) {
-      const TensorView& m = mats[rows ? 0 : static_cast<std::size_t>(a)];
-      throw InputError(m.file, rows ? m.name + " row " + std::to_string(a) : m.name,
-                       "contains NaN or infinite values (or its squared norm overflows)");
-    }
-}
-
 class CudaBackend final : public Backend {
  public:
   explicit CudaBackend(const CudaBackendOptions& options) : options_(options) {
@@ -236,7 +201,7 @@ class CudaBackend final : public Backend {
     MatrixSetRequest req;
     req.gram = true;
     Matrix g = set_stats(rows, NeuronAxis::Rows, req).gram;
-    check_diagonal_finite(g, {m}, /*rows=*/true);
+    check_rows_finite(g, m);
     return g;
   }
 
@@ -304,7 +269,7 @@ class CudaBackend final : public Backend {
   MatrixSetStats set_stats(const std::vector<TensorView>& mats, NeuronAxis axis,
                            const MatrixSetRequest& request) {
     MatrixSetStats out;
-    check_matrix_set(mats);
+    check_matrix_set(mats, axis);
     const int64_t n_mats = static_cast<int64_t>(mats.size());
     if (n_mats > 65535)
       throw InputError(
@@ -407,7 +372,7 @@ class CudaBackend final : public Backend {
     };
     if (request.gram) {
       symmetric(host_gram, out.gram);
-      check_diagonal_finite(out.gram, mats, /*rows=*/false);
+      check_gram_finite(out.gram, mats);
     }
     if (request.standardized_gram) {
       symmetric(host_std, out.standardized_gram);
@@ -443,7 +408,7 @@ class CudaBackend final : public Backend {
   }
 
   Matrix cosine(const TensorView& a, const TensorView& b, NeuronAxis axis) {
-    check_matrix_set({a, b});  // one shape: the cosine matrix is I x I
+    check_neuron_pair(a, b);  // one shape: the cosine matrix is I x I
     const bool by_rows = axis == NeuronAxis::Rows;
     const int64_t ia = by_rows ? a.rows() : a.cols(), ib = by_rows ? b.rows() : b.cols();
     const int64_t h = by_rows ? a.cols() : a.rows();
