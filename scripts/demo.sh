@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The README's main command: installs what is missing, builds moeprobe, generates the built-in demo
+# checkpoint (a small Mixtral-like MoE with the paper's signatures planted, plus its dense reference
+# FFN) and runs the paper's suite on it. Reports land in out/demo/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/install-deps.sh
+[ -f build/CMakeCache.txt ] || cmake --preset default
+cmake --build --preset default -j2
+
+rm -rf out/demo-model out/demo
+./build/bin/moeprobe synth fixtures/recipes/demo.yaml --out out/demo-model
+./build/bin/moeprobe run suites/closer_look.yaml --model out/demo-model \
+  --reference-model out/demo-model/reference --out out/demo "$@"

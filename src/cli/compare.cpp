@@ -1,0 +1,46 @@
+// moeprobe compare BASELINE.json CURRENT.json: metric drift between two runs, for regression tests
+// of router designs and training changes. Exit 1 on drift or an outcome change.
+#include <fstream>
+#include <iostream>
+#include <memory>
+
+#include "cli/command.h"
+#include "reports/atomic_write.h"
+#include "reports/json_report.h"
+#include "suite/compare.h"
+
+namespace moeprobe::cli {
+namespace {
+
+struct CompareArgs {
+  std::string baseline, current, out;
+  double abs = -1, rel = -1;
+};
+
+CommandRegistrar registrar(40, [](CLI::App& app) -> CommandRun {
+  auto args = std::make_shared<CompareArgs>();
+  auto* sub = app.add_subcommand("compare", "Metric drift between two runs' results.json");
+  sub->add_option("baseline", args->baseline, "results.json of the baseline run")->required();
+  sub->add_option("current", args->current, "results.json of the current run")->required();
+  sub->add_option("--abs", args->abs, "Absolute tolerance (overrides each hypothesis's)")->check(CLI::NonNegativeNumber);
+  sub->add_option("--rel", args->rel, "Relative tolerance (overrides each hypothesis's)")->check(CLI::NonNegativeNumber);
+  sub->add_option("--out", args->out, "Also write the Markdown table to this file");
+  return [args]() {
+    const RunResult base = load_results(args->baseline);
+    const RunResult cur = load_results(args->current);
+    CompareOptions opt;
+    if (args->abs >= 0) opt.abs = args->abs;
+    if (args->rel >= 0) opt.rel = args->rel;
+    const Comparison c = compare_results(base, cur, opt);
+    const std::string md = render_comparison_markdown(c, args->baseline, args->current);
+    std::cout << md;
+    if (!args->out.empty()) {
+      const std::filesystem::path out(args->out);
+      write_files_atomically(out.has_parent_path() ? out.parent_path() : ".", {{out.filename().string(), md}});
+    }
+    return c.failed() ? 1 : 0;
+  };
+});
+
+}  // namespace
+}  // namespace moeprobe::cli

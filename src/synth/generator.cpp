@@ -1,0 +1,879 @@
+#include "synth/generator.h"
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <memory>
+#include <numeric>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "io/safetensors_writer.h"
+#include "model/family.h"
+#include "synth/planting.h"
+#include "synth/rng.h"
+#include "util/error.h"
+
+namespace moeprobe::synth {
+
+namespace fs = std::filesystem;
+using ojson = nlohmann::ordered_json;
+
+namespace {
+
+constexpr int kNormNeuron = 0;           // position of the router-aligned neuron
+constexpr double kNormNeuronGain = 4.0;  // its pre-activation is 4 * logit / mean router norm
+constexpr int kCalibTokens = 256;        // x ~ N(0, I) samples for the norm-routing calibration
+constexpr float kDeadScale = 1e-4f;      // dead act rows: pre-activations ~1e-4, |act| < 1e-3
+
+// f(begin, end) on contiguous slices of [0, n), one per thread. Results never depend on the
+// split: every row has its own random stream.
+template <class F>
+void parallel_chunks(int64_t n, int threads, F f) {
+  if (threads <= 1 || n < 64) {
+    f(int64_t(0), n);
+    return;
+  }
+  std::vector<std::thread> pool;
+  for (int t = 1; t < threads; ++t)
+    pool.emplace_back([&, t] { f(n * t / threads, n * (t + 1) / threads); });
+  f(int64_t(0), n / threads);
+  for (auto& th : pool) th.join();
+}
+template <class F>
+void parallel_for(int64_t n, int threads, F f) {
+  parallel_chunks(n, threads, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) f(i);
+  });
+}
+
+struct Model {
+  const Recipe& r;
+  Family fam;
+  ExpertLayout layout;
+  NormalKind kind;
+  int threads;
+  int L = 0, E = 0, K = 0, first_dense = 0, n_moe = 0, heads = 0, kv = 0, hd = 0;
+  int64_t H = 0, I = 0, V = 0, dense_I = 0, shared_I = 0;
+  int n_shared = 0;
+  Activation act = Activation::SiLU;
+};
+
+struct LayerPlan {
+  int pos = -1, layer = 0;
+  double c = 0;
+  bool upcycled = false;
+  std::vector<char> dark;              // per expert
+  std::vector<std::vector<int>> perm;  // per expert: source neuron of each position
+  std::vector<char> dead;              // act rows
+  std::vector<std::vector<float>> mu;  // per expert target mean act neuron
+  std::vector<std::vector<float>> router;
+  bool norm_neuron = false;
+  float neuron_scale = 0;  // s / mean router norm
+  double t = 0;
+  std::vector<std::vector<float>> dir;  // d_e
+  double out_scale = 1;
+  LayerReport report;
+};
+
+std::string lkey(int layer, const std::string& what) {
+  return "L" + std::to_string(layer) + "." + what;
+}
+
+class Generator {
+ public:
+  explicit Generator(const Model& m) : m_(m) {}
+
+  const LayerPlan& plan(int pos) {
+    if (!plan_ || plan_->pos != pos) {
+      plan_ = build(pos);
+      reports_[pos] = plan_->report;
+    }
+    return *plan_;
+  }
+  const std::map<int, LayerReport>& reports() const { return reports_; }
+
+  // W_act / W_up [I, H] (neuron rows) of expert e; with_neuron false leaves it out (down only).
+  void expert_rows(const LayerPlan& p, int e, const char* mat, float* out) const {
+    const int64_t I = m_.I, H = m_.H;
+    const float sigma = 1.0f / std::sqrt(static_cast<float>(H));
+    const bool shared = p.upcycled && !p.dark[e];
+    const uint64_t kn = stream_key(m_.r.seed, lkey(p.layer, "e" + std::to_string(e) + "." + mat));
+    const uint64_t kb = stream_key(m_.r.seed, lkey(p.layer, std::string("base.") + mat));
+    const float wb = static_cast<float>(std::sqrt(p.c)),
+                wn = static_cast<float>(std::sqrt(1 - p.c));
+    parallel_chunks(I, m_.threads, [&](int64_t begin, int64_t end) {
+      std::vector<float> base(static_cast<std::size_t>(H));
+      for (int64_t i = begin; i < end; ++i) {
+        const int64_t src = p.perm.empty() ? i : p.perm[e][i];
+        float* row = out + i * H;
+        if (!shared) {
+          fill_normal(kn, src, m_.kind, sigma, row, H);
+          continue;
+        }
+        fill_normal(kn, src, m_.kind, sigma * wn, row, H);
+        fill_normal(kb, src, m_.kind, sigma * wb, base.data(), H);
+        for (int64_t h = 0; h < H; ++h) row[h] += base[h];
+      }
+    });
+    if (p.norm_neuron)
+      for (int64_t h = 0; h < H; ++h) out[kNormNeuron * H + h] = p.neuron_scale * p.router[e][h];
+    if (std::string(mat) != "act") return;
+    for (int64_t i = 0; i < I; ++i)
+      if (p.dead[i])
+        for (int64_t h = 0; h < H; ++h) out[i * H + h] *= kDeadScale;
+    if (p.mu.empty()) return;
+    // Shift the live rows so the mean neuron is exactly mu_e (whatever the rows hold).
+    std::vector<double> mean(static_cast<std::size_t>(H), 0.0);
+    for (int64_t i = 0; i < I; ++i)
+      for (int64_t h = 0; h < H; ++h) mean[h] += out[i * H + h];
+    int64_t live = 0;
+    for (int64_t i = 0; i < I; ++i) live += !p.dead[i] && !(p.norm_neuron && i == kNormNeuron);
+    for (int64_t h = 0; h < H; ++h)
+      mean[h] = (p.mu[e][h] - mean[h] / I) * static_cast<double>(I) / std::max<int64_t>(live, 1);
+    for (int64_t i = 0; i < I; ++i) {
+      if (p.dead[i] || (p.norm_neuron && i == kNormNeuron)) continue;
+      for (int64_t h = 0; h < H; ++h) out[i * H + h] += static_cast<float>(mean[h]);
+    }
+  }
+
+  // W_down [H, I] of expert e: neuron i is column i; amplitude t for the router-aligned neuron.
+  void expert_down(const LayerPlan& p, int e, double t, float* out) const {
+    const int64_t I = m_.I, H = m_.H;
+    const float sigma = 1.0f / std::sqrt(static_cast<float>(I));
+    const bool shared = p.upcycled && !p.dark[e];
+    const uint64_t kn = stream_key(m_.r.seed, lkey(p.layer, "e" + std::to_string(e) + ".down"));
+    const uint64_t kb = stream_key(m_.r.seed, lkey(p.layer, "base.down"));
+    const float wb = static_cast<float>(std::sqrt(p.c)),
+                wn = static_cast<float>(std::sqrt(1 - p.c));
+    parallel_chunks(H, m_.threads, [&](int64_t begin, int64_t end) {
+      std::vector<float> a(static_cast<std::size_t>(I)), b(static_cast<std::size_t>(I));
+      for (int64_t h = begin; h < end; ++h) {
+        fill_normal(kn, h, m_.kind, shared ? sigma * wn : sigma, a.data(), I);
+        if (shared) {
+          fill_normal(kb, h, m_.kind, sigma * wb, b.data(), I);
+          for (int64_t i = 0; i < I; ++i) a[i] += b[i];
+        }
+        float* row = out + h * I;
+        for (int64_t i = 0; i < I; ++i) row[i] = a[p.perm.empty() ? i : p.perm[e][i]];
+        if (p.norm_neuron) row[kNormNeuron] = static_cast<float>(t * p.dir[e][h]);
+        const float s = static_cast<float>(p.out_scale);
+        if (s != 1.0f)
+          for (int64_t i = 0; i < I; ++i) row[i] *= s;
+      }
+    });
+  }
+
+  // The dense reference FFN W_F of an MoE layer (what upcycled experts started from).
+  void reference(const LayerPlan& p, const char* mat, float* out) const {
+    const int64_t I = m_.I, H = m_.H;
+    const bool down = std::string(mat) == "down";
+    const int64_t rows = down ? H : I, cols = down ? I : H;
+    const float sigma = 1.0f / std::sqrt(static_cast<float>(cols));
+    const uint64_t kb = stream_key(m_.r.seed, lkey(p.layer, std::string("base.") + mat));
+    parallel_for(rows, m_.threads, [&](int64_t i) {
+      fill_normal(kb, i, m_.kind, sigma, out + i * cols, cols);
+      const float s = down ? static_cast<float>(p.out_scale) : (p.dead[i] ? kDeadScale : 1.0f);
+      if (s != 1.0f)
+        for (int64_t j = 0; j < cols; ++j) out[i * cols + j] *= s;
+    });
+  }
+
+ private:
+  std::unique_ptr<LayerPlan> build(int pos) const {
+    const Plants& pl = m_.r.plant;
+    const int n = m_.n_moe, E = m_.E;
+    const int64_t H = m_.H, I = m_.I;
+    auto p = std::make_unique<LayerPlan>();
+    p->pos = pos;
+    p->layer = m_.first_dense + pos;
+    const int l = p->layer;
+    const uint64_t seed = m_.r.seed;
+    p->upcycled = pl.upcycling.has_value();
+    p->c = p->upcycled ? pl.upcycling->at(pos, n) : 0.0;
+    p->dark.assign(E, 0);
+    if (!pl.dark_cross_experts.empty() &&
+        (pl.dark_cross_layers.empty() ||
+         std::count(pl.dark_cross_layers.begin(), pl.dark_cross_layers.end(), pos)))
+      for (int e : pl.dark_cross_experts) p->dark[e] = 1;
+    p->out_scale = pl.output_scale ? pl.output_scale->at(pos, n) : 1.0;
+
+    // Neuron order: one moving set per layer, shuffled independently in each expert.
+    const double keep = pl.neuron_order ? pl.neuron_order->at(pos, n) : 1.0;
+    const int64_t moving = std::llround((1.0 - keep) * I);
+    if (moving >= 2) {
+      std::vector<int> order(I);
+      std::iota(order.begin(), order.end(), 0);
+      Rng rs(stream_key(seed, lkey(l, "perm.set")));
+      for (int64_t i = I - 1; i > 0; --i) std::swap(order[i], order[rs.below(i + 1)]);
+      std::vector<int> set(order.begin(), order.begin() + moving);
+      std::sort(set.begin(), set.end());
+      p->perm.resize(E);
+      for (int e = 0; e < E; ++e) {
+        auto& pe = p->perm[e];
+        pe.resize(I);
+        std::iota(pe.begin(), pe.end(), 0);
+        std::vector<int> sh = set;
+        Rng re(stream_key(seed, lkey(l, "perm.e" + std::to_string(e))));
+        for (int64_t i = moving - 1; i > 0; --i) std::swap(sh[i], sh[re.below(i + 1)]);
+        for (int64_t j = 0; j < moving; ++j) pe[set[j]] = sh[j];
+      }
+    }
+
+    // Router rows: noise, plus the planted mean-neuron direction.
+    p->norm_neuron = pl.norm_routing.has_value();
+    std::vector<std::vector<double>> noise(E, std::vector<double>(H)), mu_hat;
+    {
+      std::vector<float> row(H);
+      const uint64_t kr = stream_key(seed, lkey(l, "router.noise"));
+      for (int e = 0; e < E; ++e) {
+        fill_normal(kr, e, NormalKind::Exact, 1.0f / std::sqrt(static_cast<float>(H)), row.data(),
+                    H);
+        for (int64_t h = 0; h < H; ++h) noise[e][h] = row[h];
+      }
+    }
+    if (pl.mean_neuron) {
+      const double target = pl.mean_neuron->at(pos, n);
+      const int K = pl.mean_neuron_rank;
+      std::vector<std::vector<float>> basis(K + 1, std::vector<float>(H));
+      for (int k = 0; k <= K; ++k)
+        fill_normal(stream_key(seed, lkey(l, "mu.basis")), k, NormalKind::Exact,
+                    1.0f / std::sqrt(static_cast<float>(H)), basis[k].data(), H);
+      // w_e = (a, n_e): E cos(mu_a, mu_b) ~ a^2 / (a^2 + K) = target.
+      const double a = std::sqrt(target * K / (1.0 - target));
+      Rng rw(stream_key(seed, lkey(l, "mu.weights")));
+      p->mu.assign(E, std::vector<float>(H));
+      mu_hat.assign(E, std::vector<double>(H));
+      for (int e = 0; e < E; ++e) {
+        std::vector<double> w(K + 1);
+        w[0] = a;
+        for (int k = 1; k <= K; k += 2) {
+          double x, y;
+          rw.normal_pair(x, y);
+          w[k] = x;
+          if (k + 1 <= K) w[k + 1] = y;
+        }
+        double nn = 0;
+        for (int64_t h = 0; h < H; ++h) {
+          double v = 0;
+          for (int k = 0; k <= K; ++k) v += w[k] * basis[k][h];
+          mu_hat[e][h] = v;
+          nn += v * v;
+        }
+        nn = std::sqrt(nn);
+        const double len = std::sqrt(pl.mean_neuron_energy);
+        for (int64_t h = 0; h < H; ++h) {
+          mu_hat[e][h] /= nn;
+          p->mu[e][h] = static_cast<float>(len * mu_hat[e][h]);
+        }
+      }
+      p->report.mean_neuron = target;
+    }
+    double alpha = 0;
+    if (pl.router_association) {
+      const double target = pl.router_association->at(pos, n);
+      alpha = calibrate_router_alpha(mu_hat, noise, target);
+      p->report.router_r2_target = target;
+      p->report.router_alpha = alpha;
+    }
+    p->router.assign(E, std::vector<float>(H));
+    std::vector<std::vector<double>> g(E, std::vector<double>(H));
+    for (int e = 0; e < E; ++e) {
+      const double hub =
+          (pl.router_hub_expert && *pl.router_hub_expert == e) ? pl.router_hub_strength : 1.0;
+      for (int64_t h = 0; h < H; ++h) {
+        g[e][h] = (alpha * (mu_hat.empty() ? 0.0 : mu_hat[e][h]) + noise[e][h]) * hub *
+                  m_.r.shape.router_scale;
+        p->router[e][h] = static_cast<float>(g[e][h]);
+      }
+    }
+    if (pl.router_association) {
+      std::vector<std::vector<double>> gr(E, std::vector<double>(H));
+      for (int e = 0; e < E; ++e)
+        for (int64_t h = 0; h < H; ++h) gr[e][h] = p->router[e][h];
+      p->report.router_r2 = offdiag_r2(cosine_matrix(gr), cosine_matrix(mu_hat), E);
+    }
+
+    // Dead act rows for the activation ratio, shared by all experts of the layer.
+    p->dead.assign(I, 0);
+    if (pl.activation_ratio) {
+      const double target = pl.activation_ratio->at(pos, n);
+      const double live_p = active_probability(m_.act, 1.0);
+      const int64_t n_dead =
+          std::clamp<int64_t>(std::llround(I * (1.0 - target / live_p)), 0, I - 1);
+      std::vector<int> order;
+      for (int i = 0; i < I; ++i)
+        if (!(p->norm_neuron && i == kNormNeuron)) order.push_back(i);
+      Rng rd(stream_key(seed, lkey(l, "dead")));
+      for (int64_t i = static_cast<int64_t>(order.size()) - 1; i > 0; --i)
+        std::swap(order[i], order[rd.below(i + 1)]);
+      for (int64_t j = 0; j < std::min<int64_t>(n_dead, order.size()); ++j) p->dead[order[j]] = 1;
+      p->report.activation_ratio_target = target;
+      p->report.dead_fraction = static_cast<double>(n_dead) / I;
+    }
+
+    if (p->norm_neuron) {
+      double gm = 0;
+      for (int e = 0; e < E; ++e) {
+        double s = 0;
+        for (int64_t h = 0; h < H; ++h) s += g[e][h] * g[e][h];
+        gm += std::sqrt(s) / E;
+      }
+      p->neuron_scale = static_cast<float>(kNormNeuronGain / gm);
+      p->dir.assign(E, std::vector<float>(H));
+      for (int e = 0; e < E; ++e) {
+        fill_normal(stream_key(seed, lkey(l, "e" + std::to_string(e) + ".normdir")), 0,
+                    NormalKind::Exact, 1.0f, p->dir[e].data(), H);
+        double s = 0;
+        for (float v : p->dir[e]) s += double(v) * v;
+        for (float& v : p->dir[e]) v = static_cast<float>(v / std::sqrt(s));
+      }
+      const double target = pl.norm_routing->at(pos, n);
+      NormRoutingSample smp = sample_norms(*p);
+      double achieved = 0;
+      p->t = calibrate_norm_amplitude(smp, target, &achieved);
+      p->report.norm_target = target;
+      p->report.norm_achieved = achieved;
+      p->report.norm_amplitude = p->t;
+    }
+
+    p->report.layer = l;
+    p->report.similarity = p->c;
+    p->report.keep_order = keep;
+    p->report.output_scale = p->out_scale;
+    for (int e = 0; e < E; ++e)
+      if (p->dark[e]) p->report.dark_experts.push_back(e);
+    return p;
+  }
+
+  // Outputs of every expert without its router-aligned neuron on kCalibTokens inputs.
+  NormRoutingSample sample_norms(const LayerPlan& p) const {
+    const int T = kCalibTokens, E = m_.E;
+    const int64_t H = m_.H, I = m_.I;
+    NormRoutingSample s;
+    s.tokens = T;
+    s.experts = E;
+    const std::size_t n = static_cast<std::size_t>(T) * E;
+    s.b2.resize(n), s.bd.resize(n), s.phi.resize(n), s.score.resize(n);
+    std::vector<float> X(static_cast<std::size_t>(T * H));
+    for (int t = 0; t < T; ++t)
+      fill_normal(stream_key(m_.r.seed, lkey(p.layer, "calib")), t, NormalKind::Exact, 1.0f,
+                  X.data() + t * H, H);
+    std::vector<float> A(static_cast<std::size_t>(I * H)), U(A.size()), D(A.size());
+    for (int e = 0; e < E; ++e) {
+      expert_rows(p, e, "act", A.data());
+      expert_rows(p, e, "up", U.data());
+      expert_down(p, e, 0.0, D.data());
+      parallel_for(T, m_.threads, [&](int64_t t) {
+        const float* x = X.data() + t * H;
+        std::vector<double> hv(static_cast<std::size_t>(I));
+        for (int64_t i = 0; i < I; ++i) {
+          double a = 0, u = 0;
+          const float* ar = A.data() + i * H;
+          const float* ur = U.data() + i * H;
+          for (int64_t h = 0; h < H; ++h) a += double(ar[h]) * x[h], u += double(ur[h]) * x[h];
+          hv[i] = activate(m_.act, a) * u;
+        }
+        const std::size_t k = static_cast<std::size_t>(t) * E + e;
+        s.phi[k] = hv[kNormNeuron];
+        hv[kNormNeuron] = 0;
+        double b2 = 0, bd = 0, sc = 0;
+        for (int64_t h = 0; h < H; ++h) {
+          const float* dr = D.data() + h * I;
+          double b = 0;
+          for (int64_t i = 0; i < I; ++i) b += double(dr[i]) * hv[i];
+          b2 += b * b;
+          bd += b * p.dir[e][h];
+          sc += double(p.router[e][h]) * x[h];
+        }
+        s.b2[k] = b2, s.bd[k] = bd, s.score[k] = sc;
+      });
+    }
+    return s;
+  }
+
+  const Model& m_;
+  std::unique_ptr<LayerPlan> plan_;
+  std::map<int, LayerReport> reports_;
+};
+
+// One tensor to write: which model (0 main, 1 reference), its spec and how to fill it.
+struct Job {
+  int writer;
+  TensorSpec spec;
+  std::function<void(float*)> fill;
+};
+
+int json_int(const nlohmann::json& j, int fallback) {
+  return j.is_number_integer() ? j.get<int>() : fallback;
+}
+
+// GPT-2's byte-to-unicode map: printable bytes stand for themselves, the rest move above 255.
+std::string byte_token(int b) {
+  int cp = b;
+  const bool printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
+  if (!printable) {
+    int n = 0;
+    for (int c = 0; c < b; ++c)
+      if (!((c >= 33 && c <= 126) || (c >= 161 && c <= 172) || (c >= 174 && c <= 255))) ++n;
+    cp = 256 + n;
+  }
+  std::string s;
+  if (cp < 0x80) {
+    s += static_cast<char>(cp);
+  } else {
+    s += static_cast<char>(0xC0 | (cp >> 6));
+    s += static_cast<char>(0x80 | (cp & 0x3F));
+  }
+  return s;
+}
+
+void write_text(const fs::path& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary);
+  out << text;
+  if (!out) throw InputError(path.string(), "", "cannot write");
+}
+
+void write_tokenizer(const fs::path& dir) {
+  const char* specials[kTokenizerSpecials] = {"<unk>", "<s>", "</s>", "<pad>"};
+  ojson added = ojson::array();
+  ojson vocab = ojson::object();
+  for (int i = 0; i < kTokenizerSpecials; ++i) {
+    added.push_back({{"id", i},
+                     {"content", specials[i]},
+                     {"single_word", false},
+                     {"lstrip", false},
+                     {"rstrip", false},
+                     {"normalized", false},
+                     {"special", true}});
+    vocab[specials[i]] = i;
+  }
+  for (int b = 0; b < 256; ++b) vocab[byte_token(b)] = kTokenizerSpecials + b;
+  const ojson byte_level = {{"type", "ByteLevel"},
+                            {"add_prefix_space", false},
+                            {"trim_offsets", true},
+                            {"use_regex", false}};
+  ojson tok = {
+      {"version", "1.0"},
+      {"truncation", nullptr},
+      {"padding", nullptr},
+      {"added_tokens", added},
+      {"normalizer", nullptr},
+      {"pre_tokenizer", byte_level},
+      {"post_processor",
+       {{"type", "TemplateProcessing"},
+        {"single",
+         {{{"SpecialToken", {{"id", "<s>"}, {"type_id", 0}}}},
+          {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}}},
+        {"pair",
+         {{{"SpecialToken", {{"id", "<s>"}, {"type_id", 0}}}},
+          {{"Sequence", {{"id", "A"}, {"type_id", 0}}}},
+          {{"SpecialToken", {{"id", "<s>"}, {"type_id", 1}}}},
+          {{"Sequence", {{"id", "B"}, {"type_id", 1}}}}}},
+        {"special_tokens", {{"<s>", {{"id", "<s>"}, {"ids", {1}}, {"tokens", {"<s>"}}}}}}}},
+      {"decoder", byte_level},
+      {"model",
+       {{"type", "BPE"},
+        {"dropout", nullptr},
+        {"unk_token", "<unk>"},
+        {"continuing_subword_prefix", nullptr},
+        {"end_of_word_suffix", nullptr},
+        {"fuse_unk", false},
+        {"byte_fallback", false},
+        {"vocab", vocab},
+        {"merges", ojson::array()}}}};
+  write_text(dir / "tokenizer.json", tok.dump(1) + "\n");
+  const ojson cfg = {{"tokenizer_class", "PreTrainedTokenizerFast"},
+                     {"bos_token", "<s>"},
+                     {"eos_token", "</s>"},
+                     {"unk_token", "<unk>"},
+                     {"pad_token", "<pad>"},
+                     {"add_bos_token", true},
+                     {"add_eos_token", false},
+                     {"model_max_length", 4096}};
+  write_text(dir / "tokenizer_config.json", cfg.dump(1) + "\n");
+}
+
+const char* torch_dtype(DType d) {
+  return d == DType::BF16 ? "bfloat16" : d == DType::F16 ? "float16" : "float32";
+}
+
+}  // namespace
+
+SynthResult synthesize(const Recipe& r, const fs::path& out_dir, const fs::path& families_dir_in,
+                       int threads) {
+  const std::string rf = r.path.string();
+  const fs::path families_dir = families_dir_in.empty() ? default_families_dir() : families_dir_in;
+  const fs::path fam_path = families_dir / (r.family + ".yaml");
+  if (!fs::exists(fam_path)) {
+    std::string known;
+    if (fs::is_directory(families_dir))
+      for (const auto& f : load_families(families_dir))
+        known += (known.empty() ? "" : ", ") + f.name;
+    throw InputError(rf, "family", "unknown family '" + r.family + "' (known: " + known + ")");
+  }
+  Model m{r,
+          load_family(fam_path),
+          {},
+          r.fast_rng ? NormalKind::Fast : NormalKind::Exact,
+          std::max(1, threads)};  // sizes are filled in below
+  const Family& fam = m.fam;
+  const ModelShape& s = r.shape;
+
+  // Layout: classic = the first per-expert layout, fused = the first fused one.
+  const ExpertLayout* chosen = nullptr;
+  for (const auto& l : fam.layouts) {
+    if (r.layout.empty() || (r.layout == "fused") == l.fused()) {
+      chosen = &l;
+      break;
+    }
+  }
+  if (!chosen)
+    throw InputError(rf, "layout", "family " + fam.name + " has no " + r.layout + " layout");
+  m.layout = *chosen;
+  const ExpertLayout& lay = m.layout;
+  auto has_key = [&](const std::string& canon) {
+    auto it = fam.config_keys.find(canon);
+    return it != fam.config_keys.end() && !it->second.empty();
+  };
+
+  m.L = s.num_layers;
+  m.E = s.num_experts;
+  m.K = s.top_k;
+  m.H = s.hidden_size;
+  m.I = s.intermediate_size;
+  m.V = s.vocab_size;
+  m.heads = s.num_attention_heads;
+  m.kv = s.num_key_value_heads == 0 ? s.num_attention_heads : s.num_key_value_heads;
+  m.hd = static_cast<int>(s.hidden_size / s.num_attention_heads);
+  m.first_dense = s.first_k_dense_replace;
+  m.n_moe = m.L - m.first_dense;
+  m.dense_I = s.dense_intermediate_size > 0 ? s.dense_intermediate_size : 4 * s.hidden_size;
+  m.act = fam.activation;
+
+  // Shared experts: the family's default count unless the recipe sets one.
+  const int fam_shared = fam.config_defaults.count("num_shared_experts")
+                             ? json_int(fam.config_defaults.at("num_shared_experts"), 0)
+                             : 0;
+  m.n_shared = s.num_shared_experts >= 0 ? s.num_shared_experts : fam_shared;
+  if (m.n_shared > 0 && lay.shared_act.empty())
+    throw InputError(rf, "model.num_shared_experts",
+                     "family " + fam.name + " has no shared experts (expected 0)");
+  if (m.n_shared != fam_shared && !has_key("num_shared_experts"))
+    throw InputError(rf, "model.num_shared_experts",
+                     "family " + fam.name + " has a fixed number of shared experts (" +
+                         std::to_string(fam_shared) + ")");
+  if (m.n_shared > 0 && has_key("shared_intermediate_size"))
+    m.shared_I = s.shared_intermediate_size > 0 ? s.shared_intermediate_size : m.n_shared * m.I;
+  else if (m.n_shared > 0) {
+    if (s.shared_intermediate_size > 0 && s.shared_intermediate_size != m.n_shared * m.I)
+      throw InputError(
+          rf, "model.shared_intermediate_size",
+          "family " + fam.name + " fixes it to num_shared_experts * intermediate_size");
+    m.shared_I = m.n_shared * m.I;
+  }
+  if (m.n_shared == 0 && s.shared_intermediate_size > 0)
+    throw InputError(rf, "model.shared_intermediate_size", "set without shared experts");
+  if (m.first_dense > 0 && (!has_key("first_k_dense_replace") || fam.dense.dense_act.empty()))
+    throw InputError(rf, "model.first_k_dense_replace",
+                     "family " + fam.name + " has no dense first layers (expected 0)");
+  if (r.plant.write_reference && m.first_dense > 0)
+    throw InputError(rf, "plant.upcycling.write_reference",
+                     "a dense reference needs every layer MoE (first_k_dense_replace 0)");
+  if (lay.fused() && uint64_t(m.E) * 2 * m.I * m.H > (uint64_t(1) << 30))
+    throw InputError(rf, "layout",
+                     "fused tensors above 2^30 elements are not supported (use classic)");
+
+  fs::create_directories(out_dir);
+  Generator gen(m);
+  std::vector<Job> jobs;
+  const DType dt = r.dtype;
+  auto add = [&](int w, std::string name, std::vector<int64_t> shape,
+                 std::function<void(float*)> f) {
+    jobs.push_back({w, TensorSpec{std::move(name), dt, std::move(shape)}, std::move(f)});
+  };
+  // Non-expert tensors: streams over fixed 4096-element blocks keyed by the tensor name, so a
+  // tensor the reference model shares by name (embeddings, attention) gets identical bytes.
+  auto randn = [&](int w, const std::string& name, std::vector<int64_t> shape, float sigma) {
+    int64_t n = 1;
+    for (auto d : shape) n *= d;
+    const uint64_t k = stream_key(r.seed, name);
+    add(w, name, shape, [&m, k, sigma, n](float* out) {
+      parallel_for((n + 4095) / 4096, m.threads, [&](int64_t i) {
+        fill_normal(k, i, m.kind, sigma, out + i * 4096, std::min<int64_t>(4096, n - i * 4096));
+      });
+    });
+  };
+  auto constant = [&](int w, const std::string& name, std::vector<int64_t> shape, float v) {
+    int64_t n = 1;
+    for (auto d : shape) n *= d;
+    add(w, name, shape, [n, v](float* out) { std::fill(out, out + n, v); });
+  };
+  const int64_t H = m.H, I = m.I, E = m.E;
+  const float sH = 1.0f / std::sqrt(float(H));
+  const int64_t q_out = int64_t(m.heads) * m.hd, kv_out = int64_t(m.kv) * m.hd;
+  const bool ref = r.plant.write_reference;
+  const DenseTensorNames& dn = fam.dense;
+
+  // Attention and norms of decoder layer l for writer w, under the given names.
+  auto attention = [&](int w, const DenseTensorNames& names, int l) {
+    if (!names.input_norm.empty()) constant(w, expand_pattern(names.input_norm, l), {H}, 1.0f);
+    if (!names.q_proj.empty()) randn(w, expand_pattern(names.q_proj, l), {q_out, H}, sH);
+    if (!names.k_proj.empty()) randn(w, expand_pattern(names.k_proj, l), {kv_out, H}, sH);
+    if (!names.v_proj.empty()) randn(w, expand_pattern(names.v_proj, l), {kv_out, H}, sH);
+    if (!names.o_proj.empty())
+      randn(w, expand_pattern(names.o_proj, l), {H, q_out}, 1.0f / std::sqrt(float(q_out)));
+    if (!names.post_attention_norm.empty())
+      constant(w, expand_pattern(names.post_attention_norm, l), {H}, 1.0f);
+    for (const auto& [key, pattern] : names.extra) {
+      const std::string name = expand_pattern(pattern, l);
+      if (key == "q_bias")
+        constant(w, name, {q_out}, 0.0f);
+      else if (key == "k_bias" || key == "v_bias")
+        constant(w, name, {kv_out}, 0.0f);
+      else if (key == "q_norm")
+        constant(w, name, {q_out}, 1.0f);
+      else if (key == "k_norm")
+        constant(w, name, {kv_out}, 1.0f);
+      else if (key.find("norm") != std::string::npos)
+        constant(w, name, {H}, 1.0f);
+      else
+        throw InputError(fam.source.string(), "dense.extra." + key,
+                         "synth does not know the shape of this tensor");
+    }
+  };
+  auto dense_ffn = [&](int w, const std::string& pa, const std::string& pu, const std::string& pd,
+                       int64_t width) {
+    randn(w, pa, {width, H}, sH);
+    randn(w, pu, {width, H}, sH);
+    randn(w, pd, {H, width}, 1.0f / std::sqrt(float(width)));
+  };
+
+  DenseTensorNames mistral;  // the reference model's names (Mistral-7B layout)
+  mistral.embed = "model.embed_tokens.weight";
+  mistral.lm_head = "lm_head.weight";
+  mistral.final_norm = "model.norm.weight";
+  mistral.input_norm = "model.layers.{L}.input_layernorm.weight";
+  mistral.post_attention_norm = "model.layers.{L}.post_attention_layernorm.weight";
+  mistral.q_proj = "model.layers.{L}.self_attn.q_proj.weight";
+  mistral.k_proj = "model.layers.{L}.self_attn.k_proj.weight";
+  mistral.v_proj = "model.layers.{L}.self_attn.v_proj.weight";
+  mistral.o_proj = "model.layers.{L}.self_attn.o_proj.weight";
+
+  randn(0, dn.embed, {m.V, H}, 1.0f);
+  if (ref) randn(1, mistral.embed, {m.V, H}, 1.0f);
+  for (int l = 0; l < m.L; ++l) {
+    attention(0, dn, l);
+    if (l < m.first_dense) {
+      dense_ffn(0, expand_pattern(dn.dense_act, l), expand_pattern(dn.dense_up, l),
+                expand_pattern(dn.dense_down, l), m.dense_I);
+      continue;
+    }
+    const int pos = l - m.first_dense;
+    add(0, expand_pattern(lay.router, l), {E, H}, [&gen, pos, H, E](float* out) {
+      const auto& p = gen.plan(pos);
+      for (int64_t e = 0; e < E; ++e)
+        std::copy(p.router[e].begin(), p.router[e].end(), out + e * H);
+    });
+    if (!lay.router_bias.empty()) constant(0, expand_pattern(lay.router_bias, l), {E}, 0.0f);
+    if (!lay.score_correction_bias.empty())
+      constant(0, expand_pattern(lay.score_correction_bias, l), {E}, 0.0f);
+    if (lay.fused()) {
+      add(0, expand_pattern(lay.fused_gate_up, l), {E, 2 * I, H}, [&gen, pos, I, H, E](float* out) {
+        const auto& p = gen.plan(pos);
+        for (int64_t e = 0; e < E; ++e) {
+          gen.expert_rows(p, int(e), "act", out + e * 2 * I * H);
+          gen.expert_rows(p, int(e), "up", out + e * 2 * I * H + I * H);
+        }
+      });
+      add(0, expand_pattern(lay.fused_down, l), {E, H, I}, [&gen, pos, I, H, E](float* out) {
+        const auto& p = gen.plan(pos);
+        for (int64_t e = 0; e < E; ++e) gen.expert_down(p, int(e), p.t, out + e * H * I);
+      });
+    } else {
+      for (int e = 0; e < E; ++e) {
+        add(0, expand_pattern(lay.expert_act, l, e), {I, H},
+            [&gen, pos, e](float* out) { gen.expert_rows(gen.plan(pos), e, "act", out); });
+        add(0, expand_pattern(lay.expert_up, l, e), {I, H},
+            [&gen, pos, e](float* out) { gen.expert_rows(gen.plan(pos), e, "up", out); });
+        add(0, expand_pattern(lay.expert_down, l, e), {H, I}, [&gen, pos, e](float* out) {
+          const auto& p = gen.plan(pos);
+          gen.expert_down(p, e, p.t, out);
+        });
+      }
+    }
+    if (m.n_shared > 0) {
+      if (lay.shared_act.find("{E}") != std::string::npos) {
+        for (int e = 0; e < m.n_shared; ++e)
+          dense_ffn(0, expand_pattern(lay.shared_act, l, e), expand_pattern(lay.shared_up, l, e),
+                    expand_pattern(lay.shared_down, l, e), m.shared_I / m.n_shared);
+      } else {
+        dense_ffn(0, expand_pattern(lay.shared_act, l), expand_pattern(lay.shared_up, l),
+                  expand_pattern(lay.shared_down, l), m.shared_I);
+      }
+      if (!lay.shared_gate.empty()) randn(0, expand_pattern(lay.shared_gate, l), {1, H}, sH);
+    }
+    if (ref) {
+      attention(1, mistral, l);
+      for (const char* mat : {"act", "up", "down"}) {
+        const std::string nm = std::string("model.layers.") + std::to_string(l) + ".mlp." +
+                               (mat == std::string("act") ? "gate" : mat) + "_proj.weight";
+        const bool down = mat == std::string("down");
+        add(1, nm, down ? std::vector<int64_t>{H, I} : std::vector<int64_t>{I, H},
+            [&gen, pos, mat](float* out) { gen.reference(gen.plan(pos), mat, out); });
+      }
+    }
+  }
+  constant(0, dn.final_norm, {H}, 1.0f);
+  if (!dn.lm_head.empty()) randn(0, dn.lm_head, {m.V, H}, sH);
+  if (ref) {
+    constant(1, mistral.final_norm, {H}, 1.0f);
+    randn(1, mistral.lm_head, {m.V, H}, sH);
+  }
+
+  // config.json: each canonical size under the family's first key name for it.
+  auto config = [&](bool reference) {
+    ojson c;
+    if (reference) {
+      c["model_type"] = "mistral";
+      c["architectures"] = {"MistralForCausalLM"};
+    } else {
+      c["model_type"] = fam.model_types.empty() ? fam.name : fam.model_types[0];
+      if (!fam.architectures.empty()) c["architectures"] = {fam.architectures[0]};
+    }
+    auto put = [&](const std::string& canon, const std::string& fallback, const ojson& v,
+                   bool only_if_key = false) {
+      if (only_if_key && !has_key(canon)) return;
+      const std::string k =
+          (has_key(canon) && !reference) ? fam.config_keys.at(canon)[0] : fallback;
+      if (!c.contains(k)) c[k] = v;
+    };
+    put("num_layers", "num_hidden_layers", m.L);
+    put("hidden_size", "hidden_size", H);
+    if (reference) {
+      c["intermediate_size"] = I;
+    } else {
+      put("expert_intermediate_size", "intermediate_size", I);
+      put("intermediate_size", "intermediate_size", m.dense_I, true);
+      put("num_experts", "num_local_experts", E);
+      put("top_k", "num_experts_per_tok", m.K);
+      if (m.n_shared > 0) {
+        put("num_shared_experts", "n_shared_experts", m.n_shared, true);
+        put("shared_intermediate_size", "shared_expert_intermediate_size", m.shared_I, true);
+      }
+      put("first_k_dense_replace", "first_k_dense_replace", m.first_dense, true);
+      put("moe_layer_freq", "moe_layer_freq", 1, true);
+      put("decoder_sparse_step", "decoder_sparse_step", 1, true);
+      put("mlp_only_layers", "mlp_only_layers", ojson::array(), true);
+      put("norm_topk_prob", "norm_topk_prob", fam.routing.renormalize, true);
+      put("scoring_func", "scoring_func",
+          fam.routing.scoring == Scoring::Sigmoid ? "sigmoid" : "softmax", true);
+    }
+    put("vocab_size", "vocab_size", m.V);
+    put("num_attention_heads", "num_attention_heads", m.heads);
+    put("num_key_value_heads", "num_key_value_heads", m.kv);
+    put("head_dim", "head_dim", m.hd, true);
+    put("rms_norm_eps", "rms_norm_eps", 1e-5);
+    put("rope_theta", "rope_theta", 10000.0);
+    c["hidden_act"] = (!reference && m.act != Activation::SiLU) ? "gelu" : "silu";
+    c["max_position_embeddings"] = 4096;
+    c["tie_word_embeddings"] = false;
+    c["bos_token_id"] = 1;
+    c["eos_token_id"] = 2;
+    c["torch_dtype"] = torch_dtype(dt);
+    return c;
+  };
+
+  // Stream: one tensor in flight, converted in parallel chunks and handed to its writer.
+  std::vector<TensorSpec> specs[2];
+  uint64_t max_elems = 0;
+  for (const auto& j : jobs) {
+    specs[j.writer].push_back(j.spec);
+    max_elems = std::max<uint64_t>(max_elems, j.spec.nbytes() / dtype_size(dt));
+  }
+  const std::map<std::string, std::string> meta = {{"format", "pt"}};
+  const fs::path ref_dir = fs::path(r.plant.reference_dir).is_absolute()
+                               ? fs::path(r.plant.reference_dir)
+                               : out_dir / r.plant.reference_dir;
+  std::unique_ptr<ShardedWriter> writers[2];
+  writers[0] = std::make_unique<ShardedWriter>(out_dir, specs[0], r.shard_bytes, meta);
+  if (ref) {
+    fs::create_directories(ref_dir);
+    writers[1] = std::make_unique<ShardedWriter>(ref_dir, specs[1], r.shard_bytes, meta);
+  }
+  std::vector<float> buf(max_elems);
+  std::vector<unsigned char> bytes(max_elems * dtype_size(dt));
+  SynthResult result;
+  result.out_dir = out_dir;
+  for (const auto& j : jobs) {
+    const uint64_t n = j.spec.nbytes() / dtype_size(dt);
+    j.fill(buf.data());
+    const uint64_t chunk = 1 << 20;
+    const uint64_t chunks = (n + chunk - 1) / chunk;
+    parallel_chunks(
+        static_cast<int64_t>(chunks), chunks >= 4 ? m.threads : 1, [&](int64_t cb, int64_t ce) {
+          for (uint64_t c = cb; c < static_cast<uint64_t>(ce); ++c) {
+            const uint64_t b = c * chunk, e = std::min(n, b + chunk);
+            convert_from_float(dt, buf.data() + b, bytes.data() + b * dtype_size(dt), e - b);
+          }
+        });
+    writers[j.writer]->write(j.spec.name, bytes.data(), j.spec.nbytes());
+    result.tensor_bytes += j.spec.nbytes();
+  }
+  for (auto& w : writers)
+    if (w) w->finish();
+  buf = {};
+  bytes = {};
+
+  write_text(out_dir / "config.json", config(false).dump(2) + "\n");
+  write_tokenizer(out_dir);
+  if (ref) {
+    write_text(ref_dir / "config.json", config(true).dump(2) + "\n");
+    write_tokenizer(ref_dir);
+  }
+
+  // synth.json: what was planted and the calibrated parameters, per MoE layer.
+  ojson manifest;
+  manifest["recipe"] = r.name;
+  manifest["family"] = fam.name;
+  manifest["layout"] = lay.name;
+  manifest["seed"] = r.seed;
+  manifest["dtype"] = dtype_name(dt);
+  manifest["rng"] = r.fast_rng ? "fast" : "exact";
+  ojson layers = ojson::array();
+  for (int pos = 0; pos < m.n_moe; ++pos) {
+    const LayerReport rep = gen.reports().at(pos);
+    result.layers.push_back(rep);
+    ojson jl = {{"layer", rep.layer},
+                {"similarity", rep.similarity},
+                {"keep_order", rep.keep_order},
+                {"output_scale", rep.output_scale}};
+    if (!rep.dark_experts.empty()) jl["dark_experts"] = rep.dark_experts;
+    if (rep.mean_neuron > 0) jl["mean_neuron"] = rep.mean_neuron;
+    if (rep.router_r2_target >= 0)
+      jl["router_r2"] = {{"target", rep.router_r2_target},
+                         {"planted", rep.router_r2},
+                         {"alpha", rep.router_alpha}};
+    if (rep.norm_target >= 0)
+      jl["norm_routing"] = {{"target", rep.norm_target},
+                            {"calibrated", rep.norm_achieved},
+                            {"amplitude", rep.norm_amplitude}};
+    if (rep.activation_ratio_target >= 0)
+      jl["activation_ratio"] = {{"target", rep.activation_ratio_target},
+                                {"dead_fraction", rep.dead_fraction}};
+    layers.push_back(jl);
+  }
+  manifest["layers"] = layers;
+  if (!r.expect.empty()) manifest["expect"] = r.expect;
+  write_text(out_dir / "synth.json", manifest.dump(2) + "\n");
+
+  for (const auto& e : fs::recursive_directory_iterator(out_dir))
+    if (e.is_regular_file()) result.files.push_back(e.path());
+  std::sort(result.files.begin(), result.files.end());
+  return result;
+}
+
+}  // namespace moeprobe::synth

@@ -1,0 +1,175 @@
+// Family files: every bundled YAML loads, detection works, and the strict schema rejects typos.
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include "model/family.h"
+#include "util/error.h"
+
+namespace moeprobe {
+namespace {
+
+std::filesystem::path temp_dir(const std::string& name) {
+  auto dir = std::filesystem::temp_directory_path() /
+             ("moeprobe_family_" + name + "_" +
+              std::to_string(::testing::UnitTest::GetInstance()->random_seed()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+const Family& find(const std::vector<Family>& fs, const std::string& name) {
+  for (const auto& f : fs)
+    if (f.name == name) return f;
+  throw std::runtime_error("no family " + name);
+}
+
+TEST(Family, EveryBundledFamilyLoads) {
+  const auto families = load_families(default_families_dir());
+  std::vector<std::string> names;
+  for (const auto& f : families) names.push_back(f.name);
+  const std::vector<std::string> expected = {"deepseek", "deepseek_v2", "deepseek_v3",
+                                             "grok1",    "mistral",     "mixtral",
+                                             "olmoe",    "qwen2_moe",   "qwen3_moe"};
+  EXPECT_EQ(names, expected);
+  for (const auto& f : families) {
+    EXPECT_FALSE(f.dense.embed.empty()) << f.name;
+    EXPECT_FALSE(f.dense.lm_head.empty()) << f.name;
+    EXPECT_FALSE(f.dense.final_norm.empty()) << f.name;
+    EXPECT_FALSE(f.dense.input_norm.empty()) << f.name;
+    EXPECT_FALSE(f.dense.q_proj.empty()) << f.name;
+    EXPECT_FALSE(f.dense.o_proj.empty()) << f.name;
+    if (f.name == "mistral") {
+      EXPECT_TRUE(f.layouts.empty());
+      EXPECT_FALSE(f.dense.dense_act.empty());
+    } else {
+      EXPECT_FALSE(f.layouts.empty()) << f.name;
+    }
+  }
+}
+
+TEST(Family, ConventionsOfKnownFamilies) {
+  const auto fs = load_families(default_families_dir());
+  const Family& mixtral = find(fs, "mixtral");
+  EXPECT_FALSE(mixtral.routing.softmax_before_topk);
+  EXPECT_TRUE(mixtral.routing.renormalize);
+  ASSERT_EQ(mixtral.layouts.size(), 3u);
+  EXPECT_EQ(mixtral.layouts[0].expert_act,
+            "model.layers.{L}.block_sparse_moe.experts.{E}.w1.weight");
+  EXPECT_EQ(mixtral.layouts[0].expert_up,
+            "model.layers.{L}.block_sparse_moe.experts.{E}.w3.weight");
+  EXPECT_TRUE(mixtral.layouts[2].fused());
+  const Family& v3 = find(fs, "deepseek_v3");
+  EXPECT_EQ(v3.routing.scoring, Scoring::Sigmoid);
+  EXPECT_TRUE(v3.routing.selection_bias);
+  EXPECT_FALSE(v3.layouts[0].score_correction_bias.empty());
+  const Family& grok = find(fs, "grok1");
+  EXPECT_EQ(grok.activation, Activation::GELU);
+  EXPECT_EQ(grok.layouts[0].expert_down, "model.layers.{L}.moe_block.experts.{E}.linear_1.weight");
+  EXPECT_STREQ(activation_name(grok.activation), "gelu");
+  const Family& qwen = find(fs, "qwen2_moe");
+  EXPECT_FALSE(qwen.layouts[0].shared_gate.empty());
+}
+
+TEST(Family, DetectByModelTypeThenArchitecture) {
+  const auto fs = load_families(default_families_dir());
+  EXPECT_EQ(detect_family(fs, {{"model_type", "qwen2_moe"}}, "config.json").name, "qwen2_moe");
+  EXPECT_EQ(detect_family(fs, {{"model_type", "x"}, {"architectures", {"OlmoeForCausalLM"}}},
+                          "config.json")
+                .name,
+            "olmoe");
+  EXPECT_EQ(detect_family(fs, {{"model_type", "mixtral"}}, "config.json", "deepseek").name,
+            "deepseek");
+  try {
+    detect_family(fs, {{"model_type", "llama4"}}, "/m/config.json");
+    FAIL() << "expected InputError";
+  } catch (const InputError& e) {
+    EXPECT_EQ(e.file(), "/m/config.json");
+    EXPECT_EQ(e.field(), "model_type");
+    EXPECT_NE(e.problem().find("mixtral"), std::string::npos);
+  }
+  EXPECT_THROW(detect_family(fs, {{"model_type", "mixtral"}}, "c", "nope"), InputError);
+}
+
+TEST(Family, ExpandPattern) {
+  EXPECT_EQ(expand_pattern("model.layers.{L}.mlp.experts.{E}.w1.weight", 12, 7),
+            "model.layers.12.mlp.experts.7.w1.weight");
+  EXPECT_EQ(expand_pattern("model.layers.{L}.mlp.gate.weight", 0),
+            "model.layers.0.mlp.gate.weight");
+}
+
+void write(const std::filesystem::path& p, const std::string& text) {
+  std::ofstream(p) << text;
+}
+
+const char* kMinimal = R"(detect:
+  model_types: [toy]
+config_keys:
+  num_layers: num_hidden_layers
+  hidden_size: hidden_size
+  expert_intermediate_size: intermediate_size
+  num_experts: num_local_experts
+  top_k: num_experts_per_tok
+layouts:
+  - name: a
+    router: model.layers.{L}.gate.weight
+    fused_gate_up: model.layers.{L}.gate_up
+    fused_down: model.layers.{L}.down
+)";
+
+TEST(Family, MinimalFileLoads) {
+  const auto dir = temp_dir("minimal");
+  write(dir / "toy.yaml", kMinimal);
+  const Family f = load_family(dir / "toy.yaml");
+  EXPECT_EQ(f.name, "toy");
+  EXPECT_TRUE(f.routing.softmax_before_topk);
+  std::filesystem::remove_all(dir);
+}
+
+void expect_error(const std::string& text, const std::string& field, const std::string& what) {
+  const auto dir = temp_dir("bad");
+  write(dir / "toy.yaml", text);
+  try {
+    load_family(dir / "toy.yaml");
+    ADD_FAILURE() << "expected InputError for field " << field;
+  } catch (const InputError& e) {
+    EXPECT_EQ(e.file(), (dir / "toy.yaml").string());
+    EXPECT_EQ(e.field(), field) << e.what();
+    EXPECT_NE(e.problem().find(what), std::string::npos) << e.what();
+  }
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Family, UnknownKeysAreErrors) {
+  expect_error(std::string(kMinimal) + "routng:\n  scoring: softmax\n", "routng", "unknown key");
+  expect_error(std::string(kMinimal) + "routing:\n  scorng: softmax\n", "routing.scorng",
+               "unknown key");
+  expect_error(std::string(kMinimal) + "    routerr: x\n", "layouts[0].routerr", "unknown key");
+  expect_error(std::string(kMinimal) + "dense:\n  embedding: x\n", "dense.embedding",
+               "unknown key");
+  std::string bad_canon = kMinimal;
+  bad_canon.replace(bad_canon.find("  top_k:"), 8, "  topk:");
+  expect_error(bad_canon, "config_keys.topk", "unknown key");
+}
+
+TEST(Family, InvalidValuesAreErrors) {
+  expect_error(std::string(kMinimal) + "activation: relu\n", "activation", "expected silu");
+  expect_error(std::string(kMinimal) + "routing:\n  scoring: tanh\n", "routing.scoring",
+               "expected softmax or sigmoid");
+  expect_error(std::string(kMinimal) + "routing:\n  renormalize: maybe\n", "routing.renormalize",
+               "true or false");
+  expect_error(std::string(kMinimal) + "name: other\n", "name", "differs");
+  std::string no_e = kMinimal;
+  no_e.replace(
+      no_e.find(
+          "    fused_gate_up: model.layers.{L}.gate_up\n    fused_down: model.layers.{L}.down\n"),
+      std::string(
+          "    fused_gate_up: model.layers.{L}.gate_up\n    fused_down: model.layers.{L}.down\n")
+          .size(),
+      "    expert_act: a.{L}\n    expert_up: b.{E}\n    expert_down: c.{E}\n");
+  expect_error(no_e, "layouts[0].expert_act", "must contain {E}");
+  expect_error("detect: [\n", "line 2", "malformed YAML");
+}
+
+}  // namespace
+}  // namespace moeprobe
