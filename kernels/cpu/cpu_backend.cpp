@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "kernels/backend_checks.h"
+#include "kernels/cpu/set_kernels.h"
 
 // Hot loops are compiled twice, for AVX2 and for baseline x86-64, and the loader picks the clone
 // the CPU supports (GNU ifunc): generic x86-64 binaries stay runnable everywhere.
@@ -89,64 +90,6 @@ inline void dot_tile(const float* a0, const float* a1, const float* b0, const fl
   std::memcpy(out, r, sizeof r);
 }
 
-// Adds the upper triangle (a <= b) of the Gram of the n rows x[a*stride .. +len) into acc
-// (n x n, float64). Rows past n read `zeros`.
-MOEPROBE_MULTIVERSION
-void gram_block(const float* x, int64_t n, int64_t stride, int64_t len, const float* zeros,
-                double* acc) {
-  auto row = [&](int64_t a) { return a < n ? x + a * stride : zeros; };
-  for (int64_t a = 0; a < n; a += 2)
-    for (int64_t b = a; b < n; b += 2) {
-      float t[4];
-      dot_tile(row(a), row(a + 1), row(b), row(b + 1), len, t);
-      acc[a * n + b] += t[0];
-      if (b + 1 < n) acc[a * n + b + 1] += t[1];
-      if (a + 1 < n && b > a) acc[(a + 1) * n + b] += t[2];
-      if (a + 1 < n && b + 1 < n) acc[(a + 1) * n + b + 1] += t[3];
-    }
-}
-
-// Standardises each of len positions across the n rows of x into z (zero where all n values
-// are equal) and returns how many such constant positions there are among the first `real`.
-MOEPROBE_MULTIVERSION
-int64_t standardize_block(const float* x, int64_t n, int64_t stride, int64_t len, int64_t real,
-                          float* mean, float* lo, float* hi, float* inv, float* z) {
-  for (int64_t k = 0; k < len; ++k) {
-    mean[k] = 0.f;
-    lo[k] = hi[k] = x[k];
-  }
-  for (int64_t a = 0; a < n; ++a) {
-    const float* r = x + a * stride;
-    for (int64_t k = 0; k < len; ++k) {
-      mean[k] += r[k];
-      lo[k] = std::min(lo[k], r[k]);
-      hi[k] = std::max(hi[k], r[k]);
-    }
-  }
-  const float inv_n = 1.f / static_cast<float>(n);
-  for (int64_t k = 0; k < len; ++k) {
-    mean[k] *= inv_n;
-    inv[k] = 0.f;
-  }
-  for (int64_t a = 0; a < n; ++a) {
-    const float* r = x + a * stride;
-    for (int64_t k = 0; k < len; ++k) inv[k] += (r[k] - mean[k]) * (r[k] - mean[k]);
-  }
-  int64_t constant = 0;
-  const float inv_n1 = 1.f / static_cast<float>(n - 1);
-  for (int64_t k = 0; k < len; ++k) {
-    const bool flat = !(hi[k] > lo[k]);
-    constant += (flat && k < real) ? 1 : 0;
-    inv[k] = flat ? 0.f : 1.f / std::sqrt(inv[k] * inv_n1);
-  }
-  for (int64_t a = 0; a < n; ++a) {
-    const float* r = x + a * stride;
-    float* o = z + a * stride;
-    for (int64_t k = 0; k < len; ++k) o[k] = (r[k] - mean[k]) * inv[k];
-  }
-  return constant;
-}
-
 struct SetAccumulator {
   std::vector<double> gram, sgram, mean;  // n*n, n*n, n*hidden
   int64_t skipped = 0;
@@ -161,68 +104,82 @@ struct SetJob {
   MatrixSetRequest request;
 };
 
-// Processes elements [begin, end) of every matrix block by block into acc.
-void run_range(const SetJob& job, int64_t begin, int64_t end, int64_t block, SetAccumulator& acc) {
-  const int64_t n = static_cast<int64_t>(job.data.size());
-  std::vector<float> x(static_cast<std::size_t>(n * block), 0.f), zeros(block, 0.f);
-  std::vector<float> z, mean, lo, hi, inv;
-  if (job.request.standardized_gram) {
-    z.assign(static_cast<std::size_t>(n * block), 0.f);
-    mean.resize(block);
-    lo.resize(block);
-    hi.resize(block);
-    inv.resize(block);
+// Column sums of whole rows (NeuronAxis::Rows) are kept in float32 and moved into the float64
+// accumulator after at most this many rows, so each float sum has few terms.
+constexpr int64_t kMeanFlushRows = 64;
+
+// Adds row a's block (elements [off, off + len) of the matrix, floats in src) to the mean-neuron
+// sums: Rows adds each row segment element-wise into the float column sums `colsum`; Cols adds
+// each row segment's sum (8 float lanes) to its row's float64 entry.
+MOEPROBE_MULTIVERSION
+void add_mean_block(const SetJob& job, const float* src, int64_t off, int64_t len, float* colsum,
+                    double* rowsum) {
+  for (int64_t k = 0; k < len;) {
+    const int64_t e = off + k, r = e / job.cols, c = e % job.cols;
+    const int64_t seg = std::min(len - k, job.cols - c);
+    const float* s = src + k;
+    if (job.axis == NeuronAxis::Rows) {
+      float* d = colsum + c;
+      for (int64_t j = 0; j < seg; ++j) d[j] += s[j];
+    } else {
+      float lane[kLanes] = {};
+      int64_t j = 0;
+      for (; j + kLanes <= seg; j += kLanes)
+        for (int l = 0; l < kLanes; ++l) lane[l] += s[j + l];
+      double t = 0.0;
+      for (; j < seg; ++j) t += s[j];
+      for (float v : lane) t += v;
+      rowsum[r] += t;
+    }
+    k += seg;
   }
-  double lane[kLanes];
+}
+
+// Processes elements [begin, end) of every matrix block by block into acc: convert the N rows'
+// block into a float scratch (cache-resident), add the mean neurons, the Gram, then standardise
+// the scratch in place and add its Gram.
+void run_range(const SetJob& job, int64_t begin, int64_t end, int64_t block, SetAccumulator& acc) {
+  const cpu::SetKernels& kern = cpu::set_kernels();
+  const int64_t n = static_cast<int64_t>(job.data.size());
+  std::vector<float> x(static_cast<std::size_t>(n * block), 0.f);
+  const bool rows_mean = job.request.mean_neuron && job.axis == NeuronAxis::Rows;
+  std::vector<float> colsum(rows_mean ? static_cast<std::size_t>(n * job.hidden) : 0, 0.f);
+  int64_t since_flush = 0;  // elements added into colsum since it was last flushed
+  auto flush = [&] {
+    for (std::size_t i = 0; i < colsum.size(); ++i) {
+      acc.mean[i] += colsum[i];
+      colsum[i] = 0.f;
+    }
+    since_flush = 0;
+  };
   for (int64_t off = begin; off < end; off += block) {
     const int64_t len = std::min(block, end - off);
     const int64_t padded = (len + kLanes - 1) / kLanes * kLanes;
     for (int64_t a = 0; a < n; ++a) {
       float* r = x.data() + a * block;
-      load_floats(job.dtypes[a], job.data[a], off, len, r);
+      kern.load(job.dtypes[a], job.data[a], off, len, r);
       std::fill(r + len, r + padded, 0.f);  // padding contributes zero products
+      if (job.request.mean_neuron)
+        add_mean_block(job, r, off, len, colsum.data() + (rows_mean ? a * job.hidden : 0),
+                       acc.mean.data() + a * job.hidden);
     }
-    if (job.request.gram) gram_block(x.data(), n, block, padded, zeros.data(), acc.gram.data());
+    if (rows_mean && (since_flush += len) >= kMeanFlushRows * job.cols) flush();
+    if (job.request.gram) kern.gram(x.data(), n, block, padded, acc.gram.data());
     if (job.request.standardized_gram && n >= 2) {
-      acc.skipped += standardize_block(x.data(), n, block, padded, len, mean.data(), lo.data(),
-                                       hi.data(), inv.data(), z.data());
-      gram_block(z.data(), n, block, padded, zeros.data(), acc.sgram.data());
-    }
-    if (job.request.mean_neuron) {
-      // Walk the block one matrix row segment at a time: Rows adds the segment element-wise
-      // into the column sums; Cols adds the segment's sum to its row's entry.
-      for (int64_t k = 0; k < len;) {
-        const int64_t e = off + k, r = e / job.cols, c = e % job.cols;
-        const int64_t seg = std::min(len - k, job.cols - c);
-        for (int64_t a = 0; a < n; ++a) {
-          const float* src = x.data() + a * block + k;
-          double* dst = acc.mean.data() + a * job.hidden;
-          if (job.axis == NeuronAxis::Rows) {
-            for (int64_t j = 0; j < seg; ++j) dst[c + j] += src[j];
-          } else {
-            std::fill(lane, lane + kLanes, 0.0);
-            int64_t j = 0;
-            for (; j + kLanes <= seg; j += kLanes)
-              for (int l = 0; l < kLanes; ++l) lane[l] += src[j + l];
-            double s = 0.0;
-            for (; j < seg; ++j) s += src[j];
-            for (int l = 0; l < kLanes; ++l) s += lane[l];
-            dst[r] += s;
-          }
-        }
-        k += seg;
-      }
+      acc.skipped += kern.standardize(x.data(), n, block, padded, len);
+      kern.gram(x.data(), n, block, padded, acc.sgram.data());
     }
   }
+  if (rows_mean) flush();
 }
 
 // The shared engine of matrix_set_stats and gram_rows.
 MatrixSetStats run_set(const SetJob& job, int max_threads) {
   const int64_t n = static_cast<int64_t>(job.data.size());
-  // Block length: the N rows of x (and z) stay within ~512 KiB so they live in L2 while every
-  // pair of rows is multiplied.
-  int64_t block = std::clamp<int64_t>(65536 / std::max<int64_t>(n, 1), 256, 4096);
-  block = block / kLanes * kLanes;
+  // Block length: the N float rows of the scratch stay within ~24 KiB (L1) while every pair of
+  // rows is multiplied, but at least 256 elements so the per-block float64 flush stays cheap.
+  int64_t block = std::clamp<int64_t>(6144 / std::max<int64_t>(n, 1), 256, 4096);
+  block = block / 16 * 16;
   const int64_t nblocks = (job.numel + block - 1) / block;
   // Threads get contiguous runs of whole blocks; no thread for less than ~64 K elements.
   const int threads =
