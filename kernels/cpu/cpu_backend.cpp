@@ -47,27 +47,6 @@ void parallel(int n, const std::function<void(int)>& fn) {
     if (e) std::rethrow_exception(e);
 }
 
-// Converts count elements starting at element `offset` of a raw buffer to float. BF16 and F32
-// are done inline (a shift, a copy) because they dominate real checkpoints; the rest goes through
-// io/dtype.
-void load_floats(DType dtype, const unsigned char* base, int64_t offset, int64_t count,
-                 float* dst) {
-  const unsigned char* src = base + static_cast<std::size_t>(offset) * dtype_size(dtype);
-  if (dtype == DType::F32) {
-    std::memcpy(dst, src, static_cast<std::size_t>(count) * sizeof(float));
-  } else if (dtype == DType::BF16) {
-    uint16_t tmp[1024];
-    for (int64_t done = 0; done < count; done += 1024) {
-      const int64_t n = std::min<int64_t>(1024, count - done);
-      std::memcpy(tmp, src + done * 2, static_cast<std::size_t>(n) * 2);
-      uint32_t* out = reinterpret_cast<uint32_t*>(dst + done);
-      for (int64_t i = 0; i < n; ++i) out[i] = static_cast<uint32_t>(tmp[i]) << 16;
-    }
-  } else {
-    convert_to_float(dtype, src, dst, static_cast<std::size_t>(count));
-  }
-}
-
 // out[i][j] = sum over k < len of a[i][k] * b[j][k] for a 2x2 tile of rows (len a multiple of
 // kLanes). Float products and sums: see matrix_set_stats for why this is accurate enough.
 inline void dot_tile(const float* a0, const float* a1, const float* b0, const float* b1,
@@ -104,33 +83,27 @@ struct SetJob {
   MatrixSetRequest request;
 };
 
-// Column sums of whole rows (NeuronAxis::Rows) are kept in float32 and moved into the float64
-// accumulator after at most this many rows, so each float sum has few terms.
+// Column sums of whole rows (mean neurons along NeuronAxis::Rows) are kept in float32 and moved
+// into the float64 accumulator after at most this many rows, so each float sum has few terms.
 constexpr int64_t kMeanFlushRows = 64;
 
-// Adds row a's block (elements [off, off + len) of the matrix, floats in src) to the mean-neuron
-// sums: Rows adds each row segment element-wise into the float column sums `colsum`; Cols adds
-// each row segment's sum (8 float lanes) to its row's float64 entry.
+// Adds each row segment's sum (8 float lanes, then float64) of row a's block (elements
+// [off, off + len) of the matrix, floats in src) to its row's entry: mean neurons along
+// NeuronAxis::Cols.
 MOEPROBE_MULTIVERSION
-void add_mean_block(const SetJob& job, const float* src, int64_t off, int64_t len, float* colsum,
-                    double* rowsum) {
+void add_row_sums(int64_t cols, const float* src, int64_t off, int64_t len, double* rowsum) {
   for (int64_t k = 0; k < len;) {
-    const int64_t e = off + k, r = e / job.cols, c = e % job.cols;
-    const int64_t seg = std::min(len - k, job.cols - c);
+    const int64_t e = off + k, r = e / cols, c = e % cols;
+    const int64_t seg = std::min(len - k, cols - c);
     const float* s = src + k;
-    if (job.axis == NeuronAxis::Rows) {
-      float* d = colsum + c;
-      for (int64_t j = 0; j < seg; ++j) d[j] += s[j];
-    } else {
-      float lane[kLanes] = {};
-      int64_t j = 0;
-      for (; j + kLanes <= seg; j += kLanes)
-        for (int l = 0; l < kLanes; ++l) lane[l] += s[j + l];
-      double t = 0.0;
-      for (; j < seg; ++j) t += s[j];
-      for (float v : lane) t += v;
-      rowsum[r] += t;
-    }
+    float lane[kLanes] = {};
+    int64_t j = 0;
+    for (; j + kLanes <= seg; j += kLanes)
+      for (int l = 0; l < kLanes; ++l) lane[l] += s[j + l];
+    double t = 0.0;
+    for (; j < seg; ++j) t += s[j];
+    for (float v : lane) t += v;
+    rowsum[r] += t;
     k += seg;
   }
 }
@@ -157,11 +130,20 @@ void run_range(const SetJob& job, int64_t begin, int64_t end, int64_t block, Set
     const int64_t padded = (len + kLanes - 1) / kLanes * kLanes;
     for (int64_t a = 0; a < n; ++a) {
       float* r = x.data() + a * block;
-      kern.load(job.dtypes[a], job.data[a], off, len, r);
+      if (rows_mean) {
+        // Row segment by row segment, each added into the float column sums as it is loaded.
+        for (int64_t k = 0; k < len;) {
+          const int64_t c = (off + k) % job.cols, seg = std::min(len - k, job.cols - c);
+          kern.load(job.dtypes[a], job.data[a], off + k, seg, r + k,
+                    colsum.data() + a * job.hidden + c);
+          k += seg;
+        }
+      } else {
+        kern.load(job.dtypes[a], job.data[a], off, len, r, nullptr);
+      }
       std::fill(r + len, r + padded, 0.f);  // padding contributes zero products
-      if (job.request.mean_neuron)
-        add_mean_block(job, r, off, len, colsum.data() + (rows_mean ? a * job.hidden : 0),
-                       acc.mean.data() + a * job.hidden);
+      if (job.request.mean_neuron && !rows_mean)
+        add_row_sums(job.cols, r, off, len, acc.mean.data() + a * job.hidden);
     }
     if (rows_mean && (since_flush += len) >= kMeanFlushRows * job.cols) flush();
     if (job.request.gram) kern.gram(x.data(), n, block, padded, acc.gram.data());
@@ -229,7 +211,7 @@ MatrixSetStats run_set(const SetJob& job, int max_threads) {
 std::vector<float> neuron_rows(const TensorView& m, NeuronAxis axis) {
   const int64_t rows = m.rows(), cols = m.cols();
   std::vector<float> flat(static_cast<std::size_t>(rows * cols));
-  load_floats(m.dtype, m.data, 0, rows * cols, flat.data());
+  cpu::set_kernels().load(m.dtype, m.data, 0, rows * cols, flat.data(), nullptr);
   if (axis == NeuronAxis::Rows) return flat;
   std::vector<float> t(flat.size());
   for (int64_t r = 0; r < rows; ++r)

@@ -18,7 +18,7 @@ namespace {
 // BF16 and F32 inline (a shift, a copy) because they dominate real checkpoints; the rest goes
 // through io/dtype.
 void load_portable(DType dtype, const unsigned char* base, int64_t offset, int64_t count,
-                   float* dst) {
+                   float* dst, float* sum) {
   const unsigned char* src = base + static_cast<std::size_t>(offset) * dtype_size(dtype);
   if (dtype == DType::F32) {
     std::memcpy(dst, src, static_cast<std::size_t>(count) * sizeof(float));
@@ -32,6 +32,8 @@ void load_portable(DType dtype, const unsigned char* base, int64_t offset, int64
   } else {
     convert_to_float(dtype, src, dst, static_cast<std::size_t>(count));
   }
+  if (sum)
+    for (int64_t i = 0; i < count; ++i) sum[i] += dst[i];
 }
 
 // 8 independent float lanes per sum, so the compiler vectorises without reassociating.
@@ -85,23 +87,35 @@ MOEPROBE_AVX2 inline float hsum(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
+// 8 BF16 values to float: the 16 bits become the high half of each float.
+MOEPROBE_AVX2 inline __m256 widen(const unsigned char* p) {
+  const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+
 MOEPROBE_AVX2 void load_avx2(DType dtype, const unsigned char* base, int64_t offset, int64_t count,
-                             float* dst) {
+                             float* dst, float* sum) {
   if (dtype != DType::BF16) {
-    load_portable(dtype, base, offset, count, dst);
+    load_portable(dtype, base, offset, count, dst, sum);
     return;
   }
   const unsigned char* src = base + static_cast<std::size_t>(offset) * 2;
   int64_t i = 0;
-  for (; i + 16 <= count; i += 16) {
-    const __m128i h0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 2 * i));
-    const __m128i h1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 2 * i + 16));
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + i),
-                        _mm256_slli_epi32(_mm256_cvtepu16_epi32(h0), 16));
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + i + 8),
-                        _mm256_slli_epi32(_mm256_cvtepu16_epi32(h1), 16));
+  if (sum) {
+    for (; i + 16 <= count; i += 16) {
+      const __m256 v0 = widen(src + 2 * i), v1 = widen(src + 2 * i + 16);
+      _mm256_storeu_ps(dst + i, v0);
+      _mm256_storeu_ps(dst + i + 8, v1);
+      _mm256_storeu_ps(sum + i, _mm256_add_ps(_mm256_loadu_ps(sum + i), v0));
+      _mm256_storeu_ps(sum + i + 8, _mm256_add_ps(_mm256_loadu_ps(sum + i + 8), v1));
+    }
+  } else {
+    for (; i + 16 <= count; i += 16) {
+      _mm256_storeu_ps(dst + i, widen(src + 2 * i));
+      _mm256_storeu_ps(dst + i + 8, widen(src + 2 * i + 16));
+    }
   }
-  if (i < count) load_portable(dtype, src, i, count - i, dst + i);
+  if (i < count) load_portable(dtype, src, i, count - i, dst + i, sum ? sum + i : nullptr);
 }
 
 // Register tiles: RA x RB accumulators for rows a[] against rows b[] (RA*RB + RA <= 14 of the 16
@@ -185,11 +199,79 @@ MOEPROBE_AVX2 void gram_avx2(const float* x, int64_t n, int64_t stride, int64_t 
   }
 }
 
+// 1/sqrt(v) to ~1 ulp: the 12-bit hardware estimate and one Newton step (vsqrtps + vdivps cost
+// more than the whole Gram of a position on some cores). v = 0 gives NaN, masked by the caller.
+MOEPROBE_AVX2 inline __m256 rsqrt_nr(__m256 v) {
+  const __m256 y = _mm256_rsqrt_ps(v);
+  const __m256 hv = _mm256_mul_ps(v, _mm256_set1_ps(0.5f));
+  return _mm256_mul_ps(y, _mm256_fnmadd_ps(_mm256_mul_ps(hv, y), y, _mm256_set1_ps(1.5f)));
+}
+
+// Constant positions among the first `valid` (<= 8) lanes.
+MOEPROBE_AVX2 inline int64_t count_flat(__m256 differs, int64_t valid) {
+  const unsigned mask = (1u << std::clamp<int64_t>(valid, 0, 8)) - 1;
+  return __builtin_popcount(~static_cast<unsigned>(_mm256_movemask_ps(differs)) & mask);
+}
+
+// N known at compile time (N <= 12): the N values of 8 positions stay in registers across the
+// mean, variance and z passes.
+template <int N>
+MOEPROBE_AVX2 int64_t standardize_fixed(float* x, int64_t stride, int64_t len, int64_t real) {
+  const __m256 inv_n = _mm256_set1_ps(1.f / N), inv_n1 = _mm256_set1_ps(1.f / (N - 1));
+  int64_t constant = 0;
+  for (int64_t k = 0; k < len; k += 8) {
+    float* p = x + k;
+    __m256 v[N];
+    for (int a = 0; a < N; ++a) v[a] = _mm256_loadu_ps(p + a * stride);
+    __m256 sum = v[0], differs = _mm256_setzero_ps();
+    for (int a = 1; a < N; ++a) {
+      sum = _mm256_add_ps(sum, v[a]);
+      differs = _mm256_or_ps(differs, _mm256_cmp_ps(v[a], v[0], _CMP_NEQ_UQ));
+    }
+    const __m256 mean = _mm256_mul_ps(sum, inv_n);
+    __m256 var = _mm256_setzero_ps();
+    for (int a = 0; a < N; ++a) {
+      v[a] = _mm256_sub_ps(v[a], mean);
+      var = _mm256_fmadd_ps(v[a], v[a], var);
+    }
+    const __m256 inv = _mm256_and_ps(differs, rsqrt_nr(_mm256_mul_ps(var, inv_n1)));
+    for (int a = 0; a < N; ++a) _mm256_storeu_ps(p + a * stride, _mm256_mul_ps(v[a], inv));
+    constant += count_flat(differs, real - k);
+  }
+  return constant;
+}
+
 MOEPROBE_AVX2 int64_t standardize_avx2(float* x, int64_t n, int64_t stride, int64_t len,
                                        int64_t real) {
+  switch (n) {
+    case 2:
+      return standardize_fixed<2>(x, stride, len, real);
+    case 3:
+      return standardize_fixed<3>(x, stride, len, real);
+    case 4:
+      return standardize_fixed<4>(x, stride, len, real);
+    case 5:
+      return standardize_fixed<5>(x, stride, len, real);
+    case 6:
+      return standardize_fixed<6>(x, stride, len, real);
+    case 7:
+      return standardize_fixed<7>(x, stride, len, real);
+    case 8:
+      return standardize_fixed<8>(x, stride, len, real);
+    case 9:
+      return standardize_fixed<9>(x, stride, len, real);
+    case 10:
+      return standardize_fixed<10>(x, stride, len, real);
+    case 11:
+      return standardize_fixed<11>(x, stride, len, real);
+    case 12:
+      return standardize_fixed<12>(x, stride, len, real);
+    default:
+      break;
+  }
+  // Larger sets: three passes over the (cache-resident) scratch.
   const __m256 inv_n = _mm256_set1_ps(1.f / static_cast<float>(n));
   const __m256 inv_n1 = _mm256_set1_ps(1.f / static_cast<float>(n - 1));
-  const __m256 one = _mm256_set1_ps(1.f);
   int64_t constant = 0;
   for (int64_t k = 0; k < len; k += 8) {
     float* p = x + k;
@@ -206,15 +288,12 @@ MOEPROBE_AVX2 int64_t standardize_avx2(float* x, int64_t n, int64_t stride, int6
       const __m256 d = _mm256_sub_ps(_mm256_loadu_ps(p + a * stride), mean);
       var = _mm256_fmadd_ps(d, d, var);
     }
-    const __m256 inv =
-        _mm256_and_ps(differs, _mm256_div_ps(one, _mm256_sqrt_ps(_mm256_mul_ps(var, inv_n1))));
+    const __m256 inv = _mm256_and_ps(differs, rsqrt_nr(_mm256_mul_ps(var, inv_n1)));
     for (int64_t a = 0; a < n; ++a) {
       float* r = p + a * stride;
       _mm256_storeu_ps(r, _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(r), mean), inv));
     }
-    const int64_t valid = std::clamp<int64_t>(real - k, 0, 8);
-    const unsigned flat = ~static_cast<unsigned>(_mm256_movemask_ps(differs)) & ((1u << valid) - 1);
-    constant += __builtin_popcount(flat);
+    constant += count_flat(differs, real - k);
   }
   return constant;
 }

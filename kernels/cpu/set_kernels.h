@@ -12,8 +12,11 @@
 namespace moeprobe::cpu {
 
 struct SetKernels {
-  // Converts count elements of a raw buffer (starting at element `offset`) to float.
-  void (*load)(DType dtype, const unsigned char* base, int64_t offset, int64_t count, float* dst);
+  // Converts count elements of a raw buffer (starting at element `offset`) to float, and when
+  // `sum` is not null also adds them element-wise into sum[0, count) (the column sums behind
+  // the mean neurons, done here while the values are in registers).
+  void (*load)(DType dtype, const unsigned char* base, int64_t offset, int64_t count, float* dst,
+               float* sum);
   // Adds the upper triangle (a <= b) of the Gram of the n rows into acc (n x n, row-major,
   // float64). Products are summed in float32 over the block only, then added in float64.
   void (*gram)(const float* x, int64_t n, int64_t stride, int64_t len, double* acc);
