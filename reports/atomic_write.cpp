@@ -9,7 +9,8 @@ namespace moeprobe {
 
 namespace fs = std::filesystem;
 
-void write_files_atomically(const fs::path& dir, const std::vector<std::pair<std::string, std::string>>& files) {
+void write_files_atomically(const fs::path& dir,
+                            const std::vector<std::pair<std::string, std::string>>& files) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec || !fs::is_directory(dir))
@@ -33,7 +34,9 @@ void write_files_atomically(const fs::path& dir, const std::vector<std::pair<std
     for (std::size_t i = 0; i < files.size(); ++i) {
       const fs::path target = dir / files[i].first;
       fs::rename(temps[i], target, ec);
-      if (ec) throw InputError(target.string(), "--out", "cannot move the report into place: " + ec.message());
+      if (ec)
+        throw InputError(target.string(), "--out",
+                         "cannot move the report into place: " + ec.message());
       done.push_back(target);
     }
   } catch (...) {

@@ -11,7 +11,9 @@ namespace moeprobe {
 
 namespace {
 
-nlohmann::json num(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
+nlohmann::json num(double v) {
+  return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr);
+}
 
 // Reading helpers that name the field on error.
 struct Reader {
@@ -20,7 +22,8 @@ struct Reader {
   [[noreturn]] void fail(const std::string& field, const std::string& what) const {
     throw InputError(file, field, what);
   }
-  const nlohmann::json& at(const nlohmann::json& j, const std::string& key, const std::string& path) const {
+  const nlohmann::json& at(const nlohmann::json& j, const std::string& key,
+                           const std::string& path) const {
     if (!j.is_object() || !j.contains(key)) fail(path + key, "missing");
     return j.at(key);
   }
@@ -29,7 +32,8 @@ struct Reader {
     if (!v.is_string()) fail(path + key, "expected a string");
     return v.get<std::string>();
   }
-  std::string str_or(const nlohmann::json& j, const std::string& key, const std::string& path) const {
+  std::string str_or(const nlohmann::json& j, const std::string& key,
+                     const std::string& path) const {
     if (!j.contains(key) || j.at(key).is_null()) return {};
     return str(j, key, path);
   }
@@ -51,7 +55,8 @@ Band band_from_json(const nlohmann::json& j) {
   if (j.is_string() && j.get<std::string>() == "last_third") return b;
   if (!j.is_array() || j.size() != 2 || !j[0].is_number() || !j[1].is_number())
     throw std::invalid_argument("expected last_third or [from, to]");
-  b.kind = (j[0].is_number_float() || j[1].is_number_float()) ? Band::Kind::Fractions : Band::Kind::Positions;
+  b.kind = (j[0].is_number_float() || j[1].is_number_float()) ? Band::Kind::Fractions
+                                                              : Band::Kind::Positions;
   b.from = j[0].get<double>();
   b.to = j[1].get<double>();
   return b;
@@ -102,15 +107,17 @@ nlohmann::json results_to_json(const RunResult& r) {
                   {"path", r.suite_path},
                   {"paper", r.suite_paper},
                   {"description", r.suite_description}};
-  out["model"] = {{"path", r.model.path},
-                  {"family", r.model.family},
-                  {"layout", r.model.layout},
-                  {"num_layers", r.model.num_layers},
-                  {"moe_layers", r.model.moe_layers},
-                  {"num_experts", r.model.num_experts},
-                  {"top_k", r.model.top_k},
-                  {"dtypes", r.model.dtypes},
-                  {"reference_model", r.model.reference_model.empty() ? json(nullptr) : json(r.model.reference_model)}};
+  out["model"] = {
+      {"path", r.model.path},
+      {"family", r.model.family},
+      {"layout", r.model.layout},
+      {"num_layers", r.model.num_layers},
+      {"moe_layers", r.model.moe_layers},
+      {"num_experts", r.model.num_experts},
+      {"top_k", r.model.top_k},
+      {"dtypes", r.model.dtypes},
+      {"reference_model",
+       r.model.reference_model.empty() ? json(nullptr) : json(r.model.reference_model)}};
   out["environment"] = {{"version", r.environment.version},
                         {"git_revision", r.environment.git_revision},
                         {"backend", r.environment.backend},
@@ -119,7 +126,10 @@ nlohmann::json results_to_json(const RunResult& r) {
   for (const auto& h : r.hypotheses) {
     json per_layer = json::array();
     for (const auto& l : h.per_layer)
-      per_layer.push_back({{"layer", l.layer}, {"position", l.position}, {"value", num(l.value)}, {"detail", l.detail}});
+      per_layer.push_back({{"layer", l.layer},
+                           {"position", l.position},
+                           {"value", num(l.value)},
+                           {"detail", l.detail}});
     json reference = json::object();
     for (const auto& [model, v] : h.reference) reference[model] = num(v);
     hs.push_back({{"id", h.id},
@@ -146,7 +156,9 @@ nlohmann::json results_to_json(const RunResult& r) {
   return out;
 }
 
-std::string render_results_json(const RunResult& r) { return results_to_json(r).dump(2) + "\n"; }
+std::string render_results_json(const RunResult& r) {
+  return results_to_json(r).dump(2) + "\n";
+}
 
 RunResult results_from_json(const nlohmann::json& j, const std::string& file) {
   Reader rd{file};
@@ -209,7 +221,8 @@ RunResult results_from_json(const nlohmann::json& j, const std::string& file) {
     h.level = rd.number(hj, "level", p);
     h.interval_method = rd.str_or(hj, "interval_method", p);
     h.interval_over = rd.str_or(hj, "interval_over", p);
-    if (hj.contains("resamples") && hj["resamples"].is_number_integer()) h.resamples = hj["resamples"].get<int>();
+    if (hj.contains("resamples") && hj["resamples"].is_number_integer())
+      h.resamples = hj["resamples"].get<int>();
     try {
       h.threshold = Threshold::from_json(rd.at(hj, "threshold", p));
     } catch (const std::invalid_argument& ex) {
@@ -220,7 +233,8 @@ RunResult results_from_json(const nlohmann::json& j, const std::string& file) {
     h.severity = sev == "fail" ? Severity::Fail : Severity::Warn;
     if (hj.contains("reference") && hj["reference"].is_object())
       for (const auto& [model, v] : hj["reference"].items())
-        h.reference[model] = v.is_number() ? v.get<double>() : std::numeric_limits<double>::quiet_NaN();
+        h.reference[model] =
+            v.is_number() ? v.get<double>() : std::numeric_limits<double>::quiet_NaN();
     if (hj.contains("tolerance")) {
       const auto& t = hj["tolerance"];
       h.tolerance.abs = rd.number(t, "abs", p + "tolerance.");

@@ -10,18 +10,32 @@ std::string xml_escape(const std::string& s) {
   out.reserve(s.size());
   for (unsigned char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
       case '\t':
       case '\n':
-      case '\r': out += static_cast<char>(c); break;
+      case '\r':
+        out += static_cast<char>(c);
+        break;
       default:
         // XML 1.0 forbids other control characters even as references: replace them.
-        if (c < 0x20) out += "?";
-        else out += static_cast<char>(c);
+        if (c < 0x20)
+          out += "?";
+        else
+          out += static_cast<char>(c);
     }
   }
   return out;
@@ -59,21 +73,26 @@ std::string render_junit(const RunResult& r) {
   prop("moeprobe", r.environment.version + " (" + r.environment.git_revision + ")");
   o << "    </properties>\n";
   for (const auto& h : r.hypotheses) {
-    o << "    <testcase classname=\"" << xml_escape(r.suite_name) << "\" name=\"" << xml_escape(h.id) << "\"";
+    o << "    <testcase classname=\"" << xml_escape(r.suite_name) << "\" name=\""
+      << xml_escape(h.id) << "\"";
     const std::string text = xml_escape(describe(h));
     const std::string reason = xml_escape(h.reason);
     switch (h.outcome) {
-      case Outcome::Pass: o << "/>\n"; continue;
+      case Outcome::Pass:
+        o << "/>\n";
+        continue;
       case Outcome::Fail:
-        o << ">\n      <failure message=\"" << reason << "\" type=\"FAIL\">" << text << "</failure>\n";
+        o << ">\n      <failure message=\"" << reason << "\" type=\"FAIL\">" << text
+          << "</failure>\n";
         break;
       case Outcome::Error:
-        o << ">\n      <error message=\"" << reason << "\" type=\"ERROR\">" << xml_escape(h.finding) << "</error>\n";
+        o << ">\n      <error message=\"" << reason << "\" type=\"ERROR\">" << xml_escape(h.finding)
+          << "</error>\n";
         break;
       case Outcome::Inconclusive:
       case Outcome::Skipped:
-        o << ">\n      <skipped message=\"" << xml_escape(std::string(outcome_name(h.outcome)) + ": " + h.reason)
-          << "\"/>\n";
+        o << ">\n      <skipped message=\""
+          << xml_escape(std::string(outcome_name(h.outcome)) + ": " + h.reason) << "\"/>\n";
         break;
       case Outcome::Warn:
         o << ">\n      <system-out>WARN: " << reason << "; " << text << "</system-out>\n";

@@ -6,12 +6,18 @@ namespace moeprobe {
 
 std::string outcome_emoji(Outcome o) {
   switch (o) {
-    case Outcome::Pass: return "✅";
-    case Outcome::Fail: return "❌";
-    case Outcome::Warn: return "⚠️";
-    case Outcome::Inconclusive: return "❔";
-    case Outcome::Error: return "💥";
-    case Outcome::Skipped: return "⏭️";
+    case Outcome::Pass:
+      return "✅";
+    case Outcome::Fail:
+      return "❌";
+    case Outcome::Warn:
+      return "⚠️";
+    case Outcome::Inconclusive:
+      return "❔";
+    case Outcome::Error:
+      return "💥";
+    case Outcome::Skipped:
+      return "⏭️";
   }
   return "";
 }
@@ -19,9 +25,12 @@ std::string outcome_emoji(Outcome o) {
 std::string markdown_cell(const std::string& s) {
   std::string out;
   for (char c : s) {
-    if (c == '|') out += "\\|";
-    else if (c == '\n' || c == '\r') out += ' ';
-    else out += c;
+    if (c == '|')
+      out += "\\|";
+    else if (c == '\n' || c == '\r')
+      out += ' ';
+    else
+      out += c;
   }
   return out;
 }
@@ -31,23 +40,28 @@ std::string render_markdown(const RunResult& r) {
   std::ostringstream o;
   o << "## moeprobe: " << markdown_cell(r.suite_name) << "\n\n";
   o << "Model `" << markdown_cell(r.model.path) << "` (" << markdown_cell(r.model.family) << ", "
-    << r.model.moe_layers.size() << " MoE layers, " << r.model.num_experts << " experts, top-" << r.model.top_k
-    << "), backend " << markdown_cell(r.environment.backend) << ", moeprobe " << r.environment.version << " ("
-    << r.environment.git_revision << ").\n\n";
-  o << "**" << c.pass << " passed, " << c.fail << " failed, " << c.warn << " warned, " << c.inconclusive
-    << " inconclusive, " << c.error << " errors, " << c.skipped << " skipped.**\n\n";
+    << r.model.moe_layers.size() << " MoE layers, " << r.model.num_experts << " experts, top-"
+    << r.model.top_k << "), backend " << markdown_cell(r.environment.backend) << ", moeprobe "
+    << r.environment.version << " (" << r.environment.git_revision << ").\n\n";
+  o << "**" << c.pass << " passed, " << c.fail << " failed, " << c.warn << " warned, "
+    << c.inconclusive << " inconclusive, " << c.error << " errors, " << c.skipped
+    << " skipped.**\n\n";
   o << "| Outcome | Hypothesis | Value | Interval | Expect | Paper |\n";
   o << "|---|---|---|---|---|---|\n";
   for (const auto& h : r.hypotheses) {
     std::string paper;
-    for (const auto& [model, v] : h.reference) paper += (paper.empty() ? "" : ", ") + model + " " + format_number(v);
+    for (const auto& [model, v] : h.reference)
+      paper += (paper.empty() ? "" : ", ") + model + " " + format_number(v);
     std::string interval = "[" + format_number(h.lo) + ", " + format_number(h.hi) + "]";
     if (h.outcome == Outcome::Error || h.outcome == Outcome::Skipped) interval = "–";
-    std::string value = (h.outcome == Outcome::Error || h.outcome == Outcome::Skipped) ? "–" : format_number(h.value);
+    std::string value = (h.outcome == Outcome::Error || h.outcome == Outcome::Skipped)
+                            ? "–"
+                            : format_number(h.value);
     std::string id = "`" + h.id + "`";
     if (!h.reason.empty()) id += " — " + h.reason;
-    o << "| " << outcome_emoji(h.outcome) << " " << outcome_name(h.outcome) << " | " << markdown_cell(id) << " | "
-      << value << " | " << interval << " | " << markdown_cell(h.threshold.to_string()) << " | "
+    o << "| " << outcome_emoji(h.outcome) << " " << outcome_name(h.outcome) << " | "
+      << markdown_cell(id) << " | " << value << " | " << interval << " | "
+      << markdown_cell(h.threshold.to_string()) << " | "
       << markdown_cell(paper.empty() ? "–" : paper) << " |\n";
   }
   return o.str();

@@ -20,7 +20,8 @@ std::set<std::string> parse_report_formats(const std::string& list) {
     if (f == "markdown") f = "md";
     if (f == "xml") f = "junit";
     if (f != "json" && f != "junit" && f != "md" && f != "html")
-      throw InputError("--format", f, "unknown report format; expected a comma list of json, junit, md, html");
+      throw InputError("--format", f,
+                       "unknown report format; expected a comma list of json, junit, md, html");
     out.insert(f);
     if (comma == std::string::npos) break;
     pos = comma + 1;
@@ -28,7 +29,8 @@ std::set<std::string> parse_report_formats(const std::string& list) {
   return out;
 }
 
-void write_reports(const RunResult& r, const std::filesystem::path& dir, const std::set<std::string>& formats) {
+void write_reports(const RunResult& r, const std::filesystem::path& dir,
+                   const std::set<std::string>& formats) {
   // Everything is rendered in memory first, so a rendering error leaves no file at all.
   std::vector<std::pair<std::string, std::string>> files;
   if (formats.count("json")) files.push_back({"results.json", render_results_json(r)});

@@ -12,6 +12,7 @@ namespace moeprobe {
 // Formats: json (results.json), junit (junit.xml), md (summary.md), html (report.html).
 // Throws InputError for an unknown format name.
 std::set<std::string> parse_report_formats(const std::string& comma_list);
-void write_reports(const RunResult& r, const std::filesystem::path& dir, const std::set<std::string>& formats);
+void write_reports(const RunResult& r, const std::filesystem::path& dir,
+                   const std::set<std::string>& formats);
 
 }  // namespace moeprobe

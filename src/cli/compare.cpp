@@ -22,8 +22,10 @@ CommandRegistrar registrar(40, [](CLI::App& app) -> CommandRun {
   auto* sub = app.add_subcommand("compare", "Metric drift between two runs' results.json");
   sub->add_option("baseline", args->baseline, "results.json of the baseline run")->required();
   sub->add_option("current", args->current, "results.json of the current run")->required();
-  sub->add_option("--abs", args->abs, "Absolute tolerance (overrides each hypothesis's)")->check(CLI::NonNegativeNumber);
-  sub->add_option("--rel", args->rel, "Relative tolerance (overrides each hypothesis's)")->check(CLI::NonNegativeNumber);
+  sub->add_option("--abs", args->abs, "Absolute tolerance (overrides each hypothesis's)")
+      ->check(CLI::NonNegativeNumber);
+  sub->add_option("--rel", args->rel, "Relative tolerance (overrides each hypothesis's)")
+      ->check(CLI::NonNegativeNumber);
   sub->add_option("--out", args->out, "Also write the Markdown table to this file");
   return [args]() {
     const RunResult base = load_results(args->baseline);
@@ -36,7 +38,8 @@ CommandRegistrar registrar(40, [](CLI::App& app) -> CommandRun {
     std::cout << md;
     if (!args->out.empty()) {
       const std::filesystem::path out(args->out);
-      write_files_atomically(out.has_parent_path() ? out.parent_path() : ".", {{out.filename().string(), md}});
+      write_files_atomically(out.has_parent_path() ? out.parent_path() : ".",
+                             {{out.filename().string(), md}});
     }
     return c.failed() ? 1 : 0;
   };

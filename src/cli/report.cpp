@@ -18,7 +18,8 @@ CommandRegistrar registrar(50, [](CLI::App& app) -> CommandRun {
   auto* sub = app.add_subcommand("report", "Regenerate reports from a results.json");
   sub->add_option("results", args->results, "results.json of a run")->required();
   sub->add_option("--out", args->out, "Report directory (created if missing)")->required();
-  sub->add_option("--format", args->formats, "Comma list of html, md, junit, json")->capture_default_str();
+  sub->add_option("--format", args->formats, "Comma list of html, md, junit, json")
+      ->capture_default_str();
   return [args]() {
     const auto formats = parse_report_formats(args->formats);
     const RunResult result = load_results(args->results);

@@ -21,17 +21,22 @@ struct RunArgs {
 
 CommandRegistrar registrar(20, [](CLI::App& app) -> CommandRun {
   auto args = std::make_shared<RunArgs>();
-  auto* sub = app.add_subcommand("run", "Judge a suite's hypotheses on a checkpoint and write reports");
+  auto* sub =
+      app.add_subcommand("run", "Judge a suite's hypotheses on a checkpoint and write reports");
   sub->add_option("suite", args->suite, "Suite YAML (schema moeprobe/suite/v1)")->required();
   sub->add_option("--model", args->model, "Model directory (Hugging Face layout)")->required();
-  sub->add_option("--out", args->out, "Report directory (created if missing)")->capture_default_str();
-  sub->add_option("--layers", args->layers, "Restrict to these MoE layer positions (\"0:4\", \"[0, -1]\")");
+  sub->add_option("--out", args->out, "Report directory (created if missing)")
+      ->capture_default_str();
+  sub->add_option("--layers", args->layers,
+                  "Restrict to these MoE layer positions (\"0:4\", \"[0, -1]\")");
   sub->add_option("--device", args->device, "auto, cpu, cuda or reference")
       ->check(CLI::IsMember({"auto", "cpu", "cuda", "reference"}))
       ->capture_default_str();
-  sub->add_option("--reference-model", args->reference_model, "Dense reference model (the paper's Mistral-7B)");
+  sub->add_option("--reference-model", args->reference_model,
+                  "Dense reference model (the paper's Mistral-7B)");
   sub->add_flag("--strict", args->strict, "Count INCONCLUSIVE as a failure");
-  sub->add_option("--seed", args->seed, "Bootstrap seed (overrides the suite's)")->check(CLI::NonNegativeNumber);
+  sub->add_option("--seed", args->seed, "Bootstrap seed (overrides the suite's)")
+      ->check(CLI::NonNegativeNumber);
   return [args]() {
     const Suite suite = load_suite(args->suite, find_metric);
     RunOptions opt;

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 
+#include "metrics/rank_statistics.h"
 #include "suite/statistics.h"
 
 namespace moeprobe {
@@ -44,8 +45,11 @@ bool Band::contains(int p, int n) const {
       return p >= a && p <= b;
     }
     case Kind::Fractions: {
+      // Fractions describe depth bands before the last layer, which the paper treats as an
+      // outlier of its own (Mixtral [22, 30] of 0..31 is [0.69, 0.94]); capping at n - 2 keeps a
+      // short model's last layer out of the band.
       const long a = std::lround(from * n);
-      const long b = std::min<long>(std::lround(to * n), n - 1);
+      const long b = std::min<long>(std::lround(to * n), std::max(n - 2, 0));
       return p >= a && p <= b;
     }
   }
@@ -66,42 +70,59 @@ nlohmann::json Band::to_json() const {
 
 std::string Aggregate::name() const {
   switch (kind) {
-    case Kind::Mean: return "mean";
-    case Kind::Median: return "median";
-    case Kind::Min: return "min";
-    case Kind::Max: return "max";
-    case Kind::Fraction: return "fraction";
-    case Kind::SpearmanVsDepth: return "spearman_vs_depth";
-    case Kind::BandRatio: return "band_ratio";
-    case Kind::LastMinusBand: return "last_minus_band";
-    case Kind::BandMean: return "band_mean";
+    case Kind::Mean:
+      return "mean";
+    case Kind::Median:
+      return "median";
+    case Kind::Min:
+      return "min";
+    case Kind::Max:
+      return "max";
+    case Kind::Fraction:
+      return "fraction";
+    case Kind::SpearmanVsDepth:
+      return "spearman_vs_depth";
+    case Kind::BandRatio:
+      return "band_ratio";
+    case Kind::LastMinusBand:
+      return "last_minus_band";
+    case Kind::BandMean:
+      return "band_mean";
   }
   return "?";
 }
 
 std::string Aggregate::to_string() const {
   switch (kind) {
-    case Kind::Fraction: return "fraction " + predicate.to_string();
+    case Kind::Fraction:
+      return "fraction " + predicate.to_string();
     case Kind::BandRatio:
       return "band_ratio " + band.to_string() + " / " + (base_before ? "before" : "rest");
     case Kind::LastMinusBand:
-    case Kind::BandMean: return name() + " " + band.to_string();
-    default: return name();
+    case Kind::BandMean:
+      return name() + " " + band.to_string();
+    default:
+      return name();
   }
 }
 
 nlohmann::json Aggregate::to_json() const {
   switch (kind) {
-    case Kind::Fraction: return {{"fraction", predicate.to_json()}};
+    case Kind::Fraction:
+      return {{"fraction", predicate.to_json()}};
     case Kind::BandRatio:
-      return {{"band_ratio", {{"band", band.to_json()}, {"base", base_before ? "before" : "rest"}}}};
+      return {
+          {"band_ratio", {{"band", band.to_json()}, {"base", base_before ? "before" : "rest"}}}};
     case Kind::LastMinusBand:
-    case Kind::BandMean: return {{name(), {{"band", band.to_json()}}}};
-    default: return name();
+    case Kind::BandMean:
+      return {{name(), {{"band", band.to_json()}}}};
+    default:
+      return name();
   }
 }
 
-double aggregate(const Aggregate& agg, const std::vector<LayerPoint>& all, int n, std::string* why) {
+double aggregate(const Aggregate& agg, const std::vector<LayerPoint>& all, int n,
+                 std::string* why) {
   auto fail = [&](const std::string& reason) {
     if (why) *why = reason;
     return kNaN;
@@ -114,10 +135,14 @@ double aggregate(const Aggregate& agg, const std::vector<LayerPoint>& all, int n
   for (const auto& p : pts) values.push_back(p.value);
 
   switch (agg.kind) {
-    case Aggregate::Kind::Mean: return mean_of(values);
-    case Aggregate::Kind::Median: return stats::quantile(values, 0.5);
-    case Aggregate::Kind::Min: return *std::min_element(values.begin(), values.end());
-    case Aggregate::Kind::Max: return *std::max_element(values.begin(), values.end());
+    case Aggregate::Kind::Mean:
+      return mean_of(values);
+    case Aggregate::Kind::Median:
+      return stats::quantile(values, 0.5);
+    case Aggregate::Kind::Min:
+      return *std::min_element(values.begin(), values.end());
+    case Aggregate::Kind::Max:
+      return *std::max_element(values.begin(), values.end());
     case Aggregate::Kind::Fraction: {
       std::size_t k = 0;
       for (double v : values) k += agg.predicate.holds(v) ? 1 : 0;
@@ -127,7 +152,7 @@ double aggregate(const Aggregate& agg, const std::vector<LayerPoint>& all, int n
       std::vector<double> depth;
       for (const auto& p : pts) depth.push_back(p.position);
       if (pts.size() < 3) return fail("Spearman against depth needs at least 3 layers");
-      const double r = stats::spearman(depth, values);
+      const double r = spearman(depth, values);
       if (std::isnan(r)) return fail("depth or values are constant: Spearman is undefined");
       return r;
     }
@@ -153,7 +178,8 @@ double aggregate(const Aggregate& agg, const std::vector<LayerPoint>& all, int n
           base.push_back(p.value);
       }
       if (in.empty()) return fail("no selected layer lies in band " + agg.band.to_string());
-      if (base.empty()) return fail("no selected layer lies in the base of band " + agg.band.to_string());
+      if (base.empty())
+        return fail("no selected layer lies in the base of band " + agg.band.to_string());
       const double b = mean_of(base);
       if (b == 0.0) return fail("the base mean is 0: the ratio is undefined");
       return mean_of(in) / b;
@@ -171,7 +197,8 @@ double aggregate(const Aggregate& agg, const std::vector<LayerPoint>& all, int n
           in.push_back(p.value);
       }
       last_value = mean_of(lasts);
-      if (in.empty()) return fail("no selected layer before the last lies in band " + agg.band.to_string());
+      if (in.empty())
+        return fail("no selected layer before the last lies in band " + agg.band.to_string());
       return last_value - mean_of(in);
     }
   }

@@ -19,7 +19,7 @@ namespace moeprobe {
 // A band of MoE layer positions: `last_third` (the last third of the layers before the last), a
 // closed range of positions [from, to] (negative counts from the end) or a closed range of depth
 // fractions in [0, 1] (position p is in it when round(from * n) <= p <= round(to * n), capped at
-// n - 1).
+// n - 2: a fraction band never holds the last layer, an outlier of its own in the paper).
 struct Band {
   enum class Kind { LastThird, Positions, Fractions };
   Kind kind = Kind::LastThird;
@@ -30,14 +30,24 @@ struct Band {
 };
 
 struct Aggregate {
-  enum class Kind { Mean, Median, Min, Max, Fraction, SpearmanVsDepth, BandRatio, LastMinusBand, BandMean };
+  enum class Kind {
+    Mean,
+    Median,
+    Min,
+    Max,
+    Fraction,
+    SpearmanVsDepth,
+    BandRatio,
+    LastMinusBand,
+    BandMean
+  };
   Kind kind = Kind::Mean;
-  Threshold predicate;           // Fraction
-  Band band;                     // BandRatio, LastMinusBand, BandMean
-  bool base_before = true;       // BandRatio: base = layers before the band (true) or all others
+  Threshold predicate;      // Fraction
+  Band band;                // BandRatio, LastMinusBand, BandMean
+  bool base_before = true;  // BandRatio: base = layers before the band (true) or all others
 
-  std::string name() const;       // "mean", "band_ratio"
-  std::string to_string() const;  // "band_ratio [0.69, 0.94] / before"
+  std::string name() const;        // "mean", "band_ratio"
+  std::string to_string() const;   // "band_ratio [0.69, 0.94] / before"
   nlohmann::json to_json() const;  // "mean" or {"band_ratio": {"band": [..], "base": "before"}}
 };
 

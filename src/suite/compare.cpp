@@ -44,31 +44,34 @@ Comparison compare_results(const RunResult& base, const RunResult& cur, const Co
     for (const auto& l : h.per_layer) {
       auto bl = blayers.find(l.layer);
       if (bl == blayers.end()) continue;
-      out.rows.push_back({h.id, l.layer, bl->second, l.value, at, rt, drifts(bl->second, l.value, at, rt)});
+      out.rows.push_back(
+          {h.id, l.layer, bl->second, l.value, at, rt, drifts(bl->second, l.value, at, rt)});
     }
   }
   return out;
 }
 
-std::string render_comparison_markdown(const Comparison& c, const std::string& bl, const std::string& cl) {
+std::string render_comparison_markdown(const Comparison& c, const std::string& bl,
+                                       const std::string& cl) {
   std::ostringstream o;
-  o << "## moeprobe compare\n\nBaseline `" << bl << "`, current `" << cl << "`: " << c.drifted() << " of "
-    << c.rows.size() << " values drifted, " << c.outcome_changes.size() << " outcome changes, " << c.added.size()
-    << " added, " << c.removed.size() << " removed.\n\n";
+  o << "## moeprobe compare\n\nBaseline `" << bl << "`, current `" << cl << "`: " << c.drifted()
+    << " of " << c.rows.size() << " values drifted, " << c.outcome_changes.size()
+    << " outcome changes, " << c.added.size() << " added, " << c.removed.size() << " removed.\n\n";
   o << "| | Hypothesis | Layer | Baseline | Current | Δ | Tolerance (abs, rel) |\n";
   o << "|---|---|---|---|---|---|---|\n";
   for (const auto& r : c.rows) {
     // Keep the table readable: every aggregate row, and the layers that drifted.
     if (r.layer >= 0 && !r.drift) continue;
-    o << "| " << (r.drift ? "❌ drift" : "✅") << " | `" << r.id << "` | " << (r.layer < 0 ? "aggregate" : std::to_string(r.layer))
-      << " | " << format_number(r.baseline) << " | " << format_number(r.current) << " | "
-      << format_number(r.current - r.baseline) << " | " << format_number(r.abs_tol) << ", " << format_number(r.rel_tol)
-      << " |\n";
+    o << "| " << (r.drift ? "❌ drift" : "✅") << " | `" << r.id << "` | "
+      << (r.layer < 0 ? "aggregate" : std::to_string(r.layer)) << " | " << format_number(r.baseline)
+      << " | " << format_number(r.current) << " | " << format_number(r.current - r.baseline)
+      << " | " << format_number(r.abs_tol) << ", " << format_number(r.rel_tol) << " |\n";
   }
   if (!c.outcome_changes.empty()) {
     o << "\n### Outcome changes\n\n| Hypothesis | Baseline | Current |\n|---|---|---|\n";
     for (const auto& [id, oc] : c.outcome_changes)
-      o << "| `" << id << "` | " << outcome_name(oc.first) << " | " << outcome_name(oc.second) << " |\n";
+      o << "| `" << id << "` | " << outcome_name(oc.first) << " | " << outcome_name(oc.second)
+        << " |\n";
   }
   if (!c.added.empty() || !c.removed.empty()) {
     o << "\n### Hypotheses added or removed\n\n";

@@ -34,7 +34,8 @@ struct Comparison {
 };
 
 bool drifts(double baseline, double current, double abs_tol, double rel_tol);
-Comparison compare_results(const RunResult& baseline, const RunResult& current, const CompareOptions& opt);
+Comparison compare_results(const RunResult& baseline, const RunResult& current,
+                           const CompareOptions& opt);
 std::string render_comparison_markdown(const Comparison& c, const std::string& baseline_label,
                                        const std::string& current_label);
 

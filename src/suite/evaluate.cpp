@@ -34,8 +34,8 @@ std::string interval_text(double lo, double hi) {
 
 }  // namespace
 
-HypothesisResult unmeasured_result(const Hypothesis& h, const IntervalSpec& interval, Outcome outcome,
-                                   const std::string& reason) {
+HypothesisResult unmeasured_result(const Hypothesis& h, const IntervalSpec& interval,
+                                   Outcome outcome, const std::string& reason) {
   HypothesisResult r = skeleton(h, interval);
   r.outcome = outcome;
   r.reason = reason;
@@ -56,6 +56,15 @@ HypothesisResult evaluate_hypothesis(const Hypothesis& h, const IntervalSpec& in
     return r;
   };
   if (ms.empty()) return error("no layer selected");
+  // Metrics return NaN where a layer does not apply (e.g. no dark cross): when none applies, the
+  // finding says nothing about this model, which is not an error.
+  bool any_defined = false;
+  for (const auto& pm : ms) any_defined = any_defined || !std::isnan(pm.m.value);
+  if (!any_defined) {
+    r.outcome = Outcome::Skipped;
+    r.reason = "not applicable: the metric is undefined (NaN) on every selected layer";
+    return r;
+  }
 
   std::string why;
   r.value = aggregate(h.aggregate, points, num_layers, &why);
@@ -80,11 +89,13 @@ HypothesisResult evaluate_hypothesis(const Hypothesis& h, const IntervalSpec& in
           for (std::size_t i = 0; i < ms.size(); ++i) {
             const Resampler& rs = ms[i].m.resampler;
             sample[i].position = points[i].position;
-            sample[i].value = rs.empty() ? points[i].value : rs.statistic(stats::draw_indices(rs.n_units, rng));
+            sample[i].value =
+                rs.empty() ? points[i].value : rs.statistic(stats::draw_indices(rs.n_units, rng));
           }
         } else {
           const auto idx = stats::draw_indices(static_cast<int>(points.size()), rng);
-          for (std::size_t i = 0; i < idx.size(); ++i) sample[i] = points[static_cast<std::size_t>(idx[i])];
+          for (std::size_t i = 0; i < idx.size(); ++i)
+            sample[i] = points[static_cast<std::size_t>(idx[i])];
         }
         const double v = aggregate(h.aggregate, sample, num_layers);
         if (std::isfinite(v)) dist.push_back(v);
@@ -92,7 +103,8 @@ HypothesisResult evaluate_hypothesis(const Hypothesis& h, const IntervalSpec& in
     } catch (const std::exception& e) {
       return error(std::string("bootstrap resample failed: ") + e.what());
     }
-    if (dist.empty()) return error("every bootstrap resample was undefined (" + r.interval_over + ")");
+    if (dist.empty())
+      return error("every bootstrap resample was undefined (" + r.interval_over + ")");
     const auto ci = stats::percentile_interval(dist, interval.level);
     r.lo = ci.lo;
     r.hi = ci.hi;

@@ -24,7 +24,7 @@ HypothesisResult evaluate_hypothesis(const Hypothesis& h, const IntervalSpec& in
                                      int num_layers);
 
 // The result of a hypothesis that was not measured (ERROR with why, or SKIPPED).
-HypothesisResult unmeasured_result(const Hypothesis& h, const IntervalSpec& interval, Outcome outcome,
-                                   const std::string& reason);
+HypothesisResult unmeasured_result(const Hypothesis& h, const IntervalSpec& interval,
+                                   Outcome outcome, const std::string& reason);
 
 }  // namespace moeprobe

@@ -10,22 +10,32 @@ namespace moeprobe {
 bool Threshold::holds(double x) const {
   if (std::isnan(x)) return false;
   switch (op) {
-    case Op::GE: return x >= value;
-    case Op::LE: return x <= value;
-    case Op::GT: return x > value;
-    case Op::LT: return x < value;
-    case Op::In: return x >= lo && x <= hi;
+    case Op::GE:
+      return x >= value;
+    case Op::LE:
+      return x <= value;
+    case Op::GT:
+      return x > value;
+    case Op::LT:
+      return x < value;
+    case Op::In:
+      return x >= lo && x <= hi;
   }
   return false;
 }
 
 std::string Threshold::op_string() const {
   switch (op) {
-    case Op::GE: return ">=";
-    case Op::LE: return "<=";
-    case Op::GT: return ">";
-    case Op::LT: return "<";
-    case Op::In: return "in";
+    case Op::GE:
+      return ">=";
+    case Op::LE:
+      return "<=";
+    case Op::GT:
+      return ">";
+    case Op::LT:
+      return "<";
+    case Op::In:
+      return "in";
   }
   return "?";
 }
@@ -101,11 +111,21 @@ IntervalVerdict judge_interval(const Threshold& t, double lo, double hi) {
   if (t.holds(lo) && t.holds(hi)) return IntervalVerdict::Satisfies;  // monotone / convex sets
   bool violates = false;
   switch (t.op) {
-    case Threshold::Op::GE: violates = hi < t.value; break;
-    case Threshold::Op::GT: violates = hi <= t.value; break;
-    case Threshold::Op::LE: violates = lo > t.value; break;
-    case Threshold::Op::LT: violates = lo >= t.value; break;
-    case Threshold::Op::In: violates = hi < t.lo || lo > t.hi; break;
+    case Threshold::Op::GE:
+      violates = hi < t.value;
+      break;
+    case Threshold::Op::GT:
+      violates = hi <= t.value;
+      break;
+    case Threshold::Op::LE:
+      violates = lo > t.value;
+      break;
+    case Threshold::Op::LT:
+      violates = lo >= t.value;
+      break;
+    case Threshold::Op::In:
+      violates = hi < t.lo || lo > t.hi;
+      break;
   }
   return violates ? IntervalVerdict::Violates : IntervalVerdict::Straddles;
 }

@@ -12,12 +12,12 @@ namespace moeprobe {
 struct Threshold {
   enum class Op { GE, LE, GT, LT, In };
   Op op = Op::GE;
-  double value = 0.0;      // GE/LE/GT/LT
+  double value = 0.0;         // GE/LE/GT/LT
   double lo = 0.0, hi = 0.0;  // In: closed range [lo, hi]
 
-  bool holds(double x) const;  // false for NaN
-  std::string op_string() const;  // ">=", "in"
-  std::string to_string() const;  // ">= 0.15", "in [-0.02, 0.02]"
+  bool holds(double x) const;      // false for NaN
+  std::string op_string() const;   // ">=", "in"
+  std::string to_string() const;   // ">= 0.15", "in [-0.02, 0.02]"
   nlohmann::json to_json() const;  // {op, value} or {op: "in", value: [lo, hi]}
   static Threshold from_json(const nlohmann::json& j);  // throws std::invalid_argument
 };

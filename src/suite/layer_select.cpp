@@ -54,7 +54,8 @@ std::optional<LayerSelector> parse_layer_selector(const std::string& raw, std::s
     std::size_t pos = 0;
     while (pos <= body.size()) {
       const std::size_t comma = body.find(',', pos);
-      const std::string item = body.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+      const std::string item =
+          body.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
       auto v = parse_int(item);
       if (!v) return fail("list item \"" + trim(item) + "\" is not an integer");
       sel.positions.push_back(*v);

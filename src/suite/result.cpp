@@ -6,19 +6,25 @@ namespace moeprobe {
 
 const char* outcome_name(Outcome o) {
   switch (o) {
-    case Outcome::Pass: return "PASS";
-    case Outcome::Fail: return "FAIL";
-    case Outcome::Warn: return "WARN";
-    case Outcome::Inconclusive: return "INCONCLUSIVE";
-    case Outcome::Error: return "ERROR";
-    case Outcome::Skipped: return "SKIPPED";
+    case Outcome::Pass:
+      return "PASS";
+    case Outcome::Fail:
+      return "FAIL";
+    case Outcome::Warn:
+      return "WARN";
+    case Outcome::Inconclusive:
+      return "INCONCLUSIVE";
+    case Outcome::Error:
+      return "ERROR";
+    case Outcome::Skipped:
+      return "SKIPPED";
   }
   return "ERROR";
 }
 
 Outcome parse_outcome(const std::string& name) {
-  for (Outcome o : {Outcome::Pass, Outcome::Fail, Outcome::Warn, Outcome::Inconclusive, Outcome::Error,
-                    Outcome::Skipped})
+  for (Outcome o : {Outcome::Pass, Outcome::Fail, Outcome::Warn, Outcome::Inconclusive,
+                    Outcome::Error, Outcome::Skipped})
     if (name == outcome_name(o)) return o;
   throw std::invalid_argument("expected one of PASS, FAIL, WARN, INCONCLUSIVE, ERROR, SKIPPED");
 }
@@ -27,12 +33,24 @@ OutcomeCounts count_outcomes(const RunResult& r) {
   OutcomeCounts c;
   for (const auto& h : r.hypotheses) {
     switch (h.outcome) {
-      case Outcome::Pass: ++c.pass; break;
-      case Outcome::Fail: ++c.fail; break;
-      case Outcome::Warn: ++c.warn; break;
-      case Outcome::Inconclusive: ++c.inconclusive; break;
-      case Outcome::Error: ++c.error; break;
-      case Outcome::Skipped: ++c.skipped; break;
+      case Outcome::Pass:
+        ++c.pass;
+        break;
+      case Outcome::Fail:
+        ++c.fail;
+        break;
+      case Outcome::Warn:
+        ++c.warn;
+        break;
+      case Outcome::Inconclusive:
+        ++c.inconclusive;
+        break;
+      case Outcome::Error:
+        ++c.error;
+        break;
+      case Outcome::Skipped:
+        ++c.skipped;
+        break;
     }
   }
   return c;

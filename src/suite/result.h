@@ -16,7 +16,7 @@ namespace moeprobe {
 // hypothesis has severity warn). INCONCLUSIVE: the interval straddles it. ERROR: not computable.
 // SKIPPED: a requirement (a reference model) was not given.
 enum class Outcome { Pass, Fail, Warn, Inconclusive, Error, Skipped };
-const char* outcome_name(Outcome o);  // "PASS"
+const char* outcome_name(Outcome o);             // "PASS"
 Outcome parse_outcome(const std::string& name);  // throws std::invalid_argument
 
 struct LayerResult {

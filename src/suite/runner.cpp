@@ -24,7 +24,9 @@ struct Job {
   std::string error;                        // first failure, with its layer
 };
 
-std::string job_key(const Hypothesis& h) { return h.metric + " " + h.params.dump(); }
+std::string job_key(const Hypothesis& h) {
+  return h.metric + " " + h.params.dump();
+}
 
 }  // namespace
 
@@ -52,7 +54,7 @@ RunResult run_suite(const Suite& suite, const RunOptions& opt) {
 
   std::string notice;
   auto backend = make_backend(opt.device, &notice);
-  if (!notice.empty()) log(notice);
+  if (!notice.empty() && opt.log) *opt.log << notice << "\n";
 
   IntervalSpec interval = suite.interval;
   if (opt.seed) interval.seed = *opt.seed;
@@ -69,9 +71,11 @@ RunResult run_suite(const Suite& suite, const RunOptions& opt) {
   result.model.moe_layers = cfg.moe_layers;
   result.model.num_experts = cfg.num_experts;
   result.model.top_k = cfg.top_k;
-  for (const auto& [dtype, bytes] : model->checkpoint().dtype_bytes()) result.model.dtypes.push_back(dtype);
+  for (const auto& [dtype, bytes] : model->checkpoint().dtype_bytes())
+    result.model.dtypes.push_back(dtype);
   result.model.reference_model = opt.reference_model.string();
-  result.environment = {MOEPROBE_VERSION, MOEPROBE_GIT_REVISION, backend->name(), backend->device()};
+  result.environment = {MOEPROBE_VERSION, MOEPROBE_GIT_REVISION, backend->name(),
+                        backend->device()};
 
   // Plan: which hypotheses run, on which positions, through which job.
   std::map<std::string, Job> jobs;
@@ -85,24 +89,28 @@ RunResult run_suite(const Suite& suite, const RunOptions& opt) {
       continue;
     }
     if ((h.requires_reference_model || metric->needs_reference_model()) && !reference) {
-      early[i] = unmeasured_result(h, interval, Outcome::Skipped, "needs --reference-model (a dense reference model)");
+      early[i] = unmeasured_result(h, interval, Outcome::Skipped,
+                                   "needs --reference-model (a dense reference model)");
       continue;
     }
     std::string err;
     std::vector<int> pos = h.layers.resolve(n, &err);
     if (!err.empty()) {
-      early[i] = unmeasured_result(h, interval, Outcome::Error, "layers \"" + h.layers.text + "\": " + err);
+      early[i] = unmeasured_result(h, interval, Outcome::Error,
+                                   "layers \"" + h.layers.text + "\": " + err);
       continue;
     }
     if (restricted) {
       std::vector<int> kept;
       for (int p : pos)
-        if (std::find(restrict_to.begin(), restrict_to.end(), p) != restrict_to.end()) kept.push_back(p);
+        if (std::find(restrict_to.begin(), restrict_to.end(), p) != restrict_to.end())
+          kept.push_back(p);
       pos = kept;
     }
     if (pos.empty()) {
-      early[i] = unmeasured_result(h, interval, Outcome::Error, "no MoE layer selected by \"" + h.layers.text + "\"" +
-                                                                    (restricted ? " within --layers " + opt.layers : ""));
+      early[i] = unmeasured_result(h, interval, Outcome::Error,
+                                   "no MoE layer selected by \"" + h.layers.text + "\"" +
+                                       (restricted ? " within --layers " + opt.layers : ""));
       continue;
     }
     Job& job = jobs[job_key(h)];
@@ -113,7 +121,8 @@ RunResult run_suite(const Suite& suite, const RunOptions& opt) {
   }
 
   std::set<int> all_positions;
-  for (const auto& [key, job] : jobs) all_positions.insert(job.positions.begin(), job.positions.end());
+  for (const auto& [key, job] : jobs)
+    all_positions.insert(job.positions.begin(), job.positions.end());
 
   // Stream the layers.
   int done = 0;
@@ -143,7 +152,8 @@ RunResult run_suite(const Suite& suite, const RunOptions& opt) {
       }
     }
     ++done;
-    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     log("layer " + std::to_string(decoder_layer) + " (" + std::to_string(done) + "/" +
         std::to_string(all_positions.size()) + "): " + std::to_string(measured) + " metrics in " +
         std::to_string(secs).substr(0, 5) + " s");

@@ -19,7 +19,8 @@ namespace {
 struct Validator {
   std::string file;
 
-  [[noreturn]] void fail(const YAML::Node& at, const std::string& key, const std::string& what) const {
+  [[noreturn]] void fail(const YAML::Node& at, const std::string& key,
+                         const std::string& what) const {
     const int line = at.IsDefined() && at.Mark().line >= 0 ? at.Mark().line + 1 : 0;
     std::string field = line > 0 ? "line " + std::to_string(line) : std::string();
     if (!key.empty()) field += (field.empty() ? "" : ": ") + key;
@@ -30,7 +31,8 @@ struct Validator {
     if (!n.IsMap()) fail(n, key, "expected a mapping");
   }
 
-  void check_keys(const YAML::Node& n, const std::string& path, const std::set<std::string>& allowed) const {
+  void check_keys(const YAML::Node& n, const std::string& path,
+                  const std::set<std::string>& allowed) const {
     check_map(n, path);
     for (const auto& kv : n) {
       const std::string k = kv.first.as<std::string>();
@@ -76,7 +78,8 @@ struct Validator {
 nlohmann::json to_json(const YAML::Node& n) {
   switch (n.Type()) {
     case YAML::NodeType::Null:
-    case YAML::NodeType::Undefined: return nullptr;
+    case YAML::NodeType::Undefined:
+      return nullptr;
     case YAML::NodeType::Sequence: {
       nlohmann::json a = nlohmann::json::array();
       for (const auto& item : n) a.push_back(to_json(item));
@@ -134,8 +137,9 @@ Threshold parse_expect(const Validator& v, const YAML::Node& n, const std::strin
   auto t = parse_threshold(text);
   if (!t)
     v.fail(n, key,
-           "\"" + text + "\" is not an expectation; expected \">= X\", \"<= X\", \"> X\", \"< X\" or "
-           "\"in [LO, HI]\" with LO <= HI");
+           "\"" + text +
+               "\" is not an expectation; expected \">= X\", \"<= X\", \"> X\", \"< X\" or "
+               "\"in [LO, HI]\" with LO <= HI");
   return *t;
 }
 
@@ -155,12 +159,14 @@ Band parse_band(const Validator& v, const YAML::Node& n, const std::string& key)
     b.kind = Band::Kind::Fractions;
     b.from = v.number_of(n[0], key + "[0]");
     b.to = v.number_of(n[1], key + "[1]");
-    if (b.from < 0 || b.to > 1 || b.from > b.to) v.fail(n, key, "fractions must satisfy 0 <= from <= to <= 1");
+    if (b.from < 0 || b.to > 1 || b.from > b.to)
+      v.fail(n, key, "fractions must satisfy 0 <= from <= to <= 1");
   } else {
     b.kind = Band::Kind::Positions;
     b.from = static_cast<double>(v.integer_of(n[0], key + "[0]"));
     b.to = static_cast<double>(v.integer_of(n[1], key + "[1]"));
-    if ((b.from >= 0) == (b.to >= 0) && b.from > b.to) v.fail(n, key, "band positions must satisfy from <= to");
+    if ((b.from >= 0) == (b.to >= 0) && b.from > b.to)
+      v.fail(n, key, "band positions must satisfy from <= to");
   }
   return b;
 }
@@ -172,8 +178,10 @@ Aggregate parse_aggregate(const Validator& v, const YAML::Node& n, const std::st
   Aggregate a;
   if (n.IsScalar()) {
     static const std::map<std::string, Aggregate::Kind> simple = {
-        {"mean", Aggregate::Kind::Mean}, {"median", Aggregate::Kind::Median},
-        {"min", Aggregate::Kind::Min},   {"max", Aggregate::Kind::Max},
+        {"mean", Aggregate::Kind::Mean},
+        {"median", Aggregate::Kind::Median},
+        {"min", Aggregate::Kind::Min},
+        {"max", Aggregate::Kind::Max},
         {"spearman_vs_depth", Aggregate::Kind::SpearmanVsDepth}};
     auto it = simple.find(n.Scalar());
     if (it == simple.end()) v.fail(n, key, "unknown aggregate \"" + n.Scalar() + "\"; " + expected);
@@ -213,7 +221,8 @@ Aggregate parse_aggregate(const Validator& v, const YAML::Node& n, const std::st
     a.band = parse_band(v, body["band"], sub + ".band");
     if (a.kind == Aggregate::Kind::BandRatio && body["base"]) {
       const std::string base = v.string_of(body["base"], sub + ".base");
-      if (base != "before" && base != "rest") v.fail(body["base"], sub + ".base", "expected before or rest");
+      if (base != "before" && base != "rest")
+        v.fail(body["base"], sub + ".base", "expected before or rest");
       a.base_before = base == "before";
     }
     return a;
@@ -226,16 +235,19 @@ IntervalSpec parse_interval(const Validator& v, const YAML::Node& n, const std::
   v.check_keys(n, key, {"method", "level", "resamples", "seed", "over"});
   if (n["method"]) {
     const std::string m = v.string_of(n["method"], key + ".method");
-    if (m != "bootstrap" && m != "none") v.fail(n["method"], key + ".method", "expected bootstrap or none");
+    if (m != "bootstrap" && m != "none")
+      v.fail(n["method"], key + ".method", "expected bootstrap or none");
     spec.method = m == "bootstrap" ? IntervalSpec::Method::Bootstrap : IntervalSpec::Method::None;
   }
   if (n["level"]) {
     spec.level = v.number_of(n["level"], key + ".level");
-    if (!(spec.level > 0 && spec.level < 1)) v.fail(n["level"], key + ".level", "expected a number in (0, 1)");
+    if (!(spec.level > 0 && spec.level < 1))
+      v.fail(n["level"], key + ".level", "expected a number in (0, 1)");
   }
   if (n["resamples"]) {
     const long r = v.integer_of(n["resamples"], key + ".resamples");
-    if (r < 10 || r > 1000000) v.fail(n["resamples"], key + ".resamples", "expected an integer in [10, 1000000]");
+    if (r < 10 || r > 1000000)
+      v.fail(n["resamples"], key + ".resamples", "expected an integer in [10, 1000000]");
     spec.resamples = static_cast<int>(r);
   }
   if (n["seed"]) {
@@ -251,7 +263,8 @@ IntervalSpec parse_interval(const Validator& v, const YAML::Node& n, const std::
   return spec;
 }
 
-Tolerance parse_tolerance(const Validator& v, const YAML::Node& n, const std::string& key, Tolerance t) {
+Tolerance parse_tolerance(const Validator& v, const YAML::Node& n, const std::string& key,
+                          Tolerance t) {
   v.check_keys(n, key, {"abs", "rel"});
   if (n["abs"]) t.abs = v.number_of(n["abs"], key + ".abs");
   if (n["rel"]) t.rel = v.number_of(n["rel"], key + ".rel");
@@ -263,11 +276,15 @@ Suite parse_root(const YAML::Node& root, const std::string& file, const MetricLo
   Validator v{file};
   Suite suite;
   suite.path = file;
-  if (!root.IsDefined() || root.IsNull()) v.fail(root, "", "the suite is empty; expected a mapping");
-  v.check_keys(root, "", {"schema", "name", "description", "paper", "defaults", "probe", "hypotheses"});
-  if (!root["schema"]) v.fail(root, "schema", "missing; expected schema: " + std::string(kSuiteSchema));
+  if (!root.IsDefined() || root.IsNull())
+    v.fail(root, "", "the suite is empty; expected a mapping");
+  v.check_keys(root, "",
+               {"schema", "name", "description", "paper", "defaults", "probe", "hypotheses"});
+  if (!root["schema"])
+    v.fail(root, "schema", "missing; expected schema: " + std::string(kSuiteSchema));
   if (v.string_of(root["schema"], "schema") != kSuiteSchema)
-    v.fail(root["schema"], "schema", "unsupported schema \"" + root["schema"].Scalar() + "\"; expected " + kSuiteSchema);
+    v.fail(root["schema"], "schema",
+           "unsupported schema \"" + root["schema"].Scalar() + "\"; expected " + kSuiteSchema);
   if (!root["name"]) v.fail(root, "name", "missing; expected the suite's name");
   suite.name = v.string_of(root["name"], "name");
   if (root["description"]) suite.description = v.string_of(root["description"], "description");
@@ -278,8 +295,11 @@ Suite parse_root(const YAML::Node& root, const std::string& file, const MetricLo
   if (const YAML::Node d = root["defaults"]) {
     v.check_keys(d, "defaults", {"layers", "interval", "tolerance"});
     if (d["layers"]) suite.default_layers = parse_selector(v, d["layers"], "defaults.layers");
-    if (d["interval"]) suite.interval = parse_interval(v, d["interval"], "defaults.interval", suite.interval);
-    if (d["tolerance"]) default_tolerance = parse_tolerance(v, d["tolerance"], "defaults.tolerance", default_tolerance);
+    if (d["interval"])
+      suite.interval = parse_interval(v, d["interval"], "defaults.interval", suite.interval);
+    if (d["tolerance"])
+      default_tolerance =
+          parse_tolerance(v, d["tolerance"], "defaults.tolerance", default_tolerance);
   }
 
   const YAML::Node hs = root["hypotheses"];
@@ -292,15 +312,18 @@ Suite parse_root(const YAML::Node& root, const std::string& file, const MetricLo
   for (std::size_t i = 0; i < hs.size(); ++i) {
     const YAML::Node h = hs[i];
     const std::string p = "hypotheses[" + std::to_string(i) + "]";
-    v.check_keys(h, p, {"id", "finding", "reference", "metric", "params", "layers", "aggregate", "expect",
-                        "severity", "requires", "tolerance"});
+    v.check_keys(h, p,
+                 {"id", "finding", "reference", "metric", "params", "layers", "aggregate", "expect",
+                  "severity", "requires", "tolerance"});
     Hypothesis hyp;
     hyp.line = h.Mark().line + 1;
     for (const char* required : {"id", "metric", "expect"})
       if (!h[required]) v.fail(h, p + "." + required, "missing required key");
     hyp.id = v.string_of(h["id"], p + ".id");
-    if (!std::regex_match(hyp.id, id_re)) v.fail(h["id"], p + ".id", "expected lowercase letters, digits and '-' only");
-    if (!ids.insert(hyp.id).second) v.fail(h["id"], p + ".id", "duplicate id \"" + hyp.id + "\"; ids must be unique");
+    if (!std::regex_match(hyp.id, id_re))
+      v.fail(h["id"], p + ".id", "expected lowercase letters, digits and '-' only");
+    if (!ids.insert(hyp.id).second)
+      v.fail(h["id"], p + ".id", "duplicate id \"" + hyp.id + "\"; ids must be unique");
     if (h["finding"]) hyp.finding = v.string_of(h["finding"], p + ".finding");
     if (const YAML::Node r = h["reference"]) {
       v.check_map(r, p + ".reference");
@@ -319,19 +342,22 @@ Suite parse_root(const YAML::Node& root, const std::string& file, const MetricLo
     hyp.expect = parse_expect(v, h["expect"], p + ".expect");
     if (h["severity"]) {
       const std::string s = v.string_of(h["severity"], p + ".severity");
-      if (s != "fail" && s != "warn") v.fail(h["severity"], p + ".severity", "expected fail or warn");
+      if (s != "fail" && s != "warn")
+        v.fail(h["severity"], p + ".severity", "expected fail or warn");
       hyp.severity = s == "fail" ? Severity::Fail : Severity::Warn;
     }
     if (const YAML::Node r = h["requires"]) {
       if (!r.IsSequence()) v.fail(r, p + ".requires", "expected a list, e.g. [reference_model]");
       for (const auto& item : r) {
         if (v.string_of(item, p + ".requires") != "reference_model")
-          v.fail(item, p + ".requires", "unknown requirement \"" + item.Scalar() + "\"; expected reference_model");
+          v.fail(item, p + ".requires",
+                 "unknown requirement \"" + item.Scalar() + "\"; expected reference_model");
         hyp.requires_reference_model = true;
       }
     }
-    hyp.tolerance = h["tolerance"] ? parse_tolerance(v, h["tolerance"], p + ".tolerance", default_tolerance)
-                                   : default_tolerance;
+    hyp.tolerance = h["tolerance"]
+                        ? parse_tolerance(v, h["tolerance"], p + ".tolerance", default_tolerance)
+                        : default_tolerance;
     suite.hypotheses.push_back(std::move(hyp));
     nodes.push_back(h);
   }
@@ -341,7 +367,9 @@ Suite parse_root(const YAML::Node& root, const std::string& file, const MetricLo
     auto& hyp = suite.hypotheses[i];
     const std::string p = "hypotheses[" + std::to_string(i) + "]";
     const Metric* metric = lookup ? lookup(hyp.metric) : nullptr;
-    if (!metric) v.fail(nodes[i]["metric"], p + ".metric", "unknown metric \"" + hyp.metric + "\" (see moeprobe metrics)");
+    if (!metric)
+      v.fail(nodes[i]["metric"], p + ".metric",
+             "unknown metric \"" + hyp.metric + "\" (see moeprobe metrics)");
     // Metrics name the bad parameter; the suite adds where it is.
     try {
       metric->validate_params(hyp.params, file);

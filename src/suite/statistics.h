@@ -1,6 +1,6 @@
-// Statistics the suite engine needs to judge a hypothesis: rank correlation against depth and
-// percentile bootstrap intervals. Deterministic: every random draw comes from a seeded
-// std::mt19937_64, so a suite run is reproducible bit for bit.
+// Statistics the suite engine needs to judge a hypothesis: percentile bootstrap intervals.
+// Deterministic: every random draw comes from a seeded std::mt19937_64, so a suite run is
+// reproducible bit for bit.
 #pragma once
 
 #include <cstdint>
@@ -11,12 +11,7 @@
 
 namespace moeprobe::stats {
 
-// Pearson r of paired samples; NaN when fewer than 2 pairs or a side has zero variance.
-double pearson(const std::vector<double>& x, const std::vector<double>& y);
-// Average ranks (1-based, ties share the mean rank), as Spearman's rho needs.
-std::vector<double> average_ranks(const std::vector<double>& v);
-// Spearman rho = Pearson r of the average ranks.
-double spearman(const std::vector<double>& x, const std::vector<double>& y);
+// Pearson, Spearman and Kendall come from metrics/rank_statistics.h (shared with the metrics).
 
 // The q-quantile (q in [0,1]) of v by linear interpolation between order statistics (numpy's
 // default); NaN for an empty vector. v need not be sorted.

@@ -14,8 +14,8 @@ inline RunResult sample_run() {
   r.suite_paper = "arXiv:2406.18219";
   r.model = {"models/tiny", "mixtral", "classic", 4, {0, 1, 2, 3}, 8, 2, {"BF16"}, ""};
   r.environment = {"0.1.0", "abc123", "cpu", "2 CPU threads"};
-  const Outcome outcomes[] = {Outcome::Pass, Outcome::Fail, Outcome::Warn, Outcome::Inconclusive, Outcome::Error,
-                              Outcome::Skipped};
+  const Outcome outcomes[] = {Outcome::Pass,         Outcome::Fail,  Outcome::Warn,
+                              Outcome::Inconclusive, Outcome::Error, Outcome::Skipped};
   int i = 0;
   for (Outcome o : outcomes) {
     HypothesisResult h;
@@ -34,7 +34,8 @@ inline RunResult sample_run() {
     h.severity = o == Outcome::Warn ? Severity::Warn : Severity::Fail;
     h.reference = {{"Mixtral-8x7B", 0.3}, {"DeepSeekMoE-16B", 0.0}};
     h.resamples = 100;
-    for (int l = 0; l < 4; ++l) h.per_layer.push_back({l, l, 0.1 * l + 0.01 * i, {{"offdiag", {0.1, 0.2}}}});
+    for (int l = 0; l < 4; ++l)
+      h.per_layer.push_back({l, l, 0.1 * l + 0.01 * i, {{"offdiag", {0.1, 0.2}}}});
     if (o == Outcome::Error) {
       h.value = h.lo = h.hi = std::nan("");
       h.per_layer[2].value = std::nan("");

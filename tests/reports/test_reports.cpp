@@ -1,11 +1,11 @@
+#include <unistd.h>
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
-#include <algorithm>
-#include <map>
-#include <unistd.h>
 
 #include <gtest/gtest-spi.h>
 #include <gtest/gtest.h>
@@ -34,7 +34,8 @@ struct XmlChecker {
   std::vector<std::pair<std::string, std::map<std::string, std::string>>> starts;
 
   [[noreturn]] void fail(const std::string& why) {
-    throw std::runtime_error("XML error at " + std::to_string(i) + ": " + why + " near \"" + s.substr(i, 40) + "\"");
+    throw std::runtime_error("XML error at " + std::to_string(i) + ": " + why + " near \"" +
+                             s.substr(i, 40) + "\"");
   }
   void entity() {
     static const std::set<std::string> ok = {"amp", "lt", "gt", "quot", "apos"};
@@ -44,7 +45,9 @@ struct XmlChecker {
   }
   std::string name() {
     const std::size_t b = i;
-    while (i < s.size() && (std::isalnum(static_cast<unsigned char>(s[i])) || s[i] == '-' || s[i] == '_' || s[i] == ':')) ++i;
+    while (i < s.size() && (std::isalnum(static_cast<unsigned char>(s[i])) || s[i] == '-' ||
+                            s[i] == '_' || s[i] == ':'))
+      ++i;
     if (i == b) fail("expected a name");
     return s.substr(b, i - b);
   }
@@ -61,9 +64,12 @@ struct XmlChecker {
       if (s[i] != '<') {
         if (stack.empty()) fail("text outside the root");
         while (i < s.size() && s[i] != '<') {
-          if (s[i] == '&') entity();
-          else if (s[i] == '>') fail("raw '>' in text");
-          else ++i;
+          if (s[i] == '&')
+            entity();
+          else if (s[i] == '>')
+            fail("raw '>' in text");
+          else
+            ++i;
         }
         continue;
       }
@@ -126,7 +132,9 @@ TEST(Reports, JUnitIsWellFormedAndMapsOutcomes) {
   int testcases = 0;
   for (const auto& e : x.elements) testcases += e == "testcase" ? 1 : 0;
   EXPECT_EQ(testcases, 6);
-  const auto count = [&](const std::string& n) { return std::count(x.elements.begin(), x.elements.end(), n); };
+  const auto count = [&](const std::string& n) {
+    return std::count(x.elements.begin(), x.elements.end(), n);
+  };
   EXPECT_EQ(count("failure"), 1);
   EXPECT_EQ(count("error"), 1);
   EXPECT_EQ(count("skipped"), 2);  // INCONCLUSIVE and SKIPPED
@@ -152,13 +160,16 @@ TEST(Reports, JsonHasTheRequiredFieldsAndRoundTrips) {
   const auto j = nlohmann::json::parse(render_results_json(r));
   EXPECT_EQ(j["schema_version"], 1);
   for (const char* k : {"name", "path", "paper"}) EXPECT_TRUE(j["suite"].contains(k)) << k;
-  for (const char* k : {"path", "family", "layout", "num_layers", "moe_layers", "num_experts", "top_k", "dtypes"})
+  for (const char* k :
+       {"path", "family", "layout", "num_layers", "moe_layers", "num_experts", "top_k", "dtypes"})
     EXPECT_TRUE(j["model"].contains(k)) << k;
-  for (const char* k : {"version", "git_revision", "backend", "device"}) EXPECT_TRUE(j["environment"].contains(k)) << k;
+  for (const char* k : {"version", "git_revision", "backend", "device"})
+    EXPECT_TRUE(j["environment"].contains(k)) << k;
   ASSERT_EQ(j["hypotheses"].size(), 6u);
   for (const auto& h : j["hypotheses"])
-    for (const char* k : {"id", "finding", "metric", "params", "layers", "aggregate", "outcome", "value", "interval",
-                          "level", "threshold", "severity", "reference", "per_layer", "tolerance"})
+    for (const char* k :
+         {"id", "finding", "metric", "params", "layers", "aggregate", "outcome", "value",
+          "interval", "level", "threshold", "severity", "reference", "per_layer", "tolerance"})
       EXPECT_TRUE(h.contains(k)) << k;
   EXPECT_TRUE(j["hypotheses"][4]["value"].is_null());  // NaN -> null
   EXPECT_EQ(j["hypotheses"][0]["threshold"], (nlohmann::json{{"op", ">="}, {"value", 0.1}}));
@@ -186,9 +197,11 @@ TEST(Reports, JsonHasTheRequiredFieldsAndRoundTrips) {
 
 // The required fields of reports/results.schema.json, checked against a produced results.json:
 // the schema file and the writer must not drift apart.
-void check_required(const nlohmann::json& schema, const nlohmann::json& value, const std::string& path) {
+void check_required(const nlohmann::json& schema, const nlohmann::json& value,
+                    const std::string& path) {
   if (schema.contains("required"))
-    for (const auto& k : schema["required"]) EXPECT_TRUE(value.contains(k.get<std::string>())) << path << "." << k;
+    for (const auto& k : schema["required"])
+      EXPECT_TRUE(value.contains(k.get<std::string>())) << path << "." << k;
   if (schema.contains("properties") && value.is_object())
     for (const auto& [k, sub] : schema["properties"].items())
       if (value.contains(k)) check_required(sub, value[k], path + "." + k);
@@ -196,7 +209,8 @@ void check_required(const nlohmann::json& schema, const nlohmann::json& value, c
     for (const auto& item : value) check_required(schema["items"], item, path + "[]");
   if (schema.contains("type")) {
     const auto& t = schema["type"];
-    std::vector<std::string> types = t.is_array() ? t.get<std::vector<std::string>>() : std::vector<std::string>{t};
+    std::vector<std::string> types =
+        t.is_array() ? t.get<std::vector<std::string>>() : std::vector<std::string>{t};
     bool ok = false;
     for (const auto& ty : types)
       ok = ok || (ty == "object" && value.is_object()) || (ty == "array" && value.is_array()) ||
@@ -224,7 +238,8 @@ TEST(Reports, ResultsJsonMatchesItsSchema) {
   broken["hypotheses"][0]["outcome"] = "MAYBE";
   ::testing::TestPartResultArray failures;
   {
-    ::testing::ScopedFakeTestPartResultReporter reporter(::testing::ScopedFakeTestPartResultReporter::INTERCEPT_ONLY_CURRENT_THREAD, &failures);
+    ::testing::ScopedFakeTestPartResultReporter reporter(
+        ::testing::ScopedFakeTestPartResultReporter::INTERCEPT_ONLY_CURRENT_THREAD, &failures);
     check_required(schema, broken, "$");
   }
   EXPECT_GE(failures.size(), 1);
@@ -249,7 +264,8 @@ TEST(Reports, MarkdownTableShape) {
   EXPECT_NE(md.find("✅ PASS"), std::string::npos);
   EXPECT_NE(md.find("❌ FAIL"), std::string::npos);
   EXPECT_NE(md.find("Mixtral-8x7B 0.3"), std::string::npos);
-  EXPECT_NE(md.find("1 passed, 1 failed, 1 warned, 1 inconclusive, 1 errors, 1 skipped"), std::string::npos);
+  EXPECT_NE(md.find("1 passed, 1 failed, 1 warned, 1 inconclusive, 1 errors, 1 skipped"),
+            std::string::npos);
 }
 
 TEST(Reports, HtmlIsSelfContained) {
@@ -257,12 +273,14 @@ TEST(Reports, HtmlIsSelfContained) {
   EXPECT_EQ(html.rfind("<!DOCTYPE html>", 0), 0u);
   EXPECT_NE(html.find("<svg"), std::string::npos);
   EXPECT_EQ(html.find("<script"), std::string::npos);
-  EXPECT_EQ(html.find("http://"), html.find("http://www.w3.org/2000/svg"));  // only the SVG namespace
-  EXPECT_EQ(html.find("<tag>"), std::string::npos);  // escaped
+  EXPECT_EQ(html.find("http://"),
+            html.find("http://www.w3.org/2000/svg"));  // only the SVG namespace
+  EXPECT_EQ(html.find("<tag>"), std::string::npos);    // escaped
 }
 
 fs::path fresh_dir(const std::string& name) {
-  const fs::path d = fs::temp_directory_path() / ("moeprobe_test_" + name + "_" + std::to_string(::getpid()));
+  const fs::path d =
+      fs::temp_directory_path() / ("moeprobe_test_" + name + "_" + std::to_string(::getpid()));
   fs::remove_all(d);
   return d;
 }
@@ -272,7 +290,8 @@ TEST(Reports, AtomicWriteCreatesTheDirectoryAndLeavesNoTemporaries) {
   write_reports(testing::sample_run(), d, {"json", "junit", "md", "html"});
   std::set<std::string> names;
   for (const auto& e : fs::directory_iterator(d)) names.insert(e.path().filename().string());
-  EXPECT_EQ(names, (std::set<std::string>{"results.json", "junit.xml", "summary.md", "report.html"}));
+  EXPECT_EQ(names,
+            (std::set<std::string>{"results.json", "junit.xml", "summary.md", "report.html"}));
   fs::remove_all(d.parent_path());
 }
 

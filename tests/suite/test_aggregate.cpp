@@ -70,6 +70,10 @@ TEST(Aggregate, BandRatioWithPositionsAndFractions) {
   EXPECT_TRUE(f.band.contains(22, 32));
   EXPECT_TRUE(f.band.contains(30, 32));
   EXPECT_FALSE(f.band.contains(31, 32));
+  // 8 layers: round(5.52) = 6 .. round(7.52) = 8, capped at 6: the last layer stays out.
+  EXPECT_TRUE(f.band.contains(6, 8));
+  EXPECT_FALSE(f.band.contains(7, 8));
+  EXPECT_FALSE(f.band.contains(5, 8));
   // No layer in the band: undefined, with a reason.
   std::string why;
   EXPECT_TRUE(std::isnan(aggregate(a, pts({1, 2, 3}), 3, &why)));

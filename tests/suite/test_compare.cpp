@@ -10,8 +10,8 @@ namespace {
 
 TEST(Compare, DriftNeedsBothToleranceExceeded) {
   EXPECT_FALSE(drifts(0.30, 0.31, 0.02, 0.05));
-  EXPECT_TRUE(drifts(0.30, 0.35, 0.02, 0.05));    // 0.05 > 0.02 and > 0.015
-  EXPECT_FALSE(drifts(10.0, 10.3, 0.02, 0.05));   // 0.3 > abs but < 0.5 rel
+  EXPECT_TRUE(drifts(0.30, 0.35, 0.02, 0.05));   // 0.05 > 0.02 and > 0.015
+  EXPECT_FALSE(drifts(10.0, 10.3, 0.02, 0.05));  // 0.3 > abs but < 0.5 rel
   EXPECT_TRUE(drifts(0.0, 0.03, 0.02, 0.05));
   EXPECT_TRUE(drifts(std::nan(""), 0.1, 0.02, 0.05));
   EXPECT_FALSE(drifts(std::nan(""), std::nan(""), 0.02, 0.05));
@@ -34,7 +34,8 @@ TEST(Compare, LayerDriftOutcomeChangeAddedRemoved) {
   EXPECT_EQ(c.drifted(), 1);
   EXPECT_TRUE(c.failed());
   bool found = false;
-  for (const auto& row : c.rows) found = found || (row.drift && row.layer == 3 && row.id == cur.hypotheses[0].id);
+  for (const auto& row : c.rows)
+    found = found || (row.drift && row.layer == 3 && row.id == cur.hypotheses[0].id);
   EXPECT_TRUE(found);
   // A loose CLI tolerance overrides the hypothesis's.
   CompareOptions loose;

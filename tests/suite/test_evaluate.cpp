@@ -68,7 +68,8 @@ TEST(Evaluate, BootstrapIntervalCoversZeroAndShrinksWithN) {
   iv.resamples = 1000;
   double prev_width = 1e9;
   for (int n : {25, 100, 400, 1600}) {
-    const auto r = evaluate_hypothesis(hyp("in [-1, 1]"), iv, {mean_layer(0, normal_samples(n, 11))}, 1);
+    const auto r =
+        evaluate_hypothesis(hyp("in [-1, 1]"), iv, {mean_layer(0, normal_samples(n, 11))}, 1);
     EXPECT_LE(r.lo, 0.0) << n;
     EXPECT_GE(r.hi, 0.0) << n;
     EXPECT_LE(r.lo, r.value);
@@ -89,7 +90,8 @@ TEST(Evaluate, CoverageOfTheMeanIsNearTheLevel) {
   const int trials = 100;
   for (int t = 0; t < trials; ++t) {
     iv.seed = static_cast<uint64_t>(t);
-    const auto r = evaluate_hypothesis(hyp(">= 0"), iv, {mean_layer(0, normal_samples(60, 1000 + t))}, 1);
+    const auto r =
+        evaluate_hypothesis(hyp(">= 0"), iv, {mean_layer(0, normal_samples(60, 1000 + t))}, 1);
     covered += (r.lo <= 0.0 && r.hi >= 0.0) ? 1 : 0;
   }
   EXPECT_GE(covered, 78);  // nominal 90; binomial sd 3
@@ -102,13 +104,18 @@ TEST(Evaluate, Outcomes) {
   // Around 0.5 with a small spread.
   std::vector<double> units;
   for (int i = 0; i < 100; ++i) units.push_back(0.5 + 0.01 * ((i % 7) - 3));
-  EXPECT_EQ(evaluate_hypothesis(hyp(">= 0.1"), iv, {mean_layer(0, units)}, 1).outcome, Outcome::Pass);
+  EXPECT_EQ(evaluate_hypothesis(hyp(">= 0.1"), iv, {mean_layer(0, units)}, 1).outcome,
+            Outcome::Pass);
   const auto fail = evaluate_hypothesis(hyp("<= 0.1"), iv, {mean_layer(0, units)}, 1);
   EXPECT_EQ(fail.outcome, Outcome::Fail);
   EXPECT_NE(fail.reason.find("misses"), std::string::npos);
-  EXPECT_EQ(evaluate_hypothesis(hyp("<= 0.1", Severity::Warn), iv, {mean_layer(0, units)}, 1).outcome, Outcome::Warn);
-  EXPECT_EQ(evaluate_hypothesis(hyp("in [0.4, 0.6]"), iv, {mean_layer(0, units)}, 1).outcome, Outcome::Pass);
-  EXPECT_EQ(evaluate_hypothesis(hyp("in [0.6, 0.7]"), iv, {mean_layer(0, units)}, 1).outcome, Outcome::Fail);
+  EXPECT_EQ(
+      evaluate_hypothesis(hyp("<= 0.1", Severity::Warn), iv, {mean_layer(0, units)}, 1).outcome,
+      Outcome::Warn);
+  EXPECT_EQ(evaluate_hypothesis(hyp("in [0.4, 0.6]"), iv, {mean_layer(0, units)}, 1).outcome,
+            Outcome::Pass);
+  EXPECT_EQ(evaluate_hypothesis(hyp("in [0.6, 0.7]"), iv, {mean_layer(0, units)}, 1).outcome,
+            Outcome::Fail);
   // The threshold sits inside the interval: inconclusive.
   std::vector<double> wide;
   for (int i = 0; i < 30; ++i) wide.push_back(i % 2 ? 1.0 : -1.0);
@@ -120,7 +127,8 @@ TEST(Evaluate, Outcomes) {
 TEST(Evaluate, NoIntervalUsesThePointValue) {
   IntervalSpec iv;
   iv.method = IntervalSpec::Method::None;
-  const auto r = evaluate_hypothesis(hyp("> 0.2"), iv, {fixed_layer(0, 0.3), fixed_layer(1, 0.2)}, 2);
+  const auto r =
+      evaluate_hypothesis(hyp("> 0.2"), iv, {fixed_layer(0, 0.3), fixed_layer(1, 0.2)}, 2);
   EXPECT_EQ(r.outcome, Outcome::Pass);
   EXPECT_DOUBLE_EQ(r.value, 0.25);
   EXPECT_DOUBLE_EQ(r.lo, 0.25);
@@ -142,7 +150,8 @@ TEST(Evaluate, ResamplesLayersWithoutResamplers) {
   EXPECT_LE(r.hi, 0.7);
   // over: layers also wins when resamplers exist.
   iv.over = IntervalSpec::Over::Layers;
-  const auto u = evaluate_hypothesis(hyp(">= 0"), iv, {mean_layer(0, {1, 2, 3}), mean_layer(1, {4, 5, 6})}, 2);
+  const auto u =
+      evaluate_hypothesis(hyp(">= 0"), iv, {mean_layer(0, {1, 2, 3}), mean_layer(1, {4, 5, 6})}, 2);
   EXPECT_EQ(u.interval_over, "layers");
   EXPECT_DOUBLE_EQ(u.lo, 2.0);
   EXPECT_DOUBLE_EQ(u.hi, 5.0);
@@ -152,7 +161,8 @@ TEST(Evaluate, MixedLayersKeepFixedValues) {
   IntervalSpec iv;
   iv.resamples = 200;
   // Layer 1 has no resampler: its value stays; the interval comes from layer 0's units only.
-  const auto r = evaluate_hypothesis(hyp(">= 0"), iv, {mean_layer(0, {0, 1}), fixed_layer(1, 10)}, 2);
+  const auto r =
+      evaluate_hypothesis(hyp(">= 0"), iv, {mean_layer(0, {0, 1}), fixed_layer(1, 10)}, 2);
   EXPECT_EQ(r.interval_over, "units");
   EXPECT_DOUBLE_EQ(r.lo, 5.0);
   EXPECT_DOUBLE_EQ(r.hi, 5.5);
@@ -162,24 +172,39 @@ TEST(Evaluate, ErrorsAreExplained) {
   IntervalSpec iv;
   iv.resamples = 50;
   const double nan = std::nan("");
-  const auto r = evaluate_hypothesis(hyp(">= 0"), iv, {fixed_layer(0, nan), fixed_layer(1, nan)}, 2);
-  EXPECT_EQ(r.outcome, Outcome::Error);
-  EXPECT_NE(r.reason.find("no layer has a defined value"), std::string::npos);
+  const auto r =
+      evaluate_hypothesis(hyp(">= 0"), iv, {fixed_layer(0, nan), fixed_layer(1, nan)}, 2);
+  EXPECT_EQ(r.outcome, Outcome::Skipped);  // the metric applies to no layer
+  EXPECT_NE(r.reason.find("not applicable"), std::string::npos);
+  // A band aggregate with no layer in its band cannot be computed.
+  Hypothesis band = hyp(">= 0");
+  band.aggregate.kind = Aggregate::Kind::BandMean;
+  band.aggregate.band.kind = Band::Kind::Positions;
+  band.aggregate.band.from = 5;
+  band.aggregate.band.to = 6;
+  const auto b = evaluate_hypothesis(band, iv, {fixed_layer(0, 0.1), fixed_layer(1, 0.2)}, 8);
+  EXPECT_EQ(b.outcome, Outcome::Error);
+  EXPECT_NE(b.reason.find("band"), std::string::npos);
   EXPECT_EQ(evaluate_hypothesis(hyp(">= 0"), iv, {}, 2).outcome, Outcome::Error);
   PositionedMeasurement bad = mean_layer(0, {1, 2});
-  bad.m.resampler.statistic = [](const std::vector<int>&) -> double { throw std::runtime_error("boom"); };
+  bad.m.resampler.statistic = [](const std::vector<int>&) -> double {
+    throw std::runtime_error("boom");
+  };
   const auto t = evaluate_hypothesis(hyp(">= 0"), iv, {bad}, 1);
   EXPECT_EQ(t.outcome, Outcome::Error);
   EXPECT_NE(t.reason.find("boom"), std::string::npos);
   // Layers where the metric does not apply (NaN) are left out of the mean.
   iv.method = IntervalSpec::Method::None;
-  EXPECT_DOUBLE_EQ(evaluate_hypothesis(hyp(">= 0"), iv, {fixed_layer(0, nan), fixed_layer(1, 0.4)}, 2).value, 0.4);
+  EXPECT_DOUBLE_EQ(
+      evaluate_hypothesis(hyp(">= 0"), iv, {fixed_layer(0, nan), fixed_layer(1, 0.4)}, 2).value,
+      0.4);
 }
 
 TEST(Evaluate, SkippedAndExitCodes) {
   IntervalSpec iv;
   RunResult run;
-  run.hypotheses.push_back(unmeasured_result(hyp(">= 0"), iv, Outcome::Skipped, "needs --reference-model"));
+  run.hypotheses.push_back(
+      unmeasured_result(hyp(">= 0"), iv, Outcome::Skipped, "needs --reference-model"));
   EXPECT_EQ(run_exit_code(run, true), 0);
   HypothesisResult inc;
   inc.outcome = Outcome::Inconclusive;

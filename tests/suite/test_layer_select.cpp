@@ -26,7 +26,7 @@ TEST(LayerSelect, PythonSlices) {
   EXPECT_EQ(sel("2:10:2", 12), (std::vector<int>{2, 4, 6, 8}));
   EXPECT_EQ(sel("::3", 7), (std::vector<int>{0, 3, 6}));
   EXPECT_EQ(sel("-2:", 5), (std::vector<int>{3, 4}));
-  EXPECT_EQ(sel("3:100", 5), (std::vector<int>{3, 4}));  // clamped like Python
+  EXPECT_EQ(sel("3:100", 5), (std::vector<int>{3, 4}));    // clamped like Python
   EXPECT_EQ(sel("::-1", 3), (std::vector<int>{0, 1, 2}));  // negative step: same set, ascending
   EXPECT_EQ(sel("4:1:-2", 6), (std::vector<int>{2, 4}));
   EXPECT_TRUE(sel("3:1", 5).empty());
@@ -50,7 +50,8 @@ TEST(LayerSelect, OutOfRangeListIsAnError) {
 }
 
 TEST(LayerSelect, MalformedSelectorsAreRejected) {
-  for (const char* bad : {"", "layers", "1:2:3:4", "a:b", "[1, x]", "[1, 2", "[]", "1:2:0", "1.5", "moe!"}) {
+  for (const char* bad :
+       {"", "layers", "1:2:3:4", "a:b", "[1, x]", "[1, 2", "[]", "1:2:0", "1.5", "moe!"}) {
     std::string err;
     EXPECT_FALSE(parse_layer_selector(bad, &err).has_value()) << bad;
     EXPECT_NE(err.find("expected"), std::string::npos) << bad;

@@ -42,7 +42,9 @@ hypotheses:
     expect: "> 0"
 )";
 
-Suite parse(const std::string& text) { return parse_suite(text, "demo.yaml", testing::fake_lookup); }
+Suite parse(const std::string& text) {
+  return parse_suite(text, "demo.yaml", testing::fake_lookup);
+}
 
 TEST(Schema, ParsesAValidSuite) {
   const Suite s = parse(kGood);
@@ -77,7 +79,8 @@ TEST(Schema, ParsesAValidSuite) {
 
 // Replaces the first occurrence of `from` in the good suite and expects an InputError whose text
 // contains every one of `needles`.
-void expect_error(const std::string& from, const std::string& to, std::vector<std::string> needles) {
+void expect_error(const std::string& from, const std::string& to,
+                  std::vector<std::string> needles) {
   std::string text = kGood;
   const auto at = text.find(from);
   ASSERT_NE(at, std::string::npos) << from;
@@ -88,38 +91,50 @@ void expect_error(const std::string& from, const std::string& to, std::vector<st
   } catch (const InputError& e) {
     const std::string what = e.what();
     EXPECT_EQ(e.file(), "demo.yaml");
-    for (const auto& n : needles) EXPECT_NE(what.find(n), std::string::npos) << "missing \"" << n << "\" in: " << what;
+    for (const auto& n : needles)
+      EXPECT_NE(what.find(n), std::string::npos) << "missing \"" << n << "\" in: " << what;
   }
 }
 
 TEST(Schema, UnknownKeys) {
-  expect_error("description: a demo", "descripton: a demo", {"line 3", "descripton", "unknown key", "description"});
-  expect_error("    severity: warn", "    severity: warn\n    weight: 2", {"line 22", "hypotheses[1].weight", "unknown key"});
-  expect_error("method: bootstrap,", "methd: bootstrap,", {"defaults.interval.methd", "unknown key"});
+  expect_error("description: a demo", "descripton: a demo",
+               {"line 3", "descripton", "unknown key", "description"});
+  expect_error("    severity: warn", "    severity: warn\n    weight: 2",
+               {"line 22", "hypotheses[1].weight", "unknown key"});
+  expect_error("method: bootstrap,", "methd: bootstrap,",
+               {"defaults.interval.methd", "unknown key"});
 }
 
 TEST(Schema, UnknownMetricAndBadParams) {
-  expect_error("metric: gate_neuron_r\n", "metric: gate_neuron_rr\n", {"line 24", "hypotheses[2].metric", "unknown metric \"gate_neuron_rr\""});
-  expect_error("params: { matrix: act }", "params: { matrix: gate }", {"line 25", "hypotheses[2]", "params.matrix", "expected act"});
+  expect_error("metric: gate_neuron_r\n", "metric: gate_neuron_rr\n",
+               {"line 24", "hypotheses[2].metric", "unknown metric \"gate_neuron_rr\""});
+  expect_error("params: { matrix: act }", "params: { matrix: gate }",
+               {"line 25", "hypotheses[2]", "params.matrix", "expected act"});
 }
 
 TEST(Schema, UnknownOrMalformedAggregate) {
-  expect_error("aggregate: mean", "aggregate: average", {"line 14", "hypotheses[0].aggregate", "unknown aggregate \"average\""});
-  expect_error("band: [0.69, 0.94]", "band: [0.94, 0.69]", {"hypotheses[1].aggregate.band_ratio.band", "from <= to"});
+  expect_error("aggregate: mean", "aggregate: average",
+               {"line 14", "hypotheses[0].aggregate", "unknown aggregate \"average\""});
+  expect_error("band: [0.69, 0.94]", "band: [0.94, 0.69]",
+               {"hypotheses[1].aggregate.band_ratio.band", "from <= to"});
   expect_error("band: [0.69, 0.94]", "band: [0.69, 1.5]", {"fractions"});
   expect_error("base: before", "base: after", {"band_ratio.base", "before or rest"});
   expect_error("op: \">\"", "op: \"=>\"", {"fraction.op", "expected one of"});
 }
 
 TEST(Schema, BadOperators) {
-  for (const char* bad : {"\"=> 0.10\"", "\"0.10\"", "\">= ten\"", "\"in [0.02, -0.02]\"", "\"in [1]\"", "\"== 1\""}) {
-    expect_error("expect: \">= 0.10\"", std::string("expect: ") + bad, {"line 15", "hypotheses[0].expect", "expected \">= X\""});
+  for (const char* bad : {"\"=> 0.10\"", "\"0.10\"", "\">= ten\"", "\"in [0.02, -0.02]\"",
+                          "\"in [1]\"", "\"== 1\""}) {
+    expect_error("expect: \">= 0.10\"", std::string("expect: ") + bad,
+                 {"line 15", "hypotheses[0].expect", "expected \">= X\""});
   }
 }
 
 TEST(Schema, BadSelectors) {
-  expect_error("layers: [0, -1]", "layers: \"0:1:2:3\"", {"line 26", "hypotheses[2].layers", "too many"});
-  expect_error("layers: [0, -1]", "layers: [0, x]", {"hypotheses[2].layers", "expected an integer"});
+  expect_error("layers: [0, -1]", "layers: \"0:1:2:3\"",
+               {"line 26", "hypotheses[2].layers", "too many"});
+  expect_error("layers: [0, -1]", "layers: [0, x]",
+               {"hypotheses[2].layers", "expected an integer"});
   expect_error("layers: moe", "layers: early", {"defaults.layers", "expected \"moe\""});
 }
 
@@ -127,8 +142,10 @@ TEST(Schema, IdsSeverityRequiresAndTopLevel) {
   expect_error("id: dip", "id: Dip_1", {"hypotheses[1].id", "lowercase"});
   expect_error("id: dip", "id: positive", {"line 23", "duplicate id \"positive\""});
   expect_error("severity: warn", "severity: fatal", {"hypotheses[1].severity", "fail or warn"});
-  expect_error("    layers: \"2:10:2\"", "    requires: [gpu]\n    layers: \"2:10:2\"", {"requires", "reference_model"});
-  expect_error("schema: moeprobe/suite/v1", "schema: moeprobe/suite/v2", {"line 1", "schema", "moeprobe/suite/v1"});
+  expect_error("    layers: \"2:10:2\"", "    requires: [gpu]\n    layers: \"2:10:2\"",
+               {"requires", "reference_model"});
+  expect_error("schema: moeprobe/suite/v1", "schema: moeprobe/suite/v2",
+               {"line 1", "schema", "moeprobe/suite/v1"});
   expect_error("    expect: \"> 0\"\n", "\n", {"hypotheses[3].expect", "missing"});
   expect_error("resamples: 500", "resamples: 5", {"defaults.interval.resamples"});
   expect_error("level: 0.9", "level: 95", {"defaults.interval.level", "(0, 1)"});

@@ -3,25 +3,26 @@
 
 #include <gtest/gtest.h>
 
+#include "metrics/rank_statistics.h"
 #include "suite/statistics.h"
 
 namespace moeprobe {
 namespace {
 
 TEST(Statistics, PearsonAndSpearman) {
-  EXPECT_NEAR(stats::pearson({1, 2, 3, 4}, {2, 4, 6, 8}), 1.0, 1e-12);
-  EXPECT_NEAR(stats::pearson({1, 2, 3, 4}, {8, 6, 4, 2}), -1.0, 1e-12);
-  EXPECT_TRUE(std::isnan(stats::pearson({1, 1, 1}, {1, 2, 3})));
-  EXPECT_TRUE(std::isnan(stats::pearson({1}, {1})));
+  EXPECT_NEAR(pearson({1, 2, 3, 4}, {2, 4, 6, 8}), 1.0, 1e-12);
+  EXPECT_NEAR(pearson({1, 2, 3, 4}, {8, 6, 4, 2}), -1.0, 1e-12);
+  EXPECT_TRUE(std::isnan(pearson({1, 1, 1}, {1, 2, 3})));
+  EXPECT_TRUE(std::isnan(pearson({1}, {1})));
   // Monotone but not linear: Spearman 1, Pearson below 1.
   std::vector<double> x = {1, 2, 3, 4, 5}, y = {1, 4, 9, 16, 100};
-  EXPECT_NEAR(stats::spearman(x, y), 1.0, 1e-12);
-  EXPECT_LT(stats::pearson(x, y), 0.99);
+  EXPECT_NEAR(spearman(x, y), 1.0, 1e-12);
+  EXPECT_LT(pearson(x, y), 0.99);
   // Hand-computed: ranks of {10, 20, 20, 30} are {1, 2.5, 2.5, 4}.
-  const auto r = stats::average_ranks({10, 20, 20, 30});
+  const auto r = average_ranks({10, 20, 20, 30});
   EXPECT_EQ(r, (std::vector<double>{1, 2.5, 2.5, 4}));
   // Known value: x = 1..5, y = {2, 1, 4, 3, 5} -> rho = 1 - 6*4/(5*24) = 0.8.
-  EXPECT_NEAR(stats::spearman({1, 2, 3, 4, 5}, {2, 1, 4, 3, 5}), 0.8, 1e-12);
+  EXPECT_NEAR(spearman({1, 2, 3, 4, 5}, {2, 1, 4, 3, 5}), 0.8, 1e-12);
 }
 
 TEST(Statistics, QuantileInterpolatesLikeNumpy) {
@@ -48,7 +49,8 @@ TEST(Statistics, DrawIndicesIsDeterministicAndUniform) {
       ++counts[k];
     }
   for (int c : counts) EXPECT_NEAR(c, 2000.0, 150.0);  // 10000 draws / 5, several sigma slack
-  EXPECT_NE(stats::stable_hash("a1-upcycling-signature"), stats::stable_hash("a1-scratch-signature"));
+  EXPECT_NE(stats::stable_hash("a1-upcycling-signature"),
+            stats::stable_hash("a1-scratch-signature"));
   EXPECT_EQ(stats::stable_hash("x"), stats::stable_hash("x"));
 }
 
