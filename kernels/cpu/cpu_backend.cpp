@@ -87,6 +87,9 @@ struct SetJob {
 // into the float64 accumulator after at most this many rows, so each float sum has few terms.
 constexpr int64_t kMeanFlushRows = 64;
 
+// Software prefetch distance in blocks (see run_range).
+constexpr int64_t kAhead = 1;
+
 // Adds each row segment's sum (8 float lanes, then float64) of row a's block (elements
 // [off, off + len) of the matrix, floats in src) to its row's entry: mean neurons along
 // NeuronAxis::Cols.
@@ -128,6 +131,16 @@ void run_range(const SetJob& job, int64_t begin, int64_t end, int64_t block, Set
   for (int64_t off = begin; off < end; off += block) {
     const int64_t len = std::min(block, end - off);
     const int64_t padded = (len + kLanes - 1) / kLanes * kLanes;
+    // Ask for the bytes kAhead blocks on now, so they arrive while this block is computed (with
+    // the hardware prefetcher alone the loads stall at every block start).
+    const int64_t ahead = off + kAhead * block;
+    if (ahead < end)
+      for (int64_t a = 0; a < n; ++a) {
+        const std::size_t esz = dtype_size(job.dtypes[a]);
+        const unsigned char* p = job.data[a] + static_cast<std::size_t>(ahead) * esz;
+        const std::size_t bytes = static_cast<std::size_t>(std::min(block, end - ahead)) * esz;
+        for (std::size_t q = 0; q < bytes; q += 64) __builtin_prefetch(p + q, 0, 2);
+      }
     for (int64_t a = 0; a < n; ++a) {
       float* r = x.data() + a * block;
       if (rows_mean) {
