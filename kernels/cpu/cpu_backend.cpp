@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "kernels/backend_checks.h"
+#include "kernels/cpu/set_kernels.h"
 
 // Hot loops are compiled twice, for AVX2 and for baseline x86-64, and the loader picks the clone
 // the CPU supports (GNU ifunc): generic x86-64 binaries stay runnable everywhere.
@@ -46,27 +47,6 @@ void parallel(int n, const std::function<void(int)>& fn) {
     if (e) std::rethrow_exception(e);
 }
 
-// Converts count elements starting at element `offset` of a raw buffer to float. BF16 and F32
-// are done inline (a shift, a copy) because they dominate real checkpoints; the rest goes through
-// io/dtype.
-void load_floats(DType dtype, const unsigned char* base, int64_t offset, int64_t count,
-                 float* dst) {
-  const unsigned char* src = base + static_cast<std::size_t>(offset) * dtype_size(dtype);
-  if (dtype == DType::F32) {
-    std::memcpy(dst, src, static_cast<std::size_t>(count) * sizeof(float));
-  } else if (dtype == DType::BF16) {
-    uint16_t tmp[1024];
-    for (int64_t done = 0; done < count; done += 1024) {
-      const int64_t n = std::min<int64_t>(1024, count - done);
-      std::memcpy(tmp, src + done * 2, static_cast<std::size_t>(n) * 2);
-      uint32_t* out = reinterpret_cast<uint32_t*>(dst + done);
-      for (int64_t i = 0; i < n; ++i) out[i] = static_cast<uint32_t>(tmp[i]) << 16;
-    }
-  } else {
-    convert_to_float(dtype, src, dst, static_cast<std::size_t>(count));
-  }
-}
-
 // out[i][j] = sum over k < len of a[i][k] * b[j][k] for a 2x2 tile of rows (len a multiple of
 // kLanes). Float products and sums: see matrix_set_stats for why this is accurate enough.
 inline void dot_tile(const float* a0, const float* a1, const float* b0, const float* b1,
@@ -89,64 +69,6 @@ inline void dot_tile(const float* a0, const float* a1, const float* b0, const fl
   std::memcpy(out, r, sizeof r);
 }
 
-// Adds the upper triangle (a <= b) of the Gram of the n rows x[a*stride .. +len) into acc
-// (n x n, float64). Rows past n read `zeros`.
-MOEPROBE_MULTIVERSION
-void gram_block(const float* x, int64_t n, int64_t stride, int64_t len, const float* zeros,
-                double* acc) {
-  auto row = [&](int64_t a) { return a < n ? x + a * stride : zeros; };
-  for (int64_t a = 0; a < n; a += 2)
-    for (int64_t b = a; b < n; b += 2) {
-      float t[4];
-      dot_tile(row(a), row(a + 1), row(b), row(b + 1), len, t);
-      acc[a * n + b] += t[0];
-      if (b + 1 < n) acc[a * n + b + 1] += t[1];
-      if (a + 1 < n && b > a) acc[(a + 1) * n + b] += t[2];
-      if (a + 1 < n && b + 1 < n) acc[(a + 1) * n + b + 1] += t[3];
-    }
-}
-
-// Standardises each of len positions across the n rows of x into z (zero where all n values
-// are equal) and returns how many such constant positions there are among the first `real`.
-MOEPROBE_MULTIVERSION
-int64_t standardize_block(const float* x, int64_t n, int64_t stride, int64_t len, int64_t real,
-                          float* mean, float* lo, float* hi, float* inv, float* z) {
-  for (int64_t k = 0; k < len; ++k) {
-    mean[k] = 0.f;
-    lo[k] = hi[k] = x[k];
-  }
-  for (int64_t a = 0; a < n; ++a) {
-    const float* r = x + a * stride;
-    for (int64_t k = 0; k < len; ++k) {
-      mean[k] += r[k];
-      lo[k] = std::min(lo[k], r[k]);
-      hi[k] = std::max(hi[k], r[k]);
-    }
-  }
-  const float inv_n = 1.f / static_cast<float>(n);
-  for (int64_t k = 0; k < len; ++k) {
-    mean[k] *= inv_n;
-    inv[k] = 0.f;
-  }
-  for (int64_t a = 0; a < n; ++a) {
-    const float* r = x + a * stride;
-    for (int64_t k = 0; k < len; ++k) inv[k] += (r[k] - mean[k]) * (r[k] - mean[k]);
-  }
-  int64_t constant = 0;
-  const float inv_n1 = 1.f / static_cast<float>(n - 1);
-  for (int64_t k = 0; k < len; ++k) {
-    const bool flat = !(hi[k] > lo[k]);
-    constant += (flat && k < real) ? 1 : 0;
-    inv[k] = flat ? 0.f : 1.f / std::sqrt(inv[k] * inv_n1);
-  }
-  for (int64_t a = 0; a < n; ++a) {
-    const float* r = x + a * stride;
-    float* o = z + a * stride;
-    for (int64_t k = 0; k < len; ++k) o[k] = (r[k] - mean[k]) * inv[k];
-  }
-  return constant;
-}
-
 struct SetAccumulator {
   std::vector<double> gram, sgram, mean;  // n*n, n*n, n*hidden
   int64_t skipped = 0;
@@ -161,68 +83,98 @@ struct SetJob {
   MatrixSetRequest request;
 };
 
-// Processes elements [begin, end) of every matrix block by block into acc.
-void run_range(const SetJob& job, int64_t begin, int64_t end, int64_t block, SetAccumulator& acc) {
-  const int64_t n = static_cast<int64_t>(job.data.size());
-  std::vector<float> x(static_cast<std::size_t>(n * block), 0.f), zeros(block, 0.f);
-  std::vector<float> z, mean, lo, hi, inv;
-  if (job.request.standardized_gram) {
-    z.assign(static_cast<std::size_t>(n * block), 0.f);
-    mean.resize(block);
-    lo.resize(block);
-    hi.resize(block);
-    inv.resize(block);
+// Column sums of whole rows (mean neurons along NeuronAxis::Rows) are kept in float32 and moved
+// into the float64 accumulator after at most this many rows, so each float sum has few terms.
+constexpr int64_t kMeanFlushRows = 64;
+
+// Software prefetch distance in blocks (see run_range).
+constexpr int64_t kAhead = 1;
+
+// Adds each row segment's sum (8 float lanes, then float64) of row a's block (elements
+// [off, off + len) of the matrix, floats in src) to its row's entry: mean neurons along
+// NeuronAxis::Cols.
+MOEPROBE_MULTIVERSION
+void add_row_sums(int64_t cols, const float* src, int64_t off, int64_t len, double* rowsum) {
+  for (int64_t k = 0; k < len;) {
+    const int64_t e = off + k, r = e / cols, c = e % cols;
+    const int64_t seg = std::min(len - k, cols - c);
+    const float* s = src + k;
+    float lane[kLanes] = {};
+    int64_t j = 0;
+    for (; j + kLanes <= seg; j += kLanes)
+      for (int l = 0; l < kLanes; ++l) lane[l] += s[j + l];
+    double t = 0.0;
+    for (; j < seg; ++j) t += s[j];
+    for (float v : lane) t += v;
+    rowsum[r] += t;
+    k += seg;
   }
-  double lane[kLanes];
+}
+
+// Processes elements [begin, end) of every matrix block by block into acc: convert the N rows'
+// block into a float scratch (cache-resident), add the mean neurons, the Gram, then standardise
+// the scratch in place and add its Gram.
+void run_range(const SetJob& job, int64_t begin, int64_t end, int64_t block, SetAccumulator& acc) {
+  const cpu::SetKernels& kern = cpu::set_kernels();
+  const int64_t n = static_cast<int64_t>(job.data.size());
+  std::vector<float> x(static_cast<std::size_t>(n * block), 0.f);
+  const bool rows_mean = job.request.mean_neuron && job.axis == NeuronAxis::Rows;
+  std::vector<float> colsum(rows_mean ? static_cast<std::size_t>(n * job.hidden) : 0, 0.f);
+  int64_t since_flush = 0;  // elements added into colsum since it was last flushed
+  auto flush = [&] {
+    for (std::size_t i = 0; i < colsum.size(); ++i) {
+      acc.mean[i] += colsum[i];
+      colsum[i] = 0.f;
+    }
+    since_flush = 0;
+  };
   for (int64_t off = begin; off < end; off += block) {
     const int64_t len = std::min(block, end - off);
     const int64_t padded = (len + kLanes - 1) / kLanes * kLanes;
+    // Ask for the bytes kAhead blocks on now, so they arrive while this block is computed (with
+    // the hardware prefetcher alone the loads stall at every block start).
+    const int64_t ahead = off + kAhead * block;
+    if (ahead < end)
+      for (int64_t a = 0; a < n; ++a) {
+        const std::size_t esz = dtype_size(job.dtypes[a]);
+        const unsigned char* p = job.data[a] + static_cast<std::size_t>(ahead) * esz;
+        const std::size_t bytes = static_cast<std::size_t>(std::min(block, end - ahead)) * esz;
+        for (std::size_t q = 0; q < bytes; q += 64) __builtin_prefetch(p + q, 0, 2);
+      }
     for (int64_t a = 0; a < n; ++a) {
       float* r = x.data() + a * block;
-      load_floats(job.dtypes[a], job.data[a], off, len, r);
-      std::fill(r + len, r + padded, 0.f);  // padding contributes zero products
-    }
-    if (job.request.gram) gram_block(x.data(), n, block, padded, zeros.data(), acc.gram.data());
-    if (job.request.standardized_gram && n >= 2) {
-      acc.skipped += standardize_block(x.data(), n, block, padded, len, mean.data(), lo.data(),
-                                       hi.data(), inv.data(), z.data());
-      gram_block(z.data(), n, block, padded, zeros.data(), acc.sgram.data());
-    }
-    if (job.request.mean_neuron) {
-      // Walk the block one matrix row segment at a time: Rows adds the segment element-wise
-      // into the column sums; Cols adds the segment's sum to its row's entry.
-      for (int64_t k = 0; k < len;) {
-        const int64_t e = off + k, r = e / job.cols, c = e % job.cols;
-        const int64_t seg = std::min(len - k, job.cols - c);
-        for (int64_t a = 0; a < n; ++a) {
-          const float* src = x.data() + a * block + k;
-          double* dst = acc.mean.data() + a * job.hidden;
-          if (job.axis == NeuronAxis::Rows) {
-            for (int64_t j = 0; j < seg; ++j) dst[c + j] += src[j];
-          } else {
-            std::fill(lane, lane + kLanes, 0.0);
-            int64_t j = 0;
-            for (; j + kLanes <= seg; j += kLanes)
-              for (int l = 0; l < kLanes; ++l) lane[l] += src[j + l];
-            double s = 0.0;
-            for (; j < seg; ++j) s += src[j];
-            for (int l = 0; l < kLanes; ++l) s += lane[l];
-            dst[r] += s;
-          }
+      if (rows_mean) {
+        // Row segment by row segment, each added into the float column sums as it is loaded.
+        for (int64_t k = 0; k < len;) {
+          const int64_t c = (off + k) % job.cols, seg = std::min(len - k, job.cols - c);
+          kern.load(job.dtypes[a], job.data[a], off + k, seg, r + k,
+                    colsum.data() + a * job.hidden + c);
+          k += seg;
         }
-        k += seg;
+      } else {
+        kern.load(job.dtypes[a], job.data[a], off, len, r, nullptr);
       }
+      std::fill(r + len, r + padded, 0.f);  // padding contributes zero products
+      if (job.request.mean_neuron && !rows_mean)
+        add_row_sums(job.cols, r, off, len, acc.mean.data() + a * job.hidden);
+    }
+    if (rows_mean && (since_flush += len) >= kMeanFlushRows * job.cols) flush();
+    if (job.request.gram) kern.gram(x.data(), n, block, padded, acc.gram.data());
+    if (job.request.standardized_gram && n >= 2) {
+      acc.skipped += kern.standardize(x.data(), n, block, padded, len);
+      kern.gram(x.data(), n, block, padded, acc.sgram.data());
     }
   }
+  if (rows_mean) flush();
 }
 
 // The shared engine of matrix_set_stats and gram_rows.
 MatrixSetStats run_set(const SetJob& job, int max_threads) {
   const int64_t n = static_cast<int64_t>(job.data.size());
-  // Block length: the N rows of x (and z) stay within ~512 KiB so they live in L2 while every
-  // pair of rows is multiplied.
-  int64_t block = std::clamp<int64_t>(65536 / std::max<int64_t>(n, 1), 256, 4096);
-  block = block / kLanes * kLanes;
+  // Block length: the N float rows of the scratch stay within ~24 KiB (L1) while every pair of
+  // rows is multiplied, but at least 256 elements so the per-block float64 flush stays cheap.
+  int64_t block = std::clamp<int64_t>(6144 / std::max<int64_t>(n, 1), 256, 4096);
+  block = block / 16 * 16;
   const int64_t nblocks = (job.numel + block - 1) / block;
   // Threads get contiguous runs of whole blocks; no thread for less than ~64 K elements.
   const int threads =
@@ -272,7 +224,7 @@ MatrixSetStats run_set(const SetJob& job, int max_threads) {
 std::vector<float> neuron_rows(const TensorView& m, NeuronAxis axis) {
   const int64_t rows = m.rows(), cols = m.cols();
   std::vector<float> flat(static_cast<std::size_t>(rows * cols));
-  load_floats(m.dtype, m.data, 0, rows * cols, flat.data());
+  cpu::set_kernels().load(m.dtype, m.data, 0, rows * cols, flat.data(), nullptr);
   if (axis == NeuronAxis::Rows) return flat;
   std::vector<float> t(flat.size());
   for (int64_t r = 0; r < rows; ++r)

@@ -60,8 +60,7 @@ Weights add_noise(const Weights& w, float sd, std::mt19937_64& rng) {
 
 // Upcycled experts W_e = W_F + eps_e with |eps|^2/|W_F|^2 = 1/c - 1 (D ~ c, D^F ~ sqrt(c)); or,
 // with independent = true, unrelated random experts.
-PlantedLayer planted(int experts, int64_t I, int64_t H, double c, bool independent,
-                     uint64_t seed) {
+PlantedLayer planted(int experts, int64_t I, int64_t H, double c, bool independent, uint64_t seed) {
   std::mt19937_64 rng(seed);
   PlantedLayer p;
   p.I = I;
@@ -121,8 +120,7 @@ TEST(Params, BadValuesAreInputErrors) {
   EXPECT_THROW(m->validate_params({{"matrx", "act"}}, "s.yaml"), InputError);
   EXPECT_THROW(find_metric("neuron_order_tau")->validate_params({{"max_pairs", 0}}, "s"),
                InputError);
-  EXPECT_THROW(find_metric("gate_neuron_r")->validate_params({{"matrix", "all"}}, "s"),
-               InputError);
+  EXPECT_THROW(find_metric("gate_neuron_r")->validate_params({{"matrix", "all"}}, "s"), InputError);
 }
 
 TEST(A1, UpcycledExpertsGiveDAboutCAndDFAboutSqrtC) {

@@ -1,0 +1,279 @@
+// Static-analysis primitives: matrix_set_stats (CPU vs float64 reference) on layer-sized BF16
+// matrix sets beside two baselines for the same bytes: a raw in-memory pass (sum of 64-bit words:
+// the memory-bandwidth ceiling) and read(2) of the bytes from a file into a buffer (what a loader
+// does: the issue's "reading the same tensor bytes into memory"); then the A2 neuron matching
+// (neuron cosines + linear assignment) for DeepSeekMoE-sized experts.
+//
+// The Mixtral-layer set (8 experts x [14336, 4096] BF16, 940 MB) is the issue-4 target; the
+// BM_MixtralSideBySide benchmark times read(2) and matrix_set_stats in the same iteration and
+// reports their ratio.
+#include <benchmark/benchmark.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <random>
+#include <stdexcept>
+#include <thread>
+#include <tuple>
+
+#include "io/dtype.h"
+#include "kernels/cpu/cpu_backend.h"
+#include "kernels/reference/reference_backend.h"
+#include "metrics/linear_assignment.h"
+
+namespace moeprobe {
+namespace {
+
+// N matrices [rows, cols] of random BF16 values in one buffer, cached per shape; also written to
+// a temporary file on request (removed at exit).
+struct Set {
+  std::vector<uint16_t> bytes;
+  std::vector<TensorView> views;
+  std::filesystem::path file;
+  ~Set() {
+    std::error_code ec;
+    if (!file.empty()) std::filesystem::remove(file, ec);
+  }
+  std::size_t size() const { return bytes.size() * sizeof(uint16_t); }
+};
+
+// BF16 of roughly uniform values in (-1, 1): a xorshift stream, because mt19937 over 470M values
+// would dominate the benchmark's start-up.
+void fill_bf16(uint16_t* out, std::size_t count, uint64_t seed) {
+  uint64_t s = seed * 0x9E3779B97F4A7C15ull + 1;
+  for (std::size_t i = 0; i < count; ++i) {
+    s ^= s << 13;
+    s ^= s >> 7;
+    s ^= s << 17;
+    const float u = static_cast<float>(static_cast<int64_t>(s >> 40) - (1 << 23)) / (1 << 23);
+    uint32_t w;
+    std::memcpy(&w, &u, 4);
+    out[i] = static_cast<uint16_t>((w + 0x7FFF + ((w >> 16) & 1)) >> 16);  // round to nearest even
+  }
+}
+
+Set& bf16_set(int n, int64_t rows, int64_t cols) {
+  static std::map<std::tuple<int, int64_t, int64_t>, std::unique_ptr<Set>> cache;
+  auto& slot = cache[{n, rows, cols}];
+  if (!slot) {
+    slot = std::make_unique<Set>();
+    const std::size_t per = static_cast<std::size_t>(rows * cols);
+    slot->bytes.resize(per * n);
+    for (int a = 0; a < n; ++a) {
+      fill_bf16(slot->bytes.data() + a * per, per, static_cast<uint64_t>(a) + 1);
+      TensorView v;
+      v.name = "expert" + std::to_string(a);
+      v.dtype = DType::BF16;
+      v.shape = {rows, cols};
+      v.data = reinterpret_cast<const unsigned char*>(slot->bytes.data() + a * per);
+      slot->views.push_back(v);
+    }
+  }
+  return *slot;
+}
+
+// The set's bytes as a file (in the page cache right after writing it, as a freshly generated or
+// recently read checkpoint is).
+const std::filesystem::path& set_file(Set& s) {
+  if (s.file.empty()) {
+    s.file = std::filesystem::temp_directory_path() /
+             ("moeprobe_bench_set_" + std::to_string(::getpid()) + ".bin");
+    const int fd = ::open(s.file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0) throw std::runtime_error("cannot create " + s.file.string());
+    const auto* p = reinterpret_cast<const char*>(s.bytes.data());
+    for (std::size_t done = 0; done < s.size();) {
+      const ssize_t w = ::write(fd, p + done, std::min<std::size_t>(s.size() - done, 1 << 26));
+      if (w <= 0) throw std::runtime_error("write failed");
+      done += static_cast<std::size_t>(w);
+    }
+    ::close(fd);
+  }
+  return s.file;
+}
+
+void set_bytes(benchmark::State& state, const Set& s) {
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) *
+                          static_cast<int64_t>(s.size()));
+}
+
+uint64_t sum_words(const unsigned char* p, std::size_t words) {
+  uint64_t sum = 0;
+  for (std::size_t i = 0; i < words; ++i) {
+    uint64_t w;
+    std::memcpy(&w, p + 8 * i, 8);
+    sum += w;
+  }
+  return sum;
+}
+
+// read(2) of the whole file into buf in 64 MiB calls, as a loader would.
+void read_file(const std::filesystem::path& path, unsigned char* buf, std::size_t size) {
+  const int fd = ::open(path.c_str(), O_RDONLY);
+  if (fd < 0) throw std::runtime_error("cannot open " + path.string());
+  for (std::size_t done = 0; done < size;) {
+    const ssize_t r = ::read(fd, buf + done, std::min<std::size_t>(size - done, 1 << 26));
+    if (r <= 0) throw std::runtime_error("read failed");
+    done += static_cast<std::size_t>(r);
+  }
+  ::close(fd);
+}
+
+// The in-memory ceiling: sum the buffer as 64-bit words, one thread.
+void BM_RawRead(benchmark::State& state) {
+  const Set& s = bf16_set(state.range(0), state.range(1), state.range(2));
+  for (auto _ : state)
+    benchmark::DoNotOptimize(
+        sum_words(reinterpret_cast<const unsigned char*>(s.bytes.data()), s.size() / 8));
+  set_bytes(state, s);
+}
+
+// The loader baseline: read(2) the bytes from the (page-cached) file into a buffer.
+void BM_ReadFile(benchmark::State& state) {
+  Set& s = bf16_set(state.range(0), state.range(1), state.range(2));
+  const auto& path = set_file(s);
+  std::vector<unsigned char> buf(s.size());
+  for (auto _ : state) {
+    read_file(path, buf.data(), buf.size());
+    benchmark::ClobberMemory();
+  }
+  set_bytes(state, s);
+}
+
+template <class B>
+void BM_MatrixSetStats(benchmark::State& state) {
+  const Set& s = bf16_set(state.range(0), state.range(1), state.range(2));
+  const int64_t what = state.range(3);  // bits: 1 Gram, 2 standardised Gram, 4 mean neurons
+  MatrixSetRequest req{(what & 1) != 0, (what & 2) != 0, (what & 4) != 0};
+  B backend;
+  for (auto _ : state)
+    benchmark::DoNotOptimize(backend.matrix_set_stats(s.views, NeuronAxis::Rows, req));
+  set_bytes(state, s);
+  state.counters["experts"] = static_cast<double>(state.range(0));
+}
+
+// The full request on the file mapped afresh every iteration (MAP_PRIVATE, like the safetensors
+// reader), so page-table population of the page-cached bytes is included.
+void BM_MatrixSetStatsMmap(benchmark::State& state) {
+  Set& s = bf16_set(state.range(0), state.range(1), state.range(2));
+  const auto& path = set_file(s);
+  CpuBackend backend;
+  for (auto _ : state) {
+    const int fd = ::open(path.c_str(), O_RDONLY);
+    void* p = ::mmap(nullptr, s.size(), PROT_READ, MAP_PRIVATE, fd, 0);
+    ::close(fd);
+    if (p == MAP_FAILED) throw std::runtime_error("mmap failed");
+    ::madvise(p, s.size(), MADV_SEQUENTIAL);
+    std::vector<TensorView> views = s.views;
+    const std::size_t per = s.size() / views.size();
+    for (std::size_t a = 0; a < views.size(); ++a)
+      views[a].data = static_cast<const unsigned char*>(p) + a * per;
+    benchmark::DoNotOptimize(backend.matrix_set_stats(views, NeuronAxis::Rows, {true, true, true}));
+    ::munmap(p, s.size());
+  }
+  set_bytes(state, s);
+}
+
+// Side by side in every iteration: read(2) of the set's bytes into a buffer, then the full
+// request on the in-memory set; counters give both times and stats/read.
+void BM_SideBySide(benchmark::State& state) {
+  Set& s = bf16_set(state.range(0), state.range(1), state.range(2));
+  const auto& path = set_file(s);
+  std::vector<unsigned char> buf(s.size());
+  CpuBackend backend;
+  double read_s = 0, stats_s = 0, raw_s = 0;
+  using clock = std::chrono::steady_clock;
+  for (auto _ : state) {
+    auto t0 = clock::now();
+    read_file(path, buf.data(), buf.size());
+    auto t1 = clock::now();
+    benchmark::DoNotOptimize(sum_words(buf.data(), buf.size() / 8));
+    auto t2 = clock::now();
+    benchmark::DoNotOptimize(
+        backend.matrix_set_stats(s.views, NeuronAxis::Rows, {true, true, true}));
+    auto t3 = clock::now();
+    read_s += std::chrono::duration<double>(t1 - t0).count();
+    raw_s += std::chrono::duration<double>(t2 - t1).count();
+    stats_s += std::chrono::duration<double>(t3 - t2).count();
+  }
+  const double it = static_cast<double>(state.iterations());
+  state.counters["read_ms"] = 1e3 * read_s / it;
+  state.counters["rawsum_ms"] = 1e3 * raw_s / it;
+  state.counters["stats_ms"] = 1e3 * stats_s / it;
+  state.counters["stats/read"] = stats_s / read_s;
+  state.counters["stats/rawsum"] = stats_s / raw_s;
+  state.counters["stats_GB/s"] = it * static_cast<double>(s.size()) / stats_s * 1e-9;
+}
+
+// args: experts, I, H (, request bits: 1 Gram, 2 standardised Gram, 4 mean neurons; 7 = what
+// the static metrics ask for).
+// {8, 14336, 4096}: one Mixtral-8x7B matrix type of one layer (940 MB).
+BENCHMARK(BM_RawRead)
+    ->Args({64, 1408, 2048})
+    ->Args({8, 14336, 4096})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_ReadFile)->Args({8, 14336, 4096})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_TEMPLATE(BM_MatrixSetStats, CpuBackend)
+    ->Args({64, 1408, 2048, 7})
+    ->Args({64, 1408, 2048, 1})
+    ->Args({8, 14336, 4096, 7})
+    ->Args({8, 14336, 4096, 1})
+    ->Args({8, 14336, 4096, 3})
+    ->Args({8, 14336, 4096, 5})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_MatrixSetStatsMmap)
+    ->Args({8, 14336, 4096})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_SideBySide)
+    ->Args({8, 14336, 4096})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->Iterations(3);
+BENCHMARK_TEMPLATE(BM_MatrixSetStats, ReferenceBackend)
+    ->Args({8, 1408, 2048, 7})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->Iterations(1);
+
+// A2 for one expert pair: the I x I neuron cosines (I^2 H multiply-adds) ...
+void BM_NeuronCosine(benchmark::State& state) {
+  const Set& s = bf16_set(2, state.range(0), state.range(1));
+  CpuBackend backend;
+  for (auto _ : state)
+    benchmark::DoNotOptimize(backend.neuron_cosine(s.views[0], s.views[1], NeuronAxis::Rows));
+  state.counters["GMAC/s"] = benchmark::Counter(
+      static_cast<double>(state.range(0)) * state.range(0) * state.range(1) * 1e-9,
+      benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_NeuronCosine)
+    ->Args({352, 2048})
+    ->Args({704, 2048})
+    ->Args({1408, 2048})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+// ... and the O(I^3) assignment on them (random neurons: the hard, unstructured case).
+void BM_Assignment(benchmark::State& state) {
+  const Set& s = bf16_set(2, state.range(0), 2048);
+  const Matrix c = CpuBackend().neuron_cosine(s.views[0], s.views[1], NeuronAxis::Rows);
+  for (auto _ : state) benchmark::DoNotOptimize(maximize_assignment(c));
+}
+BENCHMARK(BM_Assignment)
+    ->Arg(352)
+    ->Arg(704)
+    ->Arg(1408)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+}  // namespace
+}  // namespace moeprobe
+
+BENCHMARK_MAIN();

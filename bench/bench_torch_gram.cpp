@@ -1,0 +1,168 @@
+// LibTorch (ATen, CPU) beside the moeprobe CPU backend in one executable, on the same in-memory
+// BF16 matrix sets: the Gram of N flattened matrices (convert to float, stack [N, D],
+// X X^T; whole or in row chunks), and the full request the static metrics make (Gram,
+// standardised Gram, mean neurons), written the way one would in PyTorch.
+//
+// Only ATen is included (not torch/torch.h) to keep the compile affordable.
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <benchmark/benchmark.h>
+
+#include <cstring>
+#include <map>
+#include <memory>
+#include <thread>
+#include <tuple>
+
+#include "kernels/cpu/cpu_backend.h"
+
+namespace moeprobe {
+namespace {
+
+struct Set {
+  std::vector<uint16_t> bytes;  // N matrices back to back
+  std::vector<TensorView> views;
+  int64_t n = 0, rows = 0, cols = 0;
+};
+
+// Random BF16 values in (-1, 1) from a xorshift stream (fast enough for 470M values).
+void fill_bf16(uint16_t* out, std::size_t count, uint64_t seed) {
+  uint64_t s = seed * 0x9E3779B97F4A7C15ull + 1;
+  for (std::size_t i = 0; i < count; ++i) {
+    s ^= s << 13;
+    s ^= s >> 7;
+    s ^= s << 17;
+    const float u = static_cast<float>(static_cast<int64_t>(s >> 40) - (1 << 23)) / (1 << 23);
+    uint32_t w;
+    std::memcpy(&w, &u, 4);
+    out[i] = static_cast<uint16_t>((w + 0x7FFF + ((w >> 16) & 1)) >> 16);
+  }
+}
+
+const Set& bf16_set(int n, int64_t rows, int64_t cols) {
+  static std::map<std::tuple<int, int64_t, int64_t>, std::unique_ptr<Set>> cache;
+  auto& slot = cache[{n, rows, cols}];
+  if (!slot) {
+    slot = std::make_unique<Set>();
+    slot->n = n;
+    slot->rows = rows;
+    slot->cols = cols;
+    const std::size_t per = static_cast<std::size_t>(rows * cols);
+    slot->bytes.resize(per * n);
+    for (int a = 0; a < n; ++a) {
+      fill_bf16(slot->bytes.data() + a * per, per, static_cast<uint64_t>(a) + 1);
+      TensorView v;
+      v.name = "expert" + std::to_string(a);
+      v.dtype = DType::BF16;
+      v.shape = {rows, cols};
+      v.data = reinterpret_cast<const unsigned char*>(slot->bytes.data() + a * per);
+      slot->views.push_back(v);
+    }
+  }
+  return *slot;
+}
+
+// The set as a [N, rows, cols] BF16 tensor over our buffer (no copy).
+at::Tensor as_tensor(const Set& s) {
+  return at::from_blob(const_cast<uint16_t*>(s.bytes.data()), {s.n, s.rows, s.cols},
+                       at::TensorOptions().dtype(at::kBFloat16));
+}
+
+void finish(benchmark::State& state, const Set& s) {
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) *
+                          static_cast<int64_t>(s.bytes.size() * sizeof(uint16_t)));
+  state.counters["threads"] = at::get_num_threads();
+}
+
+void set_threads() {
+  at::set_num_threads(std::max(1, static_cast<int>(std::thread::hardware_concurrency())));
+}
+
+// args: experts, rows, cols, chunk rows (0: convert the whole set at once).
+void BM_TorchGram(benchmark::State& state) {
+  set_threads();
+  const Set& s = bf16_set(state.range(0), state.range(1), state.range(2));
+  const at::Tensor all = as_tensor(s);
+  const int64_t chunk = state.range(3) > 0 ? state.range(3) : s.rows;
+  for (auto _ : state) {
+    at::Tensor g = at::zeros({s.n, s.n}, at::kDouble);
+    for (int64_t r = 0; r < s.rows; r += chunk) {
+      const at::Tensor x =
+          all.narrow(1, r, std::min(chunk, s.rows - r)).reshape({s.n, -1}).to(at::kFloat);
+      g += at::mm(x, x.t()).to(at::kDouble);  // float32 GEMM per chunk, chunks added in float64
+    }
+    benchmark::DoNotOptimize(g.data_ptr<double>());
+  }
+  finish(state, s);
+}
+
+// The conversion alone (BF16 -> float32, chunk by chunk), to see where BM_TorchGram's time goes.
+void BM_TorchConvert(benchmark::State& state) {
+  set_threads();
+  const Set& s = bf16_set(state.range(0), state.range(1), state.range(2));
+  const at::Tensor all = as_tensor(s);
+  const int64_t chunk = state.range(3) > 0 ? state.range(3) : s.rows;
+  for (auto _ : state)
+    for (int64_t r = 0; r < s.rows; r += chunk) {
+      const at::Tensor x = all.narrow(1, r, std::min(chunk, s.rows - r)).to(at::kFloat);
+      benchmark::DoNotOptimize(x.data_ptr<float>());
+    }
+  finish(state, s);
+}
+
+// Gram + standardised Gram (z-scores across the N matrices per position, sample std, constant
+// positions zeroed) + mean neurons (mean over rows), chunk by chunk.
+void BM_TorchFull(benchmark::State& state) {
+  set_threads();
+  const Set& s = bf16_set(state.range(0), state.range(1), state.range(2));
+  const at::Tensor all = as_tensor(s);
+  const int64_t chunk = state.range(3) > 0 ? state.range(3) : s.rows;
+  for (auto _ : state) {
+    at::Tensor g = at::zeros({s.n, s.n}, at::kDouble), gs = at::zeros({s.n, s.n}, at::kDouble);
+    at::Tensor colsum = at::zeros({s.n, s.cols}, at::kDouble);
+    for (int64_t r = 0; r < s.rows; r += chunk) {
+      const at::Tensor x3 = all.narrow(1, r, std::min(chunk, s.rows - r)).to(at::kFloat);
+      colsum += x3.sum(1).to(at::kDouble);
+      const at::Tensor x = x3.reshape({s.n, -1});
+      g += at::mm(x, x.t()).to(at::kDouble);
+      const at::Tensor sd = x.std(0, /*unbiased=*/true, /*keepdim=*/true);
+      const at::Tensor z = at::where(sd > 0, (x - x.mean(0, true)) / sd, at::zeros_like(x));
+      gs += at::mm(z, z.t()).to(at::kDouble);
+    }
+    colsum /= static_cast<double>(s.rows);
+    benchmark::DoNotOptimize(g.data_ptr<double>());
+    benchmark::DoNotOptimize(gs.data_ptr<double>());
+    benchmark::DoNotOptimize(colsum.data_ptr<double>());
+  }
+  finish(state, s);
+}
+
+// moeprobe's CPU backend on the same bytes: Gram only (what BM_TorchGram computes) and the full
+// request (what BM_TorchFull computes).
+void BM_MoeprobeGram(benchmark::State& state) {
+  const Set& s = bf16_set(state.range(0), state.range(1), state.range(2));
+  const bool full = state.range(3) != 0;
+  CpuBackend backend;
+  for (auto _ : state)
+    benchmark::DoNotOptimize(
+        backend.matrix_set_stats(s.views, NeuronAxis::Rows, {true, full, full}));
+  finish(state, s);
+}
+
+BENCHMARK(BM_TorchGram)
+    ->Args({8, 14336, 4096, 256})
+    ->Args({8, 14336, 4096, 0})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_TorchConvert)
+    ->Args({8, 14336, 4096, 256})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_MoeprobeGram)->Args({8, 14336, 4096, 0})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_TorchFull)->Args({8, 14336, 4096, 256})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_MoeprobeGram)->Args({8, 14336, 4096, 1})->Unit(benchmark::kMillisecond)->UseRealTime();
+
+}  // namespace
+}  // namespace moeprobe
+
+BENCHMARK_MAIN();
