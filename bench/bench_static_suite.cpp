@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <random>
 #include <string>
 #include <thread>
@@ -106,6 +107,39 @@ void BM_ReadTensorBytes(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<int64_t>(total) * state.iterations());
 }
 
+// What a loader does: read each MoE layer's bytes into freshly allocated memory (one layer at a
+// time, so memory stays bounded like the suite's), paying for the page faults of the new buffer.
+void BM_ReadIntoLayerBuffer(benchmark::State& state) {
+  auto model = MoeModel::open(g_model);
+  const auto ranges = moe_layer_ranges(*model);
+  const std::size_t per_layer = ranges.size() / model->config().moe_layers.size();
+  uint64_t total = 0;
+  for (auto _ : state) {
+    total = 0;
+    for (std::size_t first = 0; first < ranges.size(); first += per_layer) {
+      uint64_t layer_bytes = 0;
+      for (std::size_t i = first; i < first + per_layer; ++i) layer_bytes += ranges[i].size;
+      std::unique_ptr<char[]> buffer(new char[layer_bytes]);
+      uint64_t at = 0;
+      for (std::size_t i = first; i < first + per_layer; ++i) {
+        const auto& r = ranges[i];
+        const int fd = ::open(r.file.c_str(), O_RDONLY);
+        for (uint64_t done = 0; done < r.size;) {
+          const ssize_t got = ::pread(fd, buffer.get() + at + done, r.size - done,
+                                      static_cast<off_t>(r.offset + done));
+          if (got <= 0) break;
+          done += static_cast<uint64_t>(got);
+        }
+        ::close(fd);
+        at += r.size;
+      }
+      benchmark::DoNotOptimize(buffer.get());
+      total += layer_bytes;
+    }
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(total) * state.iterations());
+}
+
 void BM_StaticSuiteCpu(benchmark::State& state) {
   Suite suite = load_suite(fs::path(MOEPROBE_SOURCE_DIR) / "suites/closer_look.yaml",
                            [](const std::string& n) { return find_metric(n); });
@@ -142,6 +176,7 @@ void BM_StaticSuiteCpu(benchmark::State& state) {
 }  // namespace
 
 BENCHMARK(BM_ReadTensorBytes)->Unit(benchmark::kSecond)->Iterations(1)->Repetitions(3);
+BENCHMARK(BM_ReadIntoLayerBuffer)->Unit(benchmark::kSecond)->Iterations(1)->Repetitions(3);
 BENCHMARK(BM_StaticSuiteCpu)->Unit(benchmark::kSecond)->Iterations(1)->Repetitions(3);
 
 int main(int argc, char** argv) {
