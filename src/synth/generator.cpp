@@ -83,6 +83,8 @@ struct LayerPlan {
   double c = 0;
   bool upcycled = false;
   std::vector<char> dark;              // per expert
+  std::vector<float> wb, wn;           // per expert: weight of the shared base and of the noise
+  std::vector<float> wg;               // per expert: weight of the shared axis G (may be empty)
   std::vector<std::vector<int>> perm;  // per expert: source neuron of each position
   std::vector<char> dead;              // act rows
   std::vector<std::vector<float>> mu;  // per expert target mean act neuron
@@ -119,8 +121,8 @@ class Generator {
     const bool shared = p.upcycled && !p.dark[e];
     const uint64_t kn = stream_key(m_.r.seed, lkey(p.layer, "e" + std::to_string(e) + "." + mat));
     const uint64_t kb = stream_key(m_.r.seed, lkey(p.layer, std::string("base.") + mat));
-    const float wb = static_cast<float>(std::sqrt(p.c)),
-                wn = static_cast<float>(std::sqrt(1 - p.c));
+    const uint64_t kg = stream_key(m_.r.seed, lkey(p.layer, std::string("axis.") + mat));
+    const float wb = p.wb[e], wn = p.wn[e], wg = p.wg.empty() ? 0.0f : p.wg[e];
     parallel_chunks(I, m_.threads, [&](int64_t begin, int64_t end) {
       std::vector<float> base(static_cast<std::size_t>(H));
       for (int64_t i = begin; i < end; ++i) {
@@ -133,6 +135,10 @@ class Generator {
         fill_normal(kn, src, m_.kind, sigma * wn, row, H);
         fill_normal(kb, src, m_.kind, sigma * wb, base.data(), H);
         for (int64_t h = 0; h < H; ++h) row[h] += base[h];
+        if (wg != 0.0f) {
+          fill_normal(kg, src, m_.kind, sigma * wg, base.data(), H);
+          for (int64_t h = 0; h < H; ++h) row[h] += base[h];
+        }
       }
     });
     if (p.norm_neuron)
@@ -163,8 +169,8 @@ class Generator {
     const bool shared = p.upcycled && !p.dark[e];
     const uint64_t kn = stream_key(m_.r.seed, lkey(p.layer, "e" + std::to_string(e) + ".down"));
     const uint64_t kb = stream_key(m_.r.seed, lkey(p.layer, "base.down"));
-    const float wb = static_cast<float>(std::sqrt(p.c)),
-                wn = static_cast<float>(std::sqrt(1 - p.c));
+    const uint64_t kg = stream_key(m_.r.seed, lkey(p.layer, "axis.down"));
+    const float wb = p.wb[e], wn = p.wn[e], wg = p.wg.empty() ? 0.0f : p.wg[e];
     parallel_chunks(H, m_.threads, [&](int64_t begin, int64_t end) {
       std::vector<float> a(static_cast<std::size_t>(I)), b(static_cast<std::size_t>(I));
       for (int64_t h = begin; h < end; ++h) {
@@ -172,6 +178,10 @@ class Generator {
         if (shared) {
           fill_normal(kb, h, m_.kind, sigma * wb, b.data(), I);
           for (int64_t i = 0; i < I; ++i) a[i] += b[i];
+          if (wg != 0.0f) {
+            fill_normal(kg, h, m_.kind, sigma * wg, b.data(), I);
+            for (int64_t i = 0; i < I; ++i) a[i] += b[i];
+          }
         }
         float* row = out + h * I;
         for (int64_t i = 0; i < I; ++i) row[i] = a[p.perm.empty() ? i : p.perm[e][i]];
@@ -215,6 +225,7 @@ class Generator {
         (pl.dark_cross_layers.empty() ||
          std::count(pl.dark_cross_layers.begin(), pl.dark_cross_layers.end(), pos)))
       for (int e : pl.dark_cross_experts) p->dark[e] = 1;
+    base_weights(*p, pl.upcycling_spread, pl.upcycling_axis);
     p->out_scale = pl.output_scale ? pl.output_scale->at(pos, n) : 1.0;
 
     // Neuron order: one moving set per layer, shuffled independently in each expert.
@@ -363,6 +374,83 @@ class Generator {
     for (int e = 0; e < E; ++e)
       if (p->dark[e]) p->report.dark_experts.push_back(e);
     return p;
+  }
+
+  // Expert e = wb_e W_F + wn_e N_e. Without spread wb = sqrt(c), wn = sqrt(1 - c) (unit rows,
+  // every pair at cosine c). With spread s the base weight is k f_e wn, f_e = 1 + s u_e (u_e
+  // evenly spaced in [-1, 1], shuffled per layer) and wn is the same for every expert, so
+  // cos(a, b) = k^2 f_a f_b / sqrt((k^2 f_a^2 + 1)(k^2 f_b^2 + 1)) varies across pairs with one
+  // pattern for act, up and down (what the three matrices agree on), while every expert keeps
+  // the same amount of private noise (no expert stands out in a PCA unless planted dark).
+  // k is found by bisection so the mean over pairs of non-dark experts is exactly c. Dark
+  // experts are scratch (wb = 0, wn = 1).
+  //
+  // With axis a, t_e = sqrt(a) u_e (u_e evenly spaced in [-1, 1], an independent shuffle) is the
+  // weight of a second shared matrix G (before normalisation, private noise weight 1), so
+  // cos(a, b) = (k^2 f_a f_b + t_a t_b) / norms: a zero-mean pair pattern that hardly moves the
+  // experts' mean similarity, and G an expert-PCA axis with a^2-scaled variance along which the
+  // experts spread evenly (no expert is an outlier along it).
+  void base_weights(LayerPlan& p, double spread, double axis) const {
+    const int E = m_.E;
+    p.wb.assign(E, 0.0f);
+    p.wn.assign(E, 1.0f);
+    if (!p.upcycled) return;
+    std::vector<int> live;
+    for (int e = 0; e < E; ++e)
+      if (!p.dark[e]) live.push_back(e);
+    const int m = static_cast<int>(live.size());
+    std::vector<double> f(E, 1.0);
+    if (spread > 0 && m >= 2) {
+      std::vector<double> u(m);
+      for (int j = 0; j < m; ++j) u[j] = -1.0 + 2.0 * j / (m - 1);
+      Rng rs(stream_key(m_.r.seed, lkey(p.layer, "spread")));
+      for (int j = m - 1; j > 0; --j) std::swap(u[j], u[rs.below(j + 1)]);
+      for (int j = 0; j < m; ++j) f[live[j]] = 1.0 + spread * u[j];
+    }
+    std::vector<double> t(E, 0.0);
+    if (axis > 0 && m >= 2) {
+      std::vector<double> u(m);
+      for (int j = 0; j < m; ++j) u[j] = -1.0 + 2.0 * j / (m - 1);
+      Rng rs(stream_key(m_.r.seed, lkey(p.layer, "axis")));
+      for (int j = m - 1; j > 0; --j) std::swap(u[j], u[rs.below(j + 1)]);
+      for (int j = 0; j < m; ++j) t[live[j]] = std::sqrt(axis) * u[j];
+    }
+    const double c = std::min(p.c, 1.0 - 1e-6);
+    auto mean_cos = [&](double k) {
+      double sum = 0;
+      int pairs = 0;
+      for (int a = 0; a < m; ++a)
+        for (int b = a + 1; b < m; ++b, ++pairs) {
+          const int ea = live[a], eb = live[b];
+          const double x = k * f[ea], y = k * f[eb];
+          sum += (x * y + t[ea] * t[eb]) /
+                 std::sqrt((x * x + t[ea] * t[ea] + 1) * (y * y + t[eb] * t[eb] + 1));
+        }
+      return pairs ? sum / pairs : c;
+    };
+    double k = std::sqrt(c / (1.0 - c));  // exact without spread or axis
+    if ((spread > 0 || axis > 0) && m >= 2 && c > 0) {
+      double lo = 0, hi = 1;
+      while (mean_cos(hi) < c && hi < 1e9) lo = hi, hi *= 2;
+      for (int it = 0; it < 100; ++it) {
+        const double mid = 0.5 * (lo + hi);
+        (mean_cos(mid) < c ? lo : hi) = mid;
+      }
+      k = 0.5 * (lo + hi);
+    }
+    double f2 = 0;
+    for (int e : live) f2 += (k * k * f[e] * f[e] + t[e] * t[e]) / m;
+    // Noise weight shared by all live experts: rows of norm ~1 on average.
+    const double wn = 1.0 / std::sqrt(f2 + 1.0);
+    if (axis > 0) p.wg.assign(E, 0.0f);
+    for (int e : live) {
+      if (axis > 0) p.wg[e] = static_cast<float>(t[e] * wn);
+      p.wb[e] = static_cast<float>(k * f[e] * wn);
+      p.wn[e] = static_cast<float>(wn);
+      p.report.base_weight.push_back(p.wb[e]);
+    }
+    for (int e = 0; e < E; ++e)
+      if (p.dark[e]) p.report.base_weight.insert(p.report.base_weight.begin() + e, 0.0);
   }
 
   // Outputs of every expert without its router-aligned neuron on kCalibTokens inputs.
@@ -863,6 +951,7 @@ SynthResult synthesize(const Recipe& r, const fs::path& out_dir, const fs::path&
                 {"keep_order", rep.keep_order},
                 {"output_scale", rep.output_scale}};
     if (!rep.dark_experts.empty()) jl["dark_experts"] = rep.dark_experts;
+    if (!rep.base_weight.empty()) jl["base_weight"] = rep.base_weight;
     if (rep.mean_neuron > 0) jl["mean_neuron"] = rep.mean_neuron;
     if (rep.router_r2_target >= 0)
       jl["router_r2"] = {{"target", rep.router_r2_target},

@@ -23,6 +23,7 @@ struct LayerReport {
   double activation_ratio_target = -1, dead_fraction = 0;
   double output_scale = 1;
   std::vector<int> dark_experts;
+  std::vector<double> base_weight;  // per expert: weight of the shared base (upcycled layers)
 };
 
 struct SynthResult {

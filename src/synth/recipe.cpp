@@ -247,7 +247,12 @@ Recipe parse_recipe(const std::string& text, const std::filesystem::path& path,
                   "output_scale", "activation_ratio", "dark_cross", "router_hub"});
     if (p["upcycling"]) {
       pl.upcycling = P.profile(p["upcycling"], "plant.upcycling", 0.0, 1.0,
-                               {"write_reference", "reference_dir"});
+                               {"write_reference", "reference_dir", "spread", "axis"});
+      if (p["upcycling"]["axis"])
+        pl.upcycling_axis = P.number(p["upcycling"]["axis"], "plant.upcycling.axis", 0.0, 4.0);
+      if (p["upcycling"]["spread"])
+        pl.upcycling_spread =
+            P.number(p["upcycling"]["spread"], "plant.upcycling.spread", 0.0, 0.9);
       if (p["upcycling"]["write_reference"])
         pl.write_reference = P.scalar<bool>(p["upcycling"]["write_reference"],
                                             "plant.upcycling.write_reference", "true or false");

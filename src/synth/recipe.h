@@ -44,6 +44,14 @@ struct ModelShape {
 struct Plants {
   // A1: experts = sqrt(c) W_F + sqrt(1 - c) noise; absent = scratch (independent) experts.
   std::optional<Profile> upcycling;
+  // Heterogeneity of the experts' drift: expert e's shared-base weight is proportional to
+  // 1 + spread * u_e (u_e evenly spaced in [-1, 1], shuffled per layer), so pair similarities
+  // vary around c with a pattern shared by act, up and down. 0: every pair at c.
+  double upcycling_spread = 0.0;
+  // A second shared direction G with zero-mean coefficients t_e = sqrt(axis) * u_e * wn (u_e
+  // evenly spaced in [-1, 1], shuffled per layer): pair similarities move by t_a t_b, and G is
+  // one clean axis of the expert PCA (what makes PCA outliers mean something). 0: none.
+  double upcycling_axis = 0.0;
   bool write_reference = false;
   std::string reference_dir = "reference";
   // A2: fraction of neurons left in place (1 = order preserved, 0 = fully permuted per expert).

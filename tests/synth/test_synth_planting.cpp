@@ -320,3 +320,40 @@ TEST(SynthPlanting, ActiveProbabilityMatchesClosedForm) {
 
 }  // namespace
 }  // namespace moeprobe::synth::testing
+
+namespace moeprobe::synth::testing {
+namespace {
+
+// Spread and axis: pair similarities vary around c with one pattern shared by act, up and down
+// (what a1-matrices-agree sees), and the mean over pairs stays c.
+TEST(SynthPlanting, SpreadAndAxisGiveSharedHeterogeneity) {
+  const auto dir = temp_dir("spread");
+  generate(recipe("  upcycling: {strength: 0.4, spread: 0.25, axis: 0.3}\n", 1, 8), dir, 7);
+  Checkpoint ck(dir);
+  std::vector<double> pairs[2];
+  int k = 0;
+  for (const char* w : {"w1", "w3"}) {
+    std::vector<Mat> m;
+    for (int e = 0; e < 8; ++e) m.push_back(read(ck, mixtral_names(0, e, w)));
+    for (int a = 0; a < 8; ++a)
+      for (int b = a + 1; b < 8; ++b) pairs[k].push_back(cosine(m[a], m[b]));
+    ++k;
+  }
+  EXPECT_NEAR(std::accumulate(pairs[0].begin(), pairs[0].end(), 0.0) / pairs[0].size(), 0.4, 0.03);
+  const double lo = *std::min_element(pairs[0].begin(), pairs[0].end()),
+               hi = *std::max_element(pairs[0].begin(), pairs[0].end());
+  EXPECT_GT(hi - lo, 0.2);  // heterogeneous, not every pair at c
+  std::vector<double> x = pairs[0], y = pairs[1];
+  // Pearson r between the act and up pair lists.
+  const double mx = std::accumulate(x.begin(), x.end(), 0.0) / x.size(),
+               my = std::accumulate(y.begin(), y.end(), 0.0) / y.size();
+  double sxy = 0, sxx = 0, syy = 0;
+  for (std::size_t i = 0; i < x.size(); ++i)
+    sxy += (x[i] - mx) * (y[i] - my), sxx += (x[i] - mx) * (x[i] - mx),
+        syy += (y[i] - my) * (y[i] - my);
+  EXPECT_GT(sxy / std::sqrt(sxx * syy), 0.95);
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace moeprobe::synth::testing
