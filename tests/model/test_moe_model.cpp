@@ -24,7 +24,9 @@ struct Expected {
 };
 
 // Short names in ctest output instead of a byte dump of the struct.
-void PrintTo(const Expected& x, std::ostream* os) { *os << x.dir; }
+void PrintTo(const Expected& x, std::ostream* os) {
+  *os << x.dir;
+}
 
 class Fixtures : public ::testing::TestWithParam<Expected> {};
 
