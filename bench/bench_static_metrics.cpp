@@ -22,6 +22,7 @@
 #include <thread>
 #include <tuple>
 
+#include "bench/bench_sets.h"
 #include "io/dtype.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/reference/reference_backend.h"
@@ -30,53 +31,8 @@
 namespace moeprobe {
 namespace {
 
-// N matrices [rows, cols] of random BF16 values in one buffer, cached per shape; also written to
-// a temporary file on request (removed at exit).
-struct Set {
-  std::vector<uint16_t> bytes;
-  std::vector<TensorView> views;
-  std::filesystem::path file;
-  ~Set() {
-    std::error_code ec;
-    if (!file.empty()) std::filesystem::remove(file, ec);
-  }
-  std::size_t size() const { return bytes.size() * sizeof(uint16_t); }
-};
-
-// BF16 of roughly uniform values in (-1, 1): a xorshift stream, because mt19937 over 470M values
-// would dominate the benchmark's start-up.
-void fill_bf16(uint16_t* out, std::size_t count, uint64_t seed) {
-  uint64_t s = seed * 0x9E3779B97F4A7C15ull + 1;
-  for (std::size_t i = 0; i < count; ++i) {
-    s ^= s << 13;
-    s ^= s >> 7;
-    s ^= s << 17;
-    const float u = static_cast<float>(static_cast<int64_t>(s >> 40) - (1 << 23)) / (1 << 23);
-    uint32_t w;
-    std::memcpy(&w, &u, 4);
-    out[i] = static_cast<uint16_t>((w + 0x7FFF + ((w >> 16) & 1)) >> 16);  // round to nearest even
-  }
-}
-
-Set& bf16_set(int n, int64_t rows, int64_t cols) {
-  static std::map<std::tuple<int, int64_t, int64_t>, std::unique_ptr<Set>> cache;
-  auto& slot = cache[{n, rows, cols}];
-  if (!slot) {
-    slot = std::make_unique<Set>();
-    const std::size_t per = static_cast<std::size_t>(rows * cols);
-    slot->bytes.resize(per * n);
-    for (int a = 0; a < n; ++a) {
-      fill_bf16(slot->bytes.data() + a * per, per, static_cast<uint64_t>(a) + 1);
-      TensorView v;
-      v.name = "expert" + std::to_string(a);
-      v.dtype = DType::BF16;
-      v.shape = {rows, cols};
-      v.data = reinterpret_cast<const unsigned char*>(slot->bytes.data() + a * per);
-      slot->views.push_back(v);
-    }
-  }
-  return *slot;
-}
+using bench::bf16_set;
+using bench::Set;
 
 // The set's bytes as a file (in the page cache right after writing it, as a freshly generated or
 // recently read checkpoint is).
