@@ -36,6 +36,23 @@ struct LayerMeasurement {
   nlohmann::json detail = nlohmann::json::object();  // matrices/vectors for reports
 };
 
+// The optional, costly per-layer intermediates a metric uses, by matrix kind (act, up, down), so a
+// layer's one pass per kind computes only what the suite's metrics read. Gram matrices and mean
+// neurons are always computed: they are cheap next to the standardised Gram.
+struct StatNeeds {
+  bool standardized[3] = {true, true, true};  // standardised Gram (PCA), per kind
+
+  static StatNeeds none() {
+    StatNeeds n;
+    for (bool& b : n.standardized) b = false;
+    return n;
+  }
+  StatNeeds& operator|=(const StatNeeds& o) {
+    for (int k = 0; k < 3; ++k) standardized[k] = standardized[k] || o.standardized[k];
+    return *this;
+  }
+};
+
 struct LayerContext {
   const MoeModel* model = nullptr;
   const MoeLayer* layer = nullptr;
@@ -44,6 +61,9 @@ struct LayerContext {
   const ExpertWeights* reference_ffn = nullptr;  // dense FFN "F" of the same layer, if given
   Backend* backend = nullptr;
   std::shared_ptr<LayerStatistics> cache;  // filled lazily by the metrics implementation
+  // Union of the needs of every metric measured on this layer; the default (everything) suits
+  // callers that do not know in advance which metrics will share the cache.
+  StatNeeds needs;
 };
 
 class Metric {
@@ -57,6 +77,9 @@ class Metric {
   virtual bool needs_reference_model() const { return false; }
   // Throws InputError(where, "params.<key>", what was expected) on a bad parameter.
   virtual void validate_params(const nlohmann::json& params, const std::string& where) const = 0;
+  // What measure() reads from the shared layer statistics, for params already validated.
+  // Conservative default: everything.
+  virtual StatNeeds needs(const nlohmann::json& /*params*/) const { return {}; }
   virtual LayerMeasurement measure(LayerContext& ctx, const nlohmann::json& params) const = 0;
 };
 

@@ -72,6 +72,8 @@ class NamedMetric : public Metric {
   std::string analysis() const override { return analysis_; }
   std::string description() const override { return description_; }
   bool needs_reference_model() const override { return needs_reference_; }
+  // The built-in families use no standardised Gram; PCA (A5) overrides this.
+  StatNeeds needs(const nlohmann::json&) const override { return StatNeeds::none(); }
 
  private:
   std::string name_, analysis_, description_;

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <stdexcept>
 
 #include "metrics/metric_helpers.h"
 #include "metrics/rank_statistics.h"
@@ -33,6 +34,9 @@ PcaResult analyse(LayerContext& ctx, MatrixKind m) {
   const MatrixStatistics& s = matrix_statistics(ctx, m);
   const int n = ctx.layer->num_experts();
   const Matrix& g = s.stats.standardized_gram;
+  if (g.rows != s.stats.gram.rows)  // a metric's needs() left it out of the layer's pass
+    throw std::logic_error(std::string("no standardized Gram for ") + matrix_kind_name(m) +
+                           ": LayerContext::needs leaves it out");
   const int64_t total = g.rows;
   PcaResult r;
   // Double-centre the Gram (already centred up to rounding: each position's mean is removed).
@@ -117,6 +121,11 @@ class PcaMetric : public NamedMetric {
   void validate_params(const nlohmann::json& p, const std::string& where) const override {
     check_param_keys(p, where, {"matrix"});
     matrix_param(p, "matrix", "act", false, where);
+  }
+  StatNeeds needs(const nlohmann::json& p) const override {
+    StatNeeds n = StatNeeds::none();
+    n.standardized[static_cast<int>(*matrix_param(p, "matrix", "act", false, name()))] = true;
+    return n;
   }
   LayerMeasurement measure(LayerContext& ctx, const nlohmann::json& p) const override {
     const MatrixKind m = *matrix_param(p, "matrix", "act", false, name());

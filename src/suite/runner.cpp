@@ -139,6 +139,11 @@ RunResult run_suite(const Suite& suite, const RunOptions& opt) {
     ctx.num_moe_layers = n;
     ctx.reference_ffn = ffn ? &*ffn : nullptr;
     ctx.backend = backend.get();
+    // The kind passes share the cache, so they must serve every metric measured here.
+    ctx.needs = StatNeeds::none();
+    for (const auto& [key, job] : jobs)
+      if (job.positions.count(position) && job.error.empty())
+        ctx.needs |= job.metric->needs(job.params);
     int measured = 0;
     for (auto& [key, job] : jobs) {
       if (!job.positions.count(position) || !job.error.empty()) continue;

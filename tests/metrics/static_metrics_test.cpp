@@ -340,5 +340,50 @@ TEST(Backends, AllStaticMetricsAgreeBetweenCpuAndReference) {
   }
 }
 
+// The runner's per-layer needs union: with PCA on act only, up and down skip the standardised Gram
+// and every static metric (A2 excepted: it does not use the layer pass) keeps its exact value.
+TEST(Needs, StandardizedGramOnlyWhereNeededGivesIdenticalValues) {
+  PlantedLayer p = planted(6, 24, 40, 0.4, false, 12);
+  auto be = make_backend("cpu");
+  std::vector<const Metric*> metrics;
+  StatNeeds needs = StatNeeds::none();
+  for (const Metric* m : all_metrics())
+    if (m->analysis() >= "A1" && m->analysis() <= "A5" && m->analysis() != "A2") {
+      metrics.push_back(m);
+      needs |= m->needs({});  // PCA defaults to matrix: act
+    }
+  EXPECT_TRUE(needs.standardized[0]);
+  EXPECT_FALSE(needs.standardized[1]);
+  EXPECT_FALSE(needs.standardized[2]);
+
+  auto measure_all = [&](const StatNeeds& n, std::shared_ptr<LayerStatistics>& cache) {
+    std::vector<LayerMeasurement> out;
+    for (const Metric* m : metrics) {
+      LayerContext ctx;
+      ctx.layer = &p.layer;
+      ctx.backend = be.get();
+      ctx.reference_ffn = &*p.ffn;
+      ctx.needs = n;
+      ctx.cache = cache;
+      out.push_back(m->measure(ctx, {}));
+      cache = ctx.cache;
+    }
+    return out;
+  };
+  std::shared_ptr<LayerStatistics> full_cache, lean_cache;
+  const auto full = measure_all(StatNeeds{}, full_cache);
+  const auto lean = measure_all(needs, lean_cache);
+  for (std::size_t i = 0; i < metrics.size(); ++i) {
+    if (std::isnan(full[i].value))
+      EXPECT_TRUE(std::isnan(lean[i].value)) << metrics[i]->name();
+    else
+      EXPECT_EQ(full[i].value, lean[i].value) << metrics[i]->name();
+    EXPECT_EQ(full[i].detail, lean[i].detail) << metrics[i]->name();
+  }
+  EXPECT_EQ(lean_cache->matrices[1]->stats.standardized_gram.rows, 0);
+  EXPECT_EQ(lean_cache->matrices[2]->stats.standardized_gram.rows, 0);
+  EXPECT_EQ(full_cache->matrices[1]->stats.standardized_gram.rows, 7);
+}
+
 }  // namespace
 }  // namespace moeprobe
