@@ -43,13 +43,8 @@ class KindsMeanMetric : public NamedMetric {
   }
   LayerMeasurement measure(LayerContext& ctx, const nlohmann::json& p) const override {
     const auto kinds = kinds_of(matrix_param(p, "matrix", "all", true, name()));
-    LayerMeasurement out;
-    out.layer = ctx.layer->layer;
     std::vector<double> v = unit_values(ctx, kinds);
-    out.value = mean(v);
-    out.resampler = mean_resampler(std::move(v));
-    out.detail = similarity_detail(ctx, kinds);
-    return out;
+    return mean_of_units(ctx.layer->layer, std::move(v), similarity_detail(ctx, kinds));
   }
 
  protected:

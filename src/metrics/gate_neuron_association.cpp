@@ -34,13 +34,8 @@ class RouterSimilarity : public NamedMetric {
     check_param_keys(p, where, {});
   }
   LayerMeasurement measure(LayerContext& ctx, const nlohmann::json&) const override {
-    LayerMeasurement out;
-    out.layer = ctx.layer->layer;
     std::vector<double> v = lower_triangle(router_cosine(ctx), ctx.layer->num_experts());
-    out.value = mean(v);
-    out.resampler = mean_resampler(std::move(v));
-    out.detail = gate_detail(ctx, {});
-    return out;
+    return mean_of_units(ctx.layer->layer, std::move(v), gate_detail(ctx, {}));
   }
 };
 

@@ -80,6 +80,15 @@ std::vector<double> lower_triangle(const Matrix& s, int n) {
   return v;
 }
 
+LayerMeasurement mean_of_units(int layer, std::vector<double> values, nlohmann::json detail) {
+  LayerMeasurement out;
+  out.layer = layer;
+  out.value = mean(values);
+  out.resampler = mean_resampler(std::move(values));
+  out.detail = std::move(detail);
+  return out;
+}
+
 LayerMeasurement expert_resampled(int layer, int n,
                                   std::function<double(const std::vector<int>&)> statistic,
                                   nlohmann::json detail) {

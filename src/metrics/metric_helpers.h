@@ -47,6 +47,10 @@ nlohmann::json matrix_json(const Matrix& m, int n);  // first n rows/cols as an 
 
 double nan_value();
 
+// A layer value that is the mean of fixed per-unit values (expert pairs or experts), resampled
+// over those units.
+LayerMeasurement mean_of_units(int layer, std::vector<double> values, nlohmann::json detail);
+
 // A layer value computed from a statistic over experts 0..n-1, resampled over experts (NaN for
 // fewer than two experts).
 LayerMeasurement expert_resampled(int layer, int n,

@@ -57,13 +57,8 @@ class NeuronMatching : public NamedMetric {
                        {"similarity", nm.similarity},
                        {"reordered_similarity", nm.reordered_similarity}});
     }
-    LayerMeasurement out;
-    out.layer = ctx.layer->layer;
-    out.value = mean(values);
-    out.resampler = mean_resampler(std::move(values));
-    out.detail["matrix"] = matrix_kind_name(m);
-    out.detail["pairs"] = std::move(pairs);
-    return out;
+    return mean_of_units(ctx.layer->layer, std::move(values),
+                         {{"matrix", matrix_kind_name(m)}, {"pairs", std::move(pairs)}});
   }
 
  private:

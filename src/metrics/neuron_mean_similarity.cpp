@@ -43,12 +43,7 @@ class NeuronMeanSimilarity : public MatrixParamMetric {
     const MatrixKind m = kind(p);
     std::vector<double> v =
         lower_triangle(matrix_statistics(ctx, m).mean_cosine, ctx.layer->num_experts());
-    LayerMeasurement out;
-    out.layer = ctx.layer->layer;
-    out.value = mean(v);
-    out.resampler = mean_resampler(std::move(v));
-    out.detail = mean_detail(ctx, m);
-    return out;
+    return mean_of_units(ctx.layer->layer, std::move(v), mean_detail(ctx, m));
   }
 };
 
@@ -66,12 +61,7 @@ class NeuronMeanGain : public MatrixParamMetric {
     const MatrixStatistics& s = matrix_statistics(ctx, m);
     std::vector<double> avg = lower_triangle(s.mean_cosine, n), mat = lower_triangle(s.cosine, n);
     for (std::size_t i = 0; i < avg.size(); ++i) avg[i] -= mat[i];
-    LayerMeasurement out;
-    out.layer = ctx.layer->layer;
-    out.value = mean(avg);
-    out.resampler = mean_resampler(std::move(avg));
-    out.detail = mean_detail(ctx, m);
-    return out;
+    return mean_of_units(ctx.layer->layer, std::move(avg), mean_detail(ctx, m));
   }
 };
 
