@@ -310,19 +310,26 @@ Matrix CpuBackend::gram_rows(const TensorView& m) {
   return g;
 }
 
-std::vector<double> CpuBackend::neuron_norms(const TensorView& m, NeuronAxis axis) {
-  check_matrix(m);
-  const std::vector<float> rows = neuron_rows(m, axis);
-  const int64_t count = axis == NeuronAxis::Rows ? m.rows() : m.cols();
-  const int64_t len = axis == NeuronAxis::Rows ? m.cols() : m.rows();
+namespace {
+// Euclidean norms, accumulated in float64, of `count` rows of length `len` laid out `stride` apart.
+std::vector<double> row_norms(const std::vector<float>& rows, int64_t count, int64_t len,
+                              int64_t stride) {
   std::vector<double> out(static_cast<std::size_t>(count));
   for (int64_t i = 0; i < count; ++i) {
     double s = 0.0;
     for (int64_t k = 0; k < len; ++k)
-      s += static_cast<double>(rows[i * len + k]) * rows[i * len + k];
+      s += static_cast<double>(rows[i * stride + k]) * rows[i * stride + k];
     out[i] = std::sqrt(s);
   }
   return out;
+}
+}  // namespace
+
+std::vector<double> CpuBackend::neuron_norms(const TensorView& m, NeuronAxis axis) {
+  check_matrix(m);
+  const int64_t count = axis == NeuronAxis::Rows ? m.rows() : m.cols();
+  const int64_t len = axis == NeuronAxis::Rows ? m.cols() : m.rows();
+  return row_norms(neuron_rows(m, axis), count, len, len);
 }
 
 Matrix CpuBackend::neuron_cosine(const TensorView& a, const TensorView& b, NeuronAxis axis) {
@@ -338,17 +345,8 @@ Matrix CpuBackend::neuron_cosine(const TensorView& a, const TensorView& b, Neuro
     return p;
   };
   const std::vector<float> A = padded_rows(a), B = padded_rows(b), zeros(stride, 0.f);
-  auto norms = [&](const std::vector<float>& m) {
-    std::vector<double> out(static_cast<std::size_t>(count));
-    for (int64_t i = 0; i < count; ++i) {
-      double s = 0.0;
-      for (int64_t k = 0; k < len; ++k)
-        s += static_cast<double>(m[i * stride + k]) * m[i * stride + k];
-      out[i] = std::sqrt(s);
-    }
-    return out;
-  };
-  const std::vector<double> na = norms(A), nb = norms(B);
+  const std::vector<double> na = row_norms(A, count, len, stride),
+                            nb = row_norms(B, count, len, stride);
   Matrix c(count, count);
   // Blocks of B rows sized to stay in L2 (~512 KiB) while every A row passes over them; threads
   // take interleaved A row pairs.
