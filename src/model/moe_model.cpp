@@ -182,20 +182,22 @@ std::unique_ptr<MoeModel> MoeModel::open(const std::filesystem::path& dir,
   c.expert_intermediate_size =
       r.req_int("expert_intermediate_size", 1, "the experts' intermediate size");
 
-  // Which decoder layers are MoE (HF conventions of DeepSeek and Qwen2-MoE; Mixtral: all).
-  const int64_t first_dense = r.opt_int("first_k_dense_replace", 0).value_or(0);
-  const int64_t freq = r.opt_int("moe_layer_freq", 1).value_or(1);
-  const int64_t step = r.opt_int("decoder_sparse_step", 1).value_or(1);
-  const std::vector<int> mlp_only = r.int_list("mlp_only_layers");
-  const std::set<int> mlp_only_set(mlp_only.begin(), mlp_only.end());
+  // Which decoder layers are MoE: the family's moe_layers rule over the config's values.
+  const MoeLayerRule& rule = fam.moe_layers;
+  const int64_t first_dense = rule.first.empty() ? 0 : r.opt_int(rule.first, 0).value_or(0);
+  const int64_t period = rule.period.empty() ? 1 : r.opt_int(rule.period, 1).value_or(1);
+  const std::vector<int> dense_list =
+      rule.except.empty() ? std::vector<int>{} : r.int_list(rule.except);
+  const std::set<int> dense_set(dense_list.begin(), dense_list.end());
   for (int l = 0; l < c.num_layers; ++l) {
-    if (l < first_dense || l % freq != 0 || (l + 1) % step != 0 || mlp_only_set.count(l)) continue;
+    if (l < first_dense || (l + rule.period_offset) % period != 0 || dense_set.count(l)) continue;
     c.moe_layers.push_back(l);
   }
   if (c.moe_layers.empty())
     throw InputError(cfg_path, r.field("num_layers"),
-                     "no decoder layer is an MoE layer (check first_k_dense_replace, "
-                     "moe_layer_freq, decoder_sparse_step, mlp_only_layers)");
+                     "no decoder layer is an MoE layer (check the keys of the family's "
+                     "moe_layers rule in " +
+                         fam.source.string() + ")");
 
   // Routing: family defaults, overridden by what config.json states.
   RoutingConvention& rc = c.routing;
@@ -215,15 +217,15 @@ std::unique_ptr<MoeModel> MoeModel::open(const std::filesystem::path& dir,
   if (auto v = r.opt_int("topk_group", 1)) rc.topk_group = static_cast<int>(*v);
   if (auto v = r.opt_number("routed_scaling_factor")) rc.routed_scaling_factor = *v;
   if (auto s = r.opt_string("topk_method")) {
-    if (*s == "greedy") {
-      rc.n_group = rc.topk_group = 1;  // plain top-k; n_group in the config is then unused
-    } else if (*s == "group_limited_greedy") {
-    } else if (*s == "noaux_tc") {
-      rc.selection_bias = true;
-    } else {
+    const auto it = fam.topk_methods.find(*s);
+    if (it == fam.topk_methods.end()) {
+      std::string known;
+      for (const auto& [name, patch] : fam.topk_methods)
+        known += (known.empty() ? "" : ", ") + name;
       throw InputError(cfg_path, r.field("topk_method"),
-                       "'" + *s + "': expected greedy, group_limited_greedy or noaux_tc");
+                       "'" + *s + "': expected one of " + known + " (family " + fam.name + ")");
     }
+    it->second.apply(rc);
   }
   if (c.num_experts % rc.n_group != 0)
     throw InputError(cfg_path, r.field("n_group"),
