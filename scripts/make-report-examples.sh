@@ -42,7 +42,7 @@ status=0
 # 0: everything passed or warned; 1: a hypothesis failed, still a valid sample. 2 or 3: no report.
 [ "$status" -le 1 ] || { echo "make-report-examples: moeprobe run exited $status" >&2; exit "$status"; }
 
-if grep -rlF -e "$PWD" -e "$HOME/" "$work/report"; then
+if grep -rlF -e "$PWD" -e "${HOME:-/nonexistent}/" "$work/report"; then
   echo "make-report-examples: a machine path is in the files above" >&2
   exit 1
 fi
