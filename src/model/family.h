@@ -125,5 +125,9 @@ const Family& detect_family(const std::vector<Family>& families, const nlohmann:
 
 // Substitutes {L} and {E} in a tensor-name pattern.
 std::string expand_pattern(const std::string& pattern, int layer, int expert = -1);
+// Whether a pattern has one tensor per expert ({E}), e.g. per-shared-expert blocks.
+inline bool has_expert_index(const std::string& pattern) {
+  return pattern.find("{E}") != std::string::npos;
+}
 
 }  // namespace moeprobe
