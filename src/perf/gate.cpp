@@ -20,7 +20,7 @@ std::string percent(double x) {
 // Judges one metric of one benchmark. `lower_is_better` for times and cost counters.
 GateRow judge(const std::string& benchmark, const std::string& metric, bool higher_is_better,
               const std::vector<double>& base, const std::vector<double>& cur, bool aggregates_only,
-              const GateRule& rule, double alpha, bool is_time) {
+              const GateRule& rule, double alpha, bool is_time, double dispersion) {
   GateRow row;
   row.benchmark = benchmark;
   row.metric = metric;
@@ -31,8 +31,8 @@ GateRow judge(const std::string& benchmark, const std::string& metric, bool high
   row.median_baseline = median(base);
   row.median_current = median(cur);
   row.change = row.median_baseline != 0 ? row.median_current / row.median_baseline - 1 : 0;
-  row.cv_baseline = coefficient_of_variation(base);
-  row.cv_current = coefficient_of_variation(cur);
+  row.cv_baseline = robust_dispersion(base);
+  row.cv_current = robust_dispersion(cur);
   const RankTest test = mann_whitney_u(cur, base);
   row.p = test.p;
   row.exact = test.exact;
@@ -48,7 +48,8 @@ GateRow judge(const std::string& benchmark, const std::string& metric, bool high
                  std::to_string(alpha).substr(0, 5);
     return row;
   }
-  const double cv = std::max(row.cv_baseline, row.cv_current);
+  // A benchmark's noise is its time's: every metric of a noisy benchmark is judged noisy.
+  const double cv = dispersion;
   if (cv > rule.max_dispersion) {
     row.reason = "too noisy: dispersion " + percent(cv) + " above " + percent(rule.max_dispersion);
     return row;
@@ -101,15 +102,12 @@ double median(std::vector<double> v) {
   return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-double coefficient_of_variation(const std::vector<double>& v) {
+double robust_dispersion(const std::vector<double>& v) {
   if (v.size() < 2) return 0;
-  double mean = 0;
-  for (double x : v) mean += x;
-  mean /= static_cast<double>(v.size());
-  double ss = 0;
-  for (double x : v) ss += (x - mean) * (x - mean);
-  const double sd = std::sqrt(ss / static_cast<double>(v.size() - 1));
-  return mean != 0 ? sd / std::fabs(mean) : 0;
+  const double m = median(v);
+  std::vector<double> deviations;
+  for (double x : v) deviations.push_back(std::fabs(x - m));
+  return m != 0 ? 1.4826 * median(deviations) / std::fabs(m) : 0;
 }
 
 std::size_t GateResult::count(Verdict v) const {
@@ -162,8 +160,9 @@ GateResult run_gate(const BenchmarkFile& baseline, const BenchmarkFile& current,
     const bool aggregates = base.aggregates_only || cur->aggregates_only;
     const auto& bt = cpu ? base.cpu_time_ns : base.real_time_ns;
     const auto& ct = cpu ? cur->cpu_time_ns : cur->real_time_ns;
-    GateRow row =
-        judge(base.name, time_metric, false, bt, ct, aggregates, rule, thresholds.alpha, true);
+    const double dispersion = std::max(robust_dispersion(bt), robust_dispersion(ct));
+    GateRow row = judge(base.name, time_metric, false, bt, ct, aggregates, rule, thresholds.alpha,
+                        true, dispersion);
     if (row.median_baseline > 0 && row.median_current > 0) {
       log_sum += std::log(row.median_current / row.median_baseline);
       ++result.matched;
@@ -188,7 +187,7 @@ GateResult run_gate(const BenchmarkFile& baseline, const BenchmarkFile& current,
           continue;
         }
         result.rows.push_back(judge(base.name, counter, higher, b->second, c->second, aggregates,
-                                    rule, thresholds.alpha, false));
+                                    rule, thresholds.alpha, false, dispersion));
       }
   }
   for (const auto& cur : current.benchmarks)

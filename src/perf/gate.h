@@ -25,7 +25,7 @@ struct GateRow {
   double change = 0;                               // median_current / median_baseline - 1
   double p = 1;
   bool exact = false;
-  double cv_baseline = 0, cv_current = 0;  // coefficient of variation of each sample
+  double cv_baseline = 0, cv_current = 0;  // robust_dispersion of each sample
   double threshold = 0;
   Verdict verdict = Verdict::Same;
   std::string reason;  // why, for AMBIGUOUS, NEW and MISSING (and the threshold for FAST/SLOW)
@@ -47,6 +47,8 @@ GateResult run_gate(const BenchmarkFile& baseline, const BenchmarkFile& current,
                     const Thresholds& thresholds);
 
 double median(std::vector<double> v);
-double coefficient_of_variation(const std::vector<double>& v);  // sample stddev / |mean|
+// 1.4826 x median absolute deviation / |median|: the coefficient of variation of a normal sample,
+// but not inflated by the one outlier repetition a shared runner produces.
+double robust_dispersion(const std::vector<double>& v);
 
 }  // namespace moeprobe::perf

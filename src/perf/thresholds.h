@@ -13,9 +13,10 @@ namespace moeprobe::perf {
 enum class TimeField { Real, Cpu };
 
 struct GateRule {
-  double threshold = 0.05;       // relative change of the median that counts as FAST/SLOW
-  double min_effect_ns = 0;      // smaller absolute changes of the median time are never FAST/SLOW
-  double max_dispersion = 0.10;  // coefficient of variation above which a sample is too noisy
+  double threshold = 0.05;   // relative change of the median that counts as FAST/SLOW
+  double min_effect_ns = 0;  // smaller absolute changes of the median time are never FAST/SLOW
+  double max_dispersion =
+      0.10;  // robust dispersion (1.4826 MAD / median) beyond which a sample is too noisy
   std::vector<std::string> higher_is_better;  // counters gated besides the time (bytes_per_second)
   std::vector<std::string> lower_is_better;   // counters where less is better (x_read, x_gemm)
 };
