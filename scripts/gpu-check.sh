@@ -127,7 +127,7 @@ bench_json="$log/bench_cuda_kernels.json"
 if "$build/bin/bench_cuda_kernels" --benchmark_repetitions=3 --benchmark_out="$bench_json" \
      --benchmark_out_format=json > "$log/bench.txt" 2>&1; then :; else failed=1; fi
 if [ -f "$bench_json" ] && command -v python3 >/dev/null 2>&1; then
-  python3 - "$bench_json" "$log/bench-table.md" <<'PY' || failed=1
+  python3 - "$bench_json" "$log/bench-table.md" "$log/bench-counts.txt" <<'PY' || failed=1
 import json, statistics, sys
 doc = json.load(open(sys.argv[1]))
 ctx = doc.get("context", {})
@@ -160,14 +160,13 @@ for name in order:
         fmt(bps and bps / 1e9, "%.1f"), fmt(flops and flops / 1e12, "%.2f"),
         fmt(med(rs, "x_copy"), "%.2f"), fmt(med(rs, "x_read"), "%.2f"), fmt(med(rs, "x_gemm"), "%.2f")))
 open(sys.argv[2], "w").write("\n".join(lines) + "\n")
+timed = [n for n in order if n in runs and n not in errors]
+reasons = sorted(set(errors.values()))
+open(sys.argv[3], "w").write("benchmarks: %d timed, %d skipped%s" % (len(timed), len(errors),
+    " (" + "; ".join(reasons) + ")" if reasons else ""))
 print("\n".join(lines))
 PY
-  ran=$(grep -c '"run_type": "iteration"' "$bench_json" || true)
-  skipped_b=$(grep -c '"error_occurred": true' "$bench_json" || true)
-  why=$(grep -m1 -oE '"error_message": "[^"]*"' "$bench_json" | sed 's/"error_message": //' || true)
-  line="benchmarks: $ran timed repetitions, $skipped_b benchmarks skipped"
-  [ "$skipped_b" != 0 ] && line="$line ($why)"
-  note "$line"
+  note "$(cat "$log/bench-counts.txt" 2>/dev/null || echo 'benchmarks: no summary')"
 else
   note "benchmarks: no JSON or no python3 to summarise it (see $log/bench.txt)"
 fi
