@@ -8,13 +8,13 @@
 # runs to the end. About 3-5 minutes on an H100/H200 with 16 cores (most of it the build).
 #
 #   bash scripts/gpu-check.sh [--out FILE] [--build DIR] [--jobs N]
-#   defaults: --out gpu-check.md, --build build-gpu, --jobs $(nproc)
+#   defaults: --build build-gpu, --out BUILD/gpu-check.md, --jobs $(nproc)
 # Exit: 0 when nothing failed (skips included), 1 when a test, the parity check or a benchmark
 # failed, 2 on a build failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-out=gpu-check.md
+out=""
 build=build-gpu
 jobs="$(nproc)"
 while [ $# -gt 0 ]; do
@@ -26,6 +26,7 @@ while [ $# -gt 0 ]; do
     *) echo "gpu-check: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
+[ -z "$out" ] && out="$build/gpu-check.md"
 start=$(date +%s)
 log="$build/gpu-check-logs"
 mkdir -p "$log"
