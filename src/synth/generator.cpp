@@ -53,7 +53,8 @@ void parallel_chunks(int64_t n, int threads, F f) {
     f(int64_t(0), n);
     return;
   }
-  parallel_for(threads, threads, [&](int64_t t) { f(n * t / threads, n * (t + 1) / threads); });
+  moeprobe::parallel_for(threads, threads,
+                         [&](int64_t t) { f(n * t / threads, n * (t + 1) / threads); });
 }
 template <class F>
 void parallel_for(int64_t n, int threads, F f) {
