@@ -96,8 +96,8 @@ RunResult run_suite(const Suite& suite, const RunOptions& opt) {
     std::string err;
     std::vector<int> pos = h.layers.resolve(n, &err);
     if (!err.empty()) {
-      early[i] = unmeasured_result(h, interval, Outcome::Error,
-                                   "layers \"" + h.layers.text + "\": " + err);
+      early[i] = unmeasured_result(h, interval, Outcome::Skipped,
+                                   "not applicable: layers \"" + h.layers.text + "\": " + err);
       continue;
     }
     if (restricted) {
@@ -108,9 +108,9 @@ RunResult run_suite(const Suite& suite, const RunOptions& opt) {
       pos = kept;
     }
     if (pos.empty()) {
-      early[i] = unmeasured_result(h, interval, Outcome::Error,
-                                   "no MoE layer selected by \"" + h.layers.text + "\"" +
-                                       (restricted ? " within --layers " + opt.layers : ""));
+      early[i] = unmeasured_result(h, interval, Outcome::Skipped,
+                                   "not applicable: no MoE layer selected by \"" + h.layers.text +
+                                       "\"" + (restricted ? " within --layers " + opt.layers : ""));
       continue;
     }
     Job& job = jobs[job_key(h)];
@@ -147,14 +147,12 @@ RunResult run_suite(const Suite& suite, const RunOptions& opt) {
     int measured = 0;
     for (auto& [key, job] : jobs) {
       if (!job.positions.count(position) || !job.error.empty()) continue;
-      try {
-        LayerMeasurement m = job.metric->measure(ctx, job.params);
-        m.layer = decoder_layer;
-        job.results[position] = std::move(m);
-        ++measured;
-      } catch (const std::exception& e) {
-        job.error = "layer " + std::to_string(decoder_layer) + ": " + e.what();
-      }
+      // No catch: bad input (InputError: a NaN weight, a mismatched reference) ends the run with
+      // exit 2 and no report; anything else is a bug (exit 3).
+      LayerMeasurement m = job.metric->measure(ctx, job.params);
+      m.layer = decoder_layer;
+      job.results[position] = std::move(m);
+      ++measured;
     }
     ++done;
     const double secs =
