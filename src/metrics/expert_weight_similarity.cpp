@@ -32,9 +32,8 @@ std::vector<double> pair_values(const LayerStatistics& ctx, const std::vector<Ma
   return v;
 }
 
-// A per-layer mean over units (expert pairs or experts) of cosines averaged over the matrix kinds
-// of the `matrix` parameter; resampled over those units.
-class KindsMeanMetric : public TypedMetric<KindsParams> {
+// A metric of params {matrix: act | up | down | all}, reading those kinds' matrix statistics.
+class KindsParamMetric : public TypedMetric<KindsParams> {
  public:
   using TypedMetric::TypedMetric;
   KindsParams parse(const nlohmann::json& p, const std::string& where) const override {
@@ -43,6 +42,13 @@ class KindsMeanMetric : public TypedMetric<KindsParams> {
   std::vector<Need> needs_of(const KindsParams& p) const override {
     return matrix_needs(p.kinds());
   }
+};
+
+// A per-layer mean over units (expert pairs or experts) of cosines averaged over the matrix kinds
+// of the `matrix` parameter; resampled over those units.
+class KindsMeanMetric : public KindsParamMetric {
+ public:
+  using KindsParamMetric::KindsParamMetric;
   LayerMeasurement measure_with(const LayerStatistics& ctx, const KindsParams& p) const override {
     const auto kinds = p.kinds();
     std::vector<double> v = unit_values(ctx, kinds);
@@ -133,20 +139,15 @@ class MatrixAgreement : public TypedMetric<AgreementParams> {
   }
 };
 
-class UpcyclingConsistency : public TypedMetric<KindsParams> {
+class UpcyclingConsistency : public KindsParamMetric {
  public:
   UpcyclingConsistency()
-      : TypedMetric("upcycling_consistency", "A1",
-                    std::string("(D^F)^2 - D per matrix type (near 0 when experts are the FFN plus "
-                                "independent isotropic drift); resampled over experts. ") +
-                        kMatrixHelp + " (all: mean of the three differences)",
-                    true) {}
-  KindsParams parse(const nlohmann::json& p, const std::string& where) const override {
-    return parse_kinds_params(p, where);
-  }
-  std::vector<Need> needs_of(const KindsParams& p) const override {
-    return matrix_needs(p.kinds());
-  }
+      : KindsParamMetric(
+            "upcycling_consistency", "A1",
+            std::string("(D^F)^2 - D per matrix type (near 0 when experts are the FFN plus "
+                        "independent isotropic drift); resampled over experts. ") +
+                kMatrixHelp + " (all: mean of the three differences)",
+            true) {}
   LayerMeasurement measure_with(const LayerStatistics& ctx, const KindsParams& p) const override {
     const auto kinds = p.kinds();
     const int n = ctx.num_experts;

@@ -37,8 +37,9 @@ struct LayerMeasurement {
 // on a layer into one LayerPlan, computes all of it eagerly (one matrix_set_stats pass per matrix
 // kind, the router Gram, the A2 matchings) and then runs the metrics as pure functions of the
 // computed LayerStatistics. Reading an intermediate that was not planned is a bug (logic_error,
-// exit 3), caught for every registered metric by tests/metrics/test_metric_plan.cpp.
-// Dynamic inputs (probe activations, all-experts outputs) become new Intermediate kinds here.
+// exit 3), caught for every registered metric by the test
+// Plan.EveryMetricMeasuresFromItsDeclaredNeeds. Dynamic inputs (probe activations, all-experts
+// outputs) become new Intermediate kinds here.
 enum class MatrixKind { Act = 0, Up = 1, Down = 2 };
 
 enum class Intermediate {

@@ -379,5 +379,21 @@ TEST(Needs, StandardizedGramOnlyWhereNeededGivesIdenticalValues) {
   EXPECT_EQ(full_cache->matrices[1]->stats.standardized_gram.rows, 7);
 }
 
+// The plan is the only source of intermediates: every metric measures from exactly what it
+// declares (an undeclared read would throw), and from nothing it cannot.
+TEST(Plan, EveryMetricMeasuresFromItsDeclaredNeeds) {
+  PlantedLayer p = planted(6, 24, 40, 0.4, false, 13);
+  auto be = make_backend("cpu");
+  for (const Metric* m : all_metrics()) {
+    const auto params = m->parse_params({}, "s.yaml");
+    LayerPlan plan;
+    plan.add(m->needs(*params));
+    const LayerStatistics declared = compute_layer_statistics({&p.layer, &*p.ffn}, plan, *be);
+    EXPECT_NO_THROW(m->measure(declared, *params)) << m->name();
+    const LayerStatistics nothing = compute_layer_statistics({&p.layer, &*p.ffn}, {}, *be);
+    EXPECT_THROW(m->measure(nothing, *params), std::logic_error) << m->name();
+  }
+}
+
 }  // namespace
 }  // namespace moeprobe
