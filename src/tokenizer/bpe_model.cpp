@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <limits>
+#include <queue>
 
 #include "tokenizer/json_fields.h"
 #include "tokenizer/utf8.h"
@@ -78,7 +79,7 @@ BpeModel::BpeModel(const nlohmann::json& spec, const std::string& file, const st
     const auto l = vocab_.find(left), r = vocab_.find(right), merged = vocab_.find(left + right);
     if (l == vocab_.end() || r == vocab_.end() || merged == vocab_.end())
       throw InputError(file, where, "merge of tokens not in the vocab");
-    const uint64_t key = (uint64_t(uint32_t(l->second)) << 32) | uint32_t(r->second);
+    const uint64_t key = pair_key(l->second, r->second);
     merges_.insert_or_assign(key,
                              (uint64_t(rank) << 32) | uint32_t(merged->second));  // HF: last wins
   }
@@ -130,12 +131,20 @@ void BpeModel::merge(std::string_view word, std::vector<int32_t>& ids) const {
     }
     // No unk token: the character is dropped, as Hugging Face does.
   }
-  // Merge the lowest-ranked adjacent pair, leftmost first, until none applies.
+  if (ids.size() < 32)
+    merge_short(ids);
+  else
+    merge_long(ids);
+}
+
+// Merge the lowest-ranked adjacent pair, leftmost first, until none applies: a scan per merge,
+// fastest for the short words a pre-tokenizer produces.
+void BpeModel::merge_short(std::vector<int32_t>& ids) const {
   while (ids.size() > 1) {
     uint64_t best = std::numeric_limits<uint64_t>::max();
     size_t at = 0;
     for (size_t k = 0; k + 1 < ids.size(); ++k) {
-      const auto it = merges_.find((uint64_t(uint32_t(ids[k])) << 32) | uint32_t(ids[k + 1]));
+      const auto it = merges_.find(pair_key(ids[k], ids[k + 1]));
       if (it != merges_.end() && it->second < best) {
         best = it->second;
         at = k;
@@ -145,6 +154,49 @@ void BpeModel::merge(std::string_view word, std::vector<int32_t>& ids) const {
     ids[at] = static_cast<int32_t>(best & 0xFFFFFFFFu);
     ids.erase(ids.begin() + at + 1);
   }
+}
+
+// The same order with a heap of candidate pairs over a linked list: O(n log n) for long words
+// (a tokenizer without pre-tokenizer, like Mistral's, sees a whole line as one word).
+void BpeModel::merge_long(std::vector<int32_t>& ids) const {
+  const size_t n = ids.size();
+  std::vector<int64_t> prev(n), next(n);
+  for (size_t i = 0; i < n; ++i) {
+    prev[i] = static_cast<int64_t>(i) - 1;
+    next[i] = i + 1 < n ? static_cast<int64_t>(i + 1) : -1;
+  }
+  std::vector<bool> alive(n, true);
+  struct Candidate {
+    uint64_t rank;  // rank << 32 | merged id
+    size_t left;
+    int32_t left_id, right_id;
+    bool operator>(const Candidate& o) const {
+      return (rank >> 32) != (o.rank >> 32) ? rank > o.rank : left > o.left;
+    }
+  };
+  std::priority_queue<Candidate, std::vector<Candidate>, std::greater<Candidate>> heap;
+  const auto push = [&](int64_t l) {
+    if (l < 0 || next[l] < 0) return;
+    const auto it = merges_.find(pair_key(ids[l], ids[next[l]]));
+    if (it != merges_.end()) heap.push({it->second, static_cast<size_t>(l), ids[l], ids[next[l]]});
+  };
+  for (size_t i = 0; i + 1 < n; ++i) push(static_cast<int64_t>(i));
+  while (!heap.empty()) {
+    const Candidate c = heap.top();
+    heap.pop();
+    const int64_t r = next[c.left];
+    if (!alive[c.left] || r < 0 || ids[c.left] != c.left_id || ids[r] != c.right_id) continue;
+    ids[c.left] = static_cast<int32_t>(c.rank & 0xFFFFFFFFu);
+    alive[r] = false;
+    next[c.left] = next[r];
+    if (next[r] >= 0) prev[next[r]] = static_cast<int64_t>(c.left);
+    push(prev[c.left]);
+    push(static_cast<int64_t>(c.left));
+  }
+  size_t w = 0;
+  for (size_t i = 0; i < n; ++i)
+    if (alive[i]) ids[w++] = ids[i];
+  ids.resize(w);
 }
 
 void BpeModel::encode_word(std::string_view word, std::vector<int64_t>& out) const {

@@ -26,6 +26,11 @@ class BpeModel {
 
  private:
   void merge(std::string_view word, std::vector<int32_t>& ids) const;
+  void merge_short(std::vector<int32_t>& ids) const;
+  void merge_long(std::vector<int32_t>& ids) const;
+  static uint64_t pair_key(int32_t left, int32_t right) {
+    return (uint64_t(uint32_t(left)) << 32) | uint32_t(right);
+  }
 
   std::unordered_map<std::string, int32_t> vocab_;
   // (left id << 32 | right id) → (rank << 32 | merged id)
