@@ -11,8 +11,8 @@ namespace moeprobe {
 
 namespace {
 
-nlohmann::json num(double v) {
-  return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr);
+nlohmann::ordered_json num(double v) {
+  return std::isfinite(v) ? nlohmann::ordered_json(v) : nlohmann::ordered_json(nullptr);
 }
 
 // Reading helpers that name the field on error.
@@ -99,8 +99,9 @@ Aggregate aggregate_from_json(const nlohmann::json& j) {
 
 }  // namespace
 
-nlohmann::json results_to_json(const RunResult& r) {
-  using nlohmann::json;
+nlohmann::ordered_json results_to_json(const RunResult& r) {
+  // Insertion-ordered, so schema_version comes first and fields read in the schema's order.
+  using json = nlohmann::ordered_json;
   json out;
   out["schema_version"] = kResultsSchemaVersion;
   out["suite"] = {{"name", r.suite_name},

@@ -12,7 +12,8 @@ namespace moeprobe {
 
 inline constexpr int kResultsSchemaVersion = 1;
 
-nlohmann::json results_to_json(const RunResult& r);
+// Keys in the schema's order, schema_version first.
+nlohmann::ordered_json results_to_json(const RunResult& r);
 std::string render_results_json(const RunResult& r);  // pretty-printed, newline-terminated
 // Throws InputError(file, field, what was expected) when a required field is missing or mistyped.
 RunResult results_from_json(const nlohmann::json& j, const std::string& file);

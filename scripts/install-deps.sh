@@ -9,6 +9,7 @@ packages=(
   libyaml-cpp-dev      # suites, recipes, family configs
   nlohmann-json3-dev   # safetensors headers, config.json, results.json
   libcli11-dev         # command line
+  libeigen3-dev        # host-side dense linear algebra (symmetric eigen-decomposition)
   libgtest-dev libgmock-dev
   libbenchmark-dev     # bench/
   libtorch-dev         # comparison baselines (CPU LibTorch 1.13)

@@ -3,12 +3,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <exception>
-#include <functional>
-#include <thread>
 
 #include "kernels/backend_checks.h"
 #include "kernels/cpu/set_kernels.h"
+#include "util/parallel_for.h"
 
 // Hot loops are compiled twice, for AVX2 and for baseline x86-64, and the loader picks the clone
 // the CPU supports (GNU ifunc): generic x86-64 binaries stay runnable everywhere.
@@ -25,27 +23,6 @@ namespace {
 // Lanes of the float accumulators: each lane is its own running sum, so the compiler can
 // vectorise the dot products without -ffast-math (no reassociation is needed).
 constexpr int kLanes = 8;
-
-// Runs fn(t) for t in [0, n) on n threads (inline when n == 1) and rethrows the first exception.
-void parallel(int n, const std::function<void(int)>& fn) {
-  if (n <= 1) {
-    fn(0);
-    return;
-  }
-  std::vector<std::thread> pool;
-  std::vector<std::exception_ptr> errors(static_cast<std::size_t>(n));
-  for (int t = 0; t < n; ++t)
-    pool.emplace_back([&, t] {
-      try {
-        fn(t);
-      } catch (...) {
-        errors[static_cast<std::size_t>(t)] = std::current_exception();
-      }
-    });
-  for (auto& th : pool) th.join();
-  for (auto& e : errors)
-    if (e) std::rethrow_exception(e);
-}
 
 // out[i][j] = sum over k < len of a[i][k] * b[j][k] for a 2x2 tile of rows (len a multiple of
 // kLanes). Float products and sums: see matrix_set_stats for why this is accurate enough.
@@ -185,7 +162,7 @@ MatrixSetStats run_set(const SetJob& job, int max_threads) {
     if (job.request.standardized_gram) acc.sgram.assign(static_cast<std::size_t>(n * n), 0.0);
     if (job.request.mean_neuron) acc.mean.assign(static_cast<std::size_t>(n * job.hidden), 0.0);
   }
-  parallel(threads, [&](int t) {
+  parallel_for(threads, threads, [&](int64_t t) {
     const int64_t b0 = nblocks * t / threads, b1 = nblocks * (t + 1) / threads;
     run_range(job, b0 * block, std::min(job.numel, b1 * block), block,
               accs[static_cast<std::size_t>(t)]);
@@ -260,9 +237,7 @@ void cross_dots(const float* A, const float* B, int64_t stride, int64_t ni, int6
 
 }  // namespace
 
-CpuBackend::CpuBackend(int threads)
-    : threads_(threads > 0 ? threads
-                           : std::max(1, static_cast<int>(std::thread::hardware_concurrency()))) {}
+CpuBackend::CpuBackend(int threads) : threads_(threads > 0 ? threads : default_threads()) {}
 
 std::string CpuBackend::device() const {
   return std::to_string(threads_) + " CPU thread" + (threads_ == 1 ? "" : "s");
@@ -353,7 +328,7 @@ Matrix CpuBackend::neuron_cosine(const TensorView& a, const TensorView& b, Neuro
   const int64_t jblock = std::max<int64_t>(2, (131072 / stride) / 2 * 2);
   const int threads = static_cast<int>(
       std::max<int64_t>(1, std::min<int64_t>(threads_, count * count * len / 1000000)));
-  parallel(threads, [&](int t) {
+  parallel_for(threads, threads, [&](int64_t t) {
     const int64_t pairs = (count + 1) / 2;
     const int64_t p0 = pairs * t / threads, p1 = pairs * (t + 1) / threads;
     for (int64_t j0 = 0; j0 < count; j0 += jblock)

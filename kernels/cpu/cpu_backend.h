@@ -1,6 +1,6 @@
 // The fast CPU backend: one pass over the bytes of a matrix set, converted to float in small
 // blocks, with all requested results (Gram, standardised Gram, mean neurons) computed per block,
-// and std::threads over element ranges.
+// and the shared parallel-for (util/parallel_for.h) over element ranges.
 #pragma once
 
 #include "kernels/backend.h"
@@ -9,7 +9,7 @@ namespace moeprobe {
 
 class CpuBackend : public Backend {
  public:
-  // threads <= 0: std::thread::hardware_concurrency().
+  // threads <= 0: default_threads() (OMP_NUM_THREADS or the CPUs available).
   explicit CpuBackend(int threads = 0);
   std::string name() const override { return "cpu"; }
   std::string device() const override;

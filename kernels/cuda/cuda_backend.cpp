@@ -14,7 +14,6 @@
 #include <cstring>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -23,6 +22,7 @@
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/launchers.h"
 #include "util/error.h"
+#include "util/parallel_for.h"
 
 namespace moeprobe {
 namespace {
@@ -103,7 +103,7 @@ void gather(unsigned char* dst, const std::vector<Piece>& pieces) {
   std::size_t total = 0;
   for (const Piece& p : pieces) total += p.bytes;
   constexpr std::size_t kPerThread = std::size_t{8} << 20;
-  const unsigned hw = std::max(1u, std::thread::hardware_concurrency());
+  const std::size_t hw = static_cast<std::size_t>(default_threads());
   const std::size_t nthreads =
       std::min<std::size_t>({std::size_t{8}, hw, std::max<std::size_t>(1, total / kPerThread)});
   // Thread t copies bytes [t*total/nthreads, (t+1)*total/nthreads) of the concatenated pieces.
@@ -120,12 +120,10 @@ void gather(unsigned char* dst, const std::vector<Piece>& pieces) {
     copy_range(0, total);
     return;
   }
-  std::vector<std::thread> threads;
-  threads.reserve(nthreads - 1);
-  for (std::size_t t = 1; t < nthreads; ++t)
-    threads.emplace_back(copy_range, t * total / nthreads, (t + 1) * total / nthreads);
-  copy_range(0, total / nthreads);
-  for (std::thread& th : threads) th.join();
+  parallel_for(static_cast<int64_t>(nthreads), static_cast<int>(nthreads), [&](int64_t t) {
+    const std::size_t k = static_cast<std::size_t>(t);
+    copy_range(k * total / nthreads, (k + 1) * total / nthreads);
+  });
 }
 
 class CudaBackend final : public Backend {

@@ -1,5 +1,5 @@
-// Eigen-decomposition of a small symmetric matrix by cyclic Jacobi rotations (A5's PCA on an
-// N x N Gram; N is at most a few hundred).
+// Eigen-decomposition of a small symmetric matrix (A5's PCA on an N x N Gram; N is at most a few
+// hundred), by Eigen3's SelfAdjointEigenSolver.
 #pragma once
 
 #include <vector>
@@ -13,7 +13,7 @@ struct SymmetricEigen {
   Matrix vectors;              // column k is the unit eigenvector of values[k]
 };
 
-// Throws std::invalid_argument for a non-square matrix.
+// Throws std::invalid_argument for a non-square matrix, std::runtime_error if it fails to converge.
 SymmetricEigen symmetric_eigen(const Matrix& a);
 
 }  // namespace moeprobe

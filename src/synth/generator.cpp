@@ -7,7 +7,6 @@
 #include <map>
 #include <memory>
 #include <numeric>
-#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -16,6 +15,7 @@
 #include "synth/planting.h"
 #include "synth/rng.h"
 #include "util/error.h"
+#include "util/parallel_for.h"
 
 namespace moeprobe::synth {
 
@@ -53,11 +53,7 @@ void parallel_chunks(int64_t n, int threads, F f) {
     f(int64_t(0), n);
     return;
   }
-  std::vector<std::thread> pool;
-  for (int t = 1; t < threads; ++t)
-    pool.emplace_back([&, t] { f(n * t / threads, n * (t + 1) / threads); });
-  f(int64_t(0), n / threads);
-  for (auto& th : pool) th.join();
+  parallel_for(threads, threads, [&](int64_t t) { f(n * t / threads, n * (t + 1) / threads); });
 }
 template <class F>
 void parallel_for(int64_t n, int threads, F f) {
