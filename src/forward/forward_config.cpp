@@ -19,7 +19,8 @@ class ConfigReader {
   }
   double number(const std::string& key, double fallback) const {
     if (!present(key)) return fallback;
-    if (!j_[key].is_number()) throw InputError(path_, key, "expected a number, got " + j_[key].dump());
+    if (!j_[key].is_number())
+      throw InputError(path_, key, "expected a number, got " + j_[key].dump());
     return j_[key].get<double>();
   }
   int64_t integer(const std::string& key, int64_t fallback) const {
@@ -34,12 +35,14 @@ class ConfigReader {
   }
   bool boolean(const std::string& key, bool fallback) const {
     if (!present(key)) return fallback;
-    if (!j_[key].is_boolean()) throw InputError(path_, key, "expected true or false, got " + j_[key].dump());
+    if (!j_[key].is_boolean())
+      throw InputError(path_, key, "expected true or false, got " + j_[key].dump());
     return j_[key].get<bool>();
   }
   std::string string(const std::string& key, const std::string& fallback) const {
     if (!present(key)) return fallback;
-    if (!j_[key].is_string()) throw InputError(path_, key, "expected a string, got " + j_[key].dump());
+    if (!j_[key].is_string())
+      throw InputError(path_, key, "expected a string, got " + j_[key].dump());
     return j_[key].get<std::string>();
   }
   const json& raw(const std::string& key) const { return j_[key]; }
@@ -76,8 +79,9 @@ void read_rope_scaling(const ConfigReader& r, ForwardConfig& fc, double& mscale_
     return;
   }
   if (type != "yarn")
-    throw InputError(r.path(), key + ".rope_type",
-                     "rope scaling \"" + type + "\" is not implemented (default, linear, yarn are)");
+    throw InputError(
+        r.path(), key + ".rope_type",
+        "rope scaling \"" + type + "\" is not implemented (default, linear, yarn are)");
   rope.factor = s.number("factor", 1.0);
   rope.original_max_positions =
       s.number("original_max_position_embeddings", static_cast<double>(fc.max_positions));
@@ -88,7 +92,8 @@ void read_rope_scaling(const ConfigReader& r, ForwardConfig& fc, double& mscale_
   if (s.present("attention_factor"))
     rope.attention_factor = s.number("attention_factor", 1.0);
   else if (mscale != 0 && mscale_all_dim != 0)
-    rope.attention_factor = yarn_mscale(rope.factor, mscale) / yarn_mscale(rope.factor, mscale_all_dim);
+    rope.attention_factor =
+        yarn_mscale(rope.factor, mscale) / yarn_mscale(rope.factor, mscale_all_dim);
   else
     rope.attention_factor = yarn_mscale(rope.factor, 1.0);
   if (s.present("truncate") && !s.boolean("truncate", true))
@@ -208,7 +213,8 @@ std::vector<double> rope_inverse_frequencies(const RopeConfig& rope) {
              (2 * std::log(rope.theta));
     };
     double low = std::max(std::floor(correction_dim(rope.beta_fast)), 0.0);
-    double high = std::min(std::ceil(correction_dim(rope.beta_slow)), static_cast<double>(rope.dim - 1));
+    double high =
+        std::min(std::ceil(correction_dim(rope.beta_slow)), static_cast<double>(rope.dim - 1));
     if (low == high) high += 0.001;
     for (int64_t i = 0; i < half; ++i) {
       const double ramp = std::clamp((static_cast<double>(i) - low) / (high - low), 0.0, 1.0);

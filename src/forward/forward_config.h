@@ -18,8 +18,8 @@ enum class QkNorm { None, PerHead, Whole };  // Qwen3: RMSNorm per head; OLMoE: 
 
 struct RopeConfig {
   double theta = 10000.0;
-  int64_t dim = 0;           // rotated dimensions per head
-  bool interleaved = false;  // rotate pairs (2i, 2i+1) (DeepSeek MLA) instead of halves
+  int64_t dim = 0;               // rotated dimensions per head
+  bool interleaved = false;      // rotate pairs (2i, 2i+1) (DeepSeek MLA) instead of halves
   std::string type = "default";  // default, linear, yarn
   double factor = 1.0;
   // YaRN

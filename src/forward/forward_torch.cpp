@@ -50,7 +50,7 @@ Tensor activate(const Tensor& x, Activation a) {
 
 Tensor expert_forward(const ExpertWeights& e, const Tensor& x, Activation a) {
   return dense(activate(dense(x, to_tensor(e.act)), a) * dense(x, to_tensor(e.up)),
-                to_tensor(e.down));
+               to_tensor(e.down));
 }
 
 Tensor moe_forward(const MoeLayer& layer, const RouterRule& rule, const Tensor& x) {
@@ -177,7 +177,8 @@ class LayerTensors {
   std::optional<Tensor> bias_of(const std::string& weight_pattern) const {
     std::string name = expand_pattern(weight_pattern, layer_);
     const std::string suffix = ".weight";
-    if (name.size() < suffix.size() || name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0)
+    if (name.size() < suffix.size() ||
+        name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0)
       return std::nullopt;
     name.replace(name.size() - suffix.size(), suffix.size(), ".bias");
     if (!ck_.has(name)) return std::nullopt;
@@ -237,14 +238,14 @@ Tensor latent_attention(const ForwardConfig& fc, const LayerTensors& w, const De
   const Tensor q_nope = q.slice(-1, 0, fc.qk_nope_dim);
   Tensor q_pe = q.slice(-1, fc.qk_nope_dim, fc.qk_nope_dim + fc.qk_rope_dim);
 
-  const Tensor ckv = dense(x, w.extra("kv_a_proj_with_mqa"),
-                            w.bias_of(w.extra_pattern("kv_a_proj_with_mqa")));
+  const Tensor ckv =
+      dense(x, w.extra("kv_a_proj_with_mqa"), w.bias_of(w.extra_pattern("kv_a_proj_with_mqa")));
   const Tensor latent = ckv.slice(-1, 0, fc.kv_lora_rank);
   Tensor k_pe = ckv.slice(-1, fc.kv_lora_rank, fc.kv_lora_rank + fc.qk_rope_dim)
                     .reshape({tokens, 1, fc.qk_rope_dim});
-  const Tensor kv = dense(rms_norm(latent, w.extra("kv_a_layernorm"), kLatentNormEps),
-                           w.extra("kv_b_proj"))
-                        .reshape({tokens, heads, fc.qk_nope_dim + fc.v_head_dim});
+  const Tensor kv =
+      dense(rms_norm(latent, w.extra("kv_a_layernorm"), kLatentNormEps), w.extra("kv_b_proj"))
+          .reshape({tokens, heads, fc.qk_nope_dim + fc.v_head_dim});
   const Tensor k_nope = kv.slice(-1, 0, fc.qk_nope_dim);
   const Tensor value = kv.slice(-1, fc.qk_nope_dim, fc.qk_nope_dim + fc.v_head_dim);
 
@@ -278,13 +279,16 @@ void check_sequences(const ForwardConfig& fc, int64_t vocab, const std::string& 
 
 }  // namespace
 
-bool forward_available() { return true; }
+bool forward_available() {
+  return true;
+}
 void require_forward() {}
 
 std::vector<float> run_moe_block(const MoeLayer& layer, const RouterRule& rule, const float* x,
                                  int64_t tokens) {
   torch::NoGradGuard no_grad;
-  const Tensor in = torch::from_blob(const_cast<float*>(x), {tokens, layer.hidden()}, torch::kFloat32);
+  const Tensor in =
+      torch::from_blob(const_cast<float*>(x), {tokens, layer.hidden()}, torch::kFloat32);
   const Tensor out = moe_forward(layer, rule, in).contiguous();
   return std::vector<float>(out.data_ptr<float>(), out.data_ptr<float>() + out.numel());
 }
@@ -299,8 +303,9 @@ std::vector<SequenceLogits> run_forward(const MoeModel& model,
   const DenseTensorNames& names = fam.dense;
   const TensorView embed = ck.tensor(names.embed);
   if (embed.rank() != 2 || embed.dim(1) != fc.hidden)
-    throw InputError(embed.file, embed.name,
-                     "expected [vocab, " + std::to_string(fc.hidden) + "], got " + embed.shape_string());
+    throw InputError(
+        embed.file, embed.name,
+        "expected [vocab, " + std::to_string(fc.hidden) + "], got " + embed.shape_string());
   check_sequences(fc, embed.dim(0), embed.name, sequences);
 
   // The embedding, gathered by row.
@@ -324,8 +329,9 @@ std::vector<SequenceLogits> run_forward(const MoeModel& model,
     std::vector<Tensor> ffn_in;
     for (Tensor& h : hidden) {
       const Tensor x = rms_norm(h, input_norm, fc.rms_eps);
-      const Tensor att = (fc.attention == AttentionKind::Latent ? latent_attention(fc, w, names, rope, x)
-                                                     : standard_attention(fc, w, names, rope, x));
+      const Tensor att =
+          (fc.attention == AttentionKind::Latent ? latent_attention(fc, w, names, rope, x)
+                                                 : standard_attention(fc, w, names, rope, x));
       h = h + att;
       ffn_in.push_back(rms_norm(h, post_norm, fc.rms_eps));
     }
@@ -354,13 +360,15 @@ std::vector<SequenceLogits> run_forward(const MoeModel& model,
       ck.has(names.lm_head) || !fc.tie_word_embeddings ? names.lm_head : names.embed;
   const TensorView head = ck.tensor(head_name);
   if (head.rank() != 2 || head.dim(1) != fc.hidden)
-    throw InputError(head.file, head.name,
-                     "expected [vocab, " + std::to_string(fc.hidden) + "], got " + head.shape_string());
+    throw InputError(
+        head.file, head.name,
+        "expected [vocab, " + std::to_string(fc.hidden) + "], got " + head.shape_string());
   const int64_t vocab = head.dim(0);
   std::vector<Tensor> normed;
   for (const Tensor& h : hidden) normed.push_back(rms_norm(h, final_norm, fc.rms_eps));
   std::vector<Tensor> logits;
-  for (const Tensor& h : hidden) logits.push_back(torch::empty({h.size(0), vocab}, torch::kFloat32));
+  for (const Tensor& h : hidden)
+    logits.push_back(torch::empty({h.size(0), vocab}, torch::kFloat32));
   // The LM head in row blocks, so a large vocabulary is never converted whole.
   const int64_t block = 8192;
   for (int64_t r0 = 0; r0 < vocab; r0 += block) {

@@ -9,7 +9,9 @@ void require_forward() {
                    "scripts/install-deps.sh) and reconfigure");
 }
 
-bool forward_available() { return false; }
+bool forward_available() {
+  return false;
+}
 
 std::vector<SequenceLogits> run_forward(const MoeModel&, const std::vector<std::vector<int64_t>>&,
                                         const ForwardOptions&) {
