@@ -11,7 +11,7 @@ packages=(
   libcli11-dev         # command line
   libgtest-dev libgmock-dev
   libbenchmark-dev     # bench/
-  libtorch-dev         # comparison baselines (CPU LibTorch 1.13)
+  libtorch-dev         # forward pass and comparison baselines (CPU LibTorch 1.13)
   libopenblas0-pthread # optimised BLAS behind LibTorch (the reference BLAS is several times slower)
 )
 

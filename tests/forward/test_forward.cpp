@@ -51,6 +51,25 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, ForwardHfModel,
                          ::testing::Values("mixtral_classic", "mixtral_fused", "qwen2_moe_tiny",
                                            "deepseek_v2_tiny"));
 
+// Families with no HF fixture: tiny models against the float64 Python reference written from
+// the HF math (tests/data/forward/README.md).
+class ForwardPythonReference : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ForwardPythonReference, LogitsMatchFloat64Reference) {
+  REQUIRE_TORCH();
+  const auto dir = std::filesystem::path(MOEPROBE_TEST_DATA) / "forward" / GetParam();
+  const Reference ref = reference_of(dir);
+  const auto out = run_forward(*MoeModel::open(dir), {ref.ids});
+  ASSERT_EQ(out[0].values.size(), ref.logits.size());
+  const double err = testutil::relative_max_error(as_double(out[0].values), ref.logits);
+  std::printf("%s: max-abs error / max |logit| = %.3g\n", GetParam().c_str(), err);
+  EXPECT_LT(err, 1e-4);
+}
+
+INSTANTIATE_TEST_SUITE_P(Families, ForwardPythonReference,
+                         ::testing::Values("qwen3_moe_synth", "olmoe_synth", "deepseek_synth",
+                                           "deepseek_v3_tiny"));
+
 class ForwardHfBlock : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(ForwardHfBlock, LibTorchBlockMatchesTransformers) {
