@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <optional>
 
 #include "forward/forward.h"
@@ -159,9 +160,8 @@ class LayerTensors {
  public:
   LayerTensors(const Checkpoint& ck, const Family& fam, int layer)
       : ck_(ck), fam_(fam), layer_(layer) {}
-  Tensor get(const std::string& pattern) const {
-    return to_tensor(ck_.tensor(expand_pattern(pattern, layer_)));
-  }
+  // Converted once per layer (every sequence reuses it) and released with this object.
+  Tensor get(const std::string& pattern) const { return named(expand_pattern(pattern, layer_)); }
   Tensor extra(const std::string& key) const {
     const auto it = fam_.dense.extra.find(key);
     if (it == fam_.dense.extra.end())
@@ -182,14 +182,20 @@ class LayerTensors {
       return std::nullopt;
     name.replace(name.size() - suffix.size(), suffix.size(), ".bias");
     if (!ck_.has(name)) return std::nullopt;
-    return to_tensor(ck_.tensor(name));
+    return named(name);
   }
   std::string extra_pattern(const std::string& key) const { return fam_.dense.extra.at(key); }
 
  private:
+  Tensor named(const std::string& name) const {
+    auto it = cache_.find(name);
+    if (it == cache_.end()) it = cache_.emplace(name, to_tensor(ck_.tensor(name))).first;
+    return it->second;
+  }
   const Checkpoint& ck_;
   const Family& fam_;
   int layer_;
+  mutable std::map<std::string, Tensor> cache_;
 };
 
 Tensor standard_attention(const ForwardConfig& fc, const LayerTensors& w, const DenseTensorNames& n,

@@ -135,6 +135,26 @@ TEST(Forward, RopeParametersEqualRopeTheta) {
   EXPECT_LT(testutil::relative_max_error(as_double(out[0].values), ref.logits), 1e-4);
 }
 
+// Mixtral's sliding_window: positions inside the window see what full attention sees, later
+// ones do not.
+TEST(Forward, SlidingWindowLimitsAttention) {
+  REQUIRE_TORCH();
+  testutil::ScratchDir tmp("fwd");
+  const auto dir = testutil::copy_fixture("mixtral_fused", tmp.path());
+  testutil::edit_json(dir / "config.json", [](nlohmann::json& j) { j["sliding_window"] = 2; });
+  const Reference ref = reference_of(testutil::hf_fixture("mixtral_fused"));
+  const auto out = run_forward(*MoeModel::open(dir), {ref.ids});
+  const std::size_t vocab = static_cast<std::size_t>(out[0].vocab);
+  const auto row = [&](const auto& v, std::size_t t) {
+    return std::vector<double>(v.begin() + t * vocab, v.begin() + (t + 1) * vocab);
+  };
+  for (std::size_t t : {0u, 1u})
+    EXPECT_LT(testutil::relative_max_error(row(as_double(out[0].values), t), row(ref.logits, t)),
+              1e-4);
+  EXPECT_GT(testutil::relative_max_error(row(as_double(out[0].values), 4), row(ref.logits, 4)),
+            1e-3);
+}
+
 TEST(ForwardCli, JsonLogitsMatchReference) {
   REQUIRE_TORCH();
   const auto scratch = testing::temp_dir("forward");
