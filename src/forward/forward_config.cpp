@@ -145,7 +145,8 @@ ForwardConfig read_forward_config(const MoeModel& model) {
     fc.qk_rope_dim = r.required_int("qk_rope_head_dim");
     fc.v_head_dim = r.required_int("v_head_dim");
     fc.rope.dim = fc.qk_rope_dim;
-    fc.rope.interleaved = true;
+    // HF's DeepSeek-V3 config may say rope_interleave: false (rotate halves instead of pairs).
+    fc.rope.interleaved = r.boolean("rope_interleave", true);
     // DeepSeek's softmax scale carries YaRN's mscale squared (mscale_all_dim).
     double scale = 1.0 / std::sqrt(static_cast<double>(fc.qk_nope_dim + fc.qk_rope_dim));
     if (fc.rope.type == "yarn" && mscale_all_dim != 0) {
