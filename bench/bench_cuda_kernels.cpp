@@ -1,17 +1,23 @@
-// CUDA matrix_set_stats on layer-sized bf16 expert sets, timed with CUDA events, against a plain
-// host->device copy of the same bytes: the analysis streams every byte over PCIe once, so the copy
-// is the floor, and the counter `x_copy` says how far above it a full pass (Gram, standardized
-// Gram, mean neurons) runs.
+// CUDA matrix_set_stats on layer-sized bf16 expert sets, timed with CUDA events (manual time, after
+// a warm-up), against the ceilings measured in the same process before the benchmarks run:
+// - a plain host->device copy of the same bytes: the analysis streams every byte over PCIe once,
+//   so the copy is the floor; `x_copy` says how far above it a full pass runs;
+// - a device-to-device copy (read + write bandwidth of device memory): `x_read`;
+// - cuBLAS SGEMM of order 4096 (FP32, default math, as the backend's cublasGemmEx): `x_gemm`.
+// Every x_ ratio is time / time at the ceiling (1 = at the ceiling, lower is better). Without a
+// device every benchmark skips with the reason.
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdio>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "kernels/backend.h"
 #ifdef MOEPROBE_WITH_CUDA
+#include <cublas_v2.h>
 #include <cuda_runtime.h>
 
 #include "kernels/cuda/cuda_backend.h"
@@ -78,6 +84,102 @@ float time_ms(cudaEvent_t start, cudaEvent_t stop, F&& work) {
   return ms;
 }
 
+// Device ceilings, measured once by main() before any benchmark runs.
+struct GpuCeilings {
+  bool ok = false;
+  std::string why_not;  // when !ok: the reason every benchmark skips
+  std::string device;
+  double read_bytes_per_s = 0;   // device-memory traffic of a D2D copy: 2 x bytes / time
+  double sgemm_flops_per_s = 0;  // cuBLAS SGEMM, order kGemmOrder
+};
+GpuCeilings g_ceilings;
+
+constexpr std::size_t kCopyBytes = std::size_t{1} << 30;
+constexpr int kGemmOrder = 4096;
+
+// Best of five event-timed runs after one warm-up run.
+template <typename F>
+float best_ms(cudaEvent_t start, cudaEvent_t stop, F&& work) {
+  time_ms(start, stop, work);
+  float best = 1e30f;
+  for (int i = 0; i < 5; ++i) best = std::min(best, time_ms(start, stop, work));
+  return best;
+}
+
+std::string measure_gpu_ceilings(GpuCeilings& c) {
+  int count = 0;
+  const cudaError_t err = cudaGetDeviceCount(&count);
+  if (err != cudaSuccess || count == 0)
+    return std::string("no CUDA device: ") +
+           (err != cudaSuccess ? cudaGetErrorString(err) : "cudaGetDeviceCount returned 0");
+  cudaDeviceProp prop{};
+  cudaGetDeviceProperties(&prop, 0);
+  c.device = prop.name;
+  cudaEvent_t start, stop;
+  cudaEventCreate(&start);
+  cudaEventCreate(&stop);
+  void *a = nullptr, *b = nullptr;
+  if (cudaMalloc(&a, kCopyBytes) != cudaSuccess || cudaMalloc(&b, kCopyBytes) != cudaSuccess)
+    return "cannot allocate 2 GiB on the device for the copy ceiling";
+  cudaMemset(a, 1, kCopyBytes);
+  const float copy =
+      best_ms(start, stop, [&] { cudaMemcpy(b, a, kCopyBytes, cudaMemcpyDeviceToDevice); });
+  c.read_bytes_per_s = 2.0 * static_cast<double>(kCopyBytes) / (copy * 1e-3);
+  cudaFree(b);
+  cudaFree(a);
+
+  const std::size_t elems = static_cast<std::size_t>(kGemmOrder) * kGemmOrder;
+  float *ma = nullptr, *mb = nullptr, *mc = nullptr;
+  cudaMalloc(&ma, elems * 4);
+  cudaMalloc(&mb, elems * 4);
+  cudaMalloc(&mc, elems * 4);
+  cudaMemset(ma, 0, elems * 4);
+  cudaMemset(mb, 0, elems * 4);
+  cublasHandle_t h = nullptr;
+  if (cublasCreate(&h) != CUBLAS_STATUS_SUCCESS) return "cublasCreate failed";
+  cublasSetMathMode(h, CUBLAS_DEFAULT_MATH);
+  const float one = 1.0f, zero = 0.0f;
+  const float gemm = best_ms(start, stop, [&] {
+    cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, kGemmOrder, kGemmOrder, kGemmOrder, &one, ma,
+                kGemmOrder, mb, kGemmOrder, &zero, mc, kGemmOrder);
+  });
+  c.sgemm_flops_per_s =
+      2.0 * kGemmOrder * kGemmOrder * static_cast<double>(kGemmOrder) / (gemm * 1e-3);
+  cublasDestroy(h);
+  cudaFree(ma);
+  cudaFree(mb);
+  cudaFree(mc);
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+  const cudaError_t last = cudaGetLastError();
+  if (last != cudaSuccess)
+    return std::string("ceiling measurement failed: ") + cudaGetErrorString(last);
+  c.ok = true;
+  return "";
+}
+
+// Ratios and rates from the mean time of one iteration (manual time: computed here, not left to
+// the library's rate counters).
+void report_gpu_work(benchmark::State& state, double mean_ms, double bytes, double flops) {
+  const double s = mean_ms * 1e-3;
+  if (bytes > 0) {
+    state.SetBytesProcessed(static_cast<int64_t>(bytes * static_cast<double>(state.iterations())));
+    state.counters["x_read"] = s / (bytes / g_ceilings.read_bytes_per_s);
+  }
+  if (flops > 0) {
+    state.counters["FLOP/s"] = flops / s;
+    state.counters["x_gemm"] = s / (flops / g_ceilings.sgemm_flops_per_s);
+  }
+}
+
+#define BENCH_REQUIRE_DEVICE()                         \
+  do {                                                 \
+    if (!g_ceilings.ok) {                              \
+      state.SkipWithError(g_ceilings.why_not.c_str()); \
+      return;                                          \
+    }                                                  \
+  } while (0)
+
 // A plain copy of the set's bytes (pageable host memory, as the mmap is) to one device buffer.
 float copy_ms(const HostSet& set, void* device, cudaEvent_t start, cudaEvent_t stop) {
   return time_ms(start, stop, [&] {
@@ -92,6 +194,7 @@ float copy_ms(const HostSet& set, void* device, cudaEvent_t start, cudaEvent_t s
 
 // Args: n matrices, rows, cols, axis (0 rows, 1 cols).
 void BM_CudaMatrixSetStats(benchmark::State& state) {
+  BENCH_REQUIRE_DEVICE();
   std::string why;
   auto backend = make_cuda_backend(&why);
   if (!backend) {
@@ -127,8 +230,10 @@ void BM_CudaMatrixSetStats(benchmark::State& state) {
   cudaEventDestroy(start);
   cudaEventDestroy(stop);
   const double mean_ms = total_ms / static_cast<double>(state.iterations());
-  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) *
-                          static_cast<int64_t>(set.bytes));
+  // GEMM-equivalent FLOPs: two n x n Grams (plain and standardized) over rows x cols elements.
+  const double nn = static_cast<double>(n),
+               d = static_cast<double>(state.range(1) * state.range(2));
+  report_gpu_work(state, mean_ms, static_cast<double>(set.bytes), 4 * nn * nn * d);
   state.counters["copy_ms"] = floor_ms;
   state.counters["x_copy"] = mean_ms / floor_ms;
   state.counters["copy_GBps"] = static_cast<double>(set.bytes) / (floor_ms * 1e6);
@@ -137,11 +242,7 @@ void BM_CudaMatrixSetStats(benchmark::State& state) {
 
 // The floor alone, as its own benchmark so it shows up in comparisons over time.
 void BM_CudaHostToDeviceCopy(benchmark::State& state) {
-  int count = 0;
-  if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) {
-    state.SkipWithError("no CUDA device");
-    return;
-  }
+  BENCH_REQUIRE_DEVICE();
   const HostSet set =
       make_bf16_set(static_cast<int>(state.range(0)), state.range(1), state.range(2));
   cudaEvent_t start, stop;
@@ -150,21 +251,98 @@ void BM_CudaHostToDeviceCopy(benchmark::State& state) {
   void* device = nullptr;
   BENCH_CUDA_CHECK(cudaMalloc(&device, set.bytes));
   copy_ms(set, device, start, stop);
-  for (auto _ : state) state.SetIterationTime(copy_ms(set, device, start, stop) / 1e3);
+  double total_ms = 0;
+  for (auto _ : state) {
+    const float ms = copy_ms(set, device, start, stop);
+    state.SetIterationTime(ms / 1e3);
+    total_ms += ms;
+  }
   cudaFree(device);
   cudaEventDestroy(start);
   cudaEventDestroy(stop);
-  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) *
-                          static_cast<int64_t>(set.bytes));
+  // x_read: how far PCIe is below device-memory bandwidth for the same bytes.
+  report_gpu_work(state, total_ms / static_cast<double>(state.iterations()),
+                  static_cast<double>(set.bytes), 0);
+}
+
+// The ceilings as benchmarks of their own, so a baseline records them (ratios ~1 by construction).
+void BM_CudaDeviceCopy(benchmark::State& state) {
+  BENCH_REQUIRE_DEVICE();
+  cudaEvent_t start, stop;
+  BENCH_CUDA_CHECK(cudaEventCreate(&start));
+  BENCH_CUDA_CHECK(cudaEventCreate(&stop));
+  void *a = nullptr, *b = nullptr;
+  BENCH_CUDA_CHECK(cudaMalloc(&a, kCopyBytes));
+  BENCH_CUDA_CHECK(cudaMalloc(&b, kCopyBytes));
+  auto copy = [&] { cudaMemcpy(b, a, kCopyBytes, cudaMemcpyDeviceToDevice); };
+  time_ms(start, stop, copy);
+  double total_ms = 0;
+  for (auto _ : state) {
+    const float ms = time_ms(start, stop, copy);
+    state.SetIterationTime(ms / 1e3);
+    total_ms += ms;
+  }
+  cudaFree(a);
+  cudaFree(b);
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+  report_gpu_work(state, total_ms / static_cast<double>(state.iterations()),
+                  2.0 * static_cast<double>(kCopyBytes), 0);
+}
+
+void BM_CublasSgemm(benchmark::State& state) {
+  BENCH_REQUIRE_DEVICE();
+  const int n = static_cast<int>(state.range(0));
+  const std::size_t bytes = static_cast<std::size_t>(n) * n * sizeof(float);
+  cudaEvent_t start, stop;
+  BENCH_CUDA_CHECK(cudaEventCreate(&start));
+  BENCH_CUDA_CHECK(cudaEventCreate(&stop));
+  float *a = nullptr, *b = nullptr, *c = nullptr;
+  BENCH_CUDA_CHECK(cudaMalloc(&a, bytes));
+  BENCH_CUDA_CHECK(cudaMalloc(&b, bytes));
+  BENCH_CUDA_CHECK(cudaMalloc(&c, bytes));
+  cudaMemset(a, 0, bytes);
+  cudaMemset(b, 0, bytes);
+  cublasHandle_t h = nullptr;
+  if (cublasCreate(&h) != CUBLAS_STATUS_SUCCESS) {
+    state.SkipWithError("cublasCreate failed");
+    return;
+  }
+  const float one = 1.0f, zero = 0.0f;
+  auto gemm = [&] {
+    cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, n, n, n, &one, a, n, b, n, &zero, c, n);
+  };
+  time_ms(start, stop, gemm);
+  double total_ms = 0;
+  for (auto _ : state) {
+    const float ms = time_ms(start, stop, gemm);
+    state.SetIterationTime(ms / 1e3);
+    total_ms += ms;
+  }
+  cublasDestroy(h);
+  cudaFree(a);
+  cudaFree(b);
+  cudaFree(c);
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+  report_gpu_work(state, total_ms / static_cast<double>(state.iterations()), 0,
+                  2.0 * n * n * static_cast<double>(n));
 }
 
 #else
 
+constexpr const char* kNoCuda = "no CUDA device: built without the CUDA backend";
 void BM_CudaMatrixSetStats(benchmark::State& state) {
-  state.SkipWithError("no CUDA device: built without the CUDA backend");
+  state.SkipWithError(kNoCuda);
 }
 void BM_CudaHostToDeviceCopy(benchmark::State& state) {
-  state.SkipWithError("no CUDA device: built without the CUDA backend");
+  state.SkipWithError(kNoCuda);
+}
+void BM_CudaDeviceCopy(benchmark::State& state) {
+  state.SkipWithError(kNoCuda);
+}
+void BM_CublasSgemm(benchmark::State& state) {
+  state.SkipWithError(kNoCuda);
 }
 
 #endif
@@ -183,8 +361,34 @@ BENCHMARK(BM_CudaHostToDeviceCopy)
     ->Apply(layer_args)
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_CudaDeviceCopy)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_CublasSgemm)->Arg(4096)->UseManualTime()->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace moeprobe
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+#ifdef MOEPROBE_WITH_CUDA
+  auto& c = moeprobe::g_ceilings;
+  c.why_not = moeprobe::measure_gpu_ceilings(c);
+  if (c.ok) {
+    std::fprintf(
+        stderr, "ceilings on %s: device copy %.0f GB/s (read + write), cuBLAS SGEMM %.1f TFLOP/s\n",
+        c.device.c_str(), c.read_bytes_per_s * 1e-9, c.sgemm_flops_per_s * 1e-12);
+    benchmark::AddCustomContext("gpu", c.device);
+    benchmark::AddCustomContext("ceiling_d2d_GBps", std::to_string(c.read_bytes_per_s * 1e-9));
+    benchmark::AddCustomContext("ceiling_sgemm_TFLOPps",
+                                std::to_string(c.sgemm_flops_per_s * 1e-12));
+  } else {
+    std::fprintf(stderr, "bench_cuda_kernels: %s: every benchmark skips\n", c.why_not.c_str());
+  }
+#else
+  std::fprintf(stderr,
+               "bench_cuda_kernels: built without the CUDA backend: every benchmark skips\n");
+#endif
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -4,7 +4,7 @@
 //
 // Setup writes a Mixtral-layout checkpoint (BF16, hidden 1024, expert intermediate 3584, 8
 // experts, 1 GiB shards) of about MOEPROBE_BENCH_GB GiB (default 4) of zeros into a temp dir,
-// deleted at exit.
+// deleted at exit. Both report x_read against the memory read ceiling (bench/ceilings.h).
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -15,6 +15,7 @@
 
 #include <benchmark/benchmark.h>
 
+#include "bench/ceilings.h"
 #include "io/checkpoint.h"
 #include "io/safetensors_writer.h"
 #include "model/model_summary.h"
@@ -99,6 +100,8 @@ void BM_InspectSummary(benchmark::State& state) {
     mapped = std::max(mapped, model->checkpoint().mapped_shards());
   }
   if (mapped != 0) state.SkipWithError("inspect mapped a shard: it must read headers only");
+  // Against the time to read the bytes it describes: x_read far below 1 is the point.
+  moeprobe::bench::report_work(state, static_cast<double>(tensor_bytes), 0);
   state.counters["tensor_bytes"] = static_cast<double>(tensor_bytes);
   state.counters["mapped_shards"] = static_cast<double>(mapped);
   state.counters["json_chars"] = static_cast<double>(json_chars);
@@ -128,7 +131,7 @@ void BM_ReadAllTensorBytes(benchmark::State& state) {
     benchmark::DoNotOptimize(sum);
     mapped = ckpt.mapped_shards();
   }
-  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * tensor_bytes));
+  moeprobe::bench::report_work(state, static_cast<double>(tensor_bytes), 0);
   state.counters["tensor_bytes"] = static_cast<double>(tensor_bytes);
   state.counters["mapped_shards"] = static_cast<double>(mapped);
 }
@@ -144,6 +147,8 @@ int main(int argc, char** argv) {
     std::cerr << "MOEPROBE_BENCH_GB must be a positive number of GiB\n";
     return 2;
   }
+  moeprobe::bench::measure_cpu_ceilings();
+  moeprobe::bench::register_ceiling_benchmarks();
   std::cerr << "bench_inspect: writing a ~" << gib << " GiB checkpoint...\n";
   const BenchCheckpoint ckpt(gib);
   g_ckpt = &ckpt;

@@ -4,6 +4,11 @@
 // does: the issue's "reading the same tensor bytes into memory"); then the A2 neuron matching
 // (neuron cosines + linear assignment) for DeepSeekMoE-sized experts.
 //
+// Every benchmark reports bytes/s, FLOP/s where it computes, and its ratio to the ceilings
+// measured at start-up (bench/ceilings.h): x_read against the memory read bandwidth, x_gemm
+// against float32 GEMM through the same BLAS as LibTorch. The small shapes ({16, 512, 1024},
+// 16 MB) are the CI set gated by `moeprobe perf-gate` (scripts/update-perf-baseline.sh).
+//
 // The Mixtral-layer set (8 experts x [14336, 4096] BF16, 940 MB) is the issue-4 target; the
 // BM_MixtralSideBySide benchmark times read(2) and matrix_set_stats in the same iteration and
 // reports their ratio.
@@ -23,6 +28,7 @@
 #include <tuple>
 
 #include "bench/bench_sets.h"
+#include "bench/ceilings.h"
 #include "io/dtype.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/reference/reference_backend.h"
@@ -53,9 +59,16 @@ const std::filesystem::path& set_file(Set& s) {
   return s.file;
 }
 
-void set_bytes(benchmark::State& state, const Set& s) {
-  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) *
-                          static_cast<int64_t>(s.size()));
+void set_bytes(benchmark::State& state, const Set& s, double flops = 0) {
+  bench::report_work(state, static_cast<double>(s.size()), flops);
+}
+
+// GEMM-equivalent FLOPs of a request on n matrices of d elements: 2 n^2 d per Gram (what sgemm
+// would do for it), n d for the column sums of the mean neurons.
+double request_flops(const Set& s, const MatrixSetRequest& req) {
+  const double n = static_cast<double>(s.n), d = static_cast<double>(s.rows * s.cols);
+  return (req.gram ? 2 * n * n * d : 0) + (req.standardized_gram ? 2 * n * n * d : 0) +
+         (req.mean_neuron ? n * d : 0);
 }
 
 uint64_t sum_words(const unsigned char* p, std::size_t words) {
@@ -109,7 +122,7 @@ void BM_MatrixSetStats(benchmark::State& state) {
   B backend;
   for (auto _ : state)
     benchmark::DoNotOptimize(backend.matrix_set_stats(s.views, NeuronAxis::Rows, req));
-  set_bytes(state, s);
+  set_bytes(state, s, request_flops(s, req));
   state.counters["experts"] = static_cast<double>(state.range(0));
 }
 
@@ -132,7 +145,7 @@ void BM_MatrixSetStatsMmap(benchmark::State& state) {
     benchmark::DoNotOptimize(backend.matrix_set_stats(views, NeuronAxis::Rows, {true, true, true}));
     ::munmap(p, s.size());
   }
-  set_bytes(state, s);
+  set_bytes(state, s, request_flops(s, {true, true, true}));
 }
 
 // Side by side in every iteration: read(2) of the set's bytes into a buffer, then the full
@@ -164,18 +177,22 @@ void BM_SideBySide(benchmark::State& state) {
   state.counters["stats/read"] = stats_s / read_s;
   state.counters["stats/rawsum"] = stats_s / raw_s;
   state.counters["stats_GB/s"] = it * static_cast<double>(s.size()) / stats_s * 1e-9;
+  set_bytes(state, s, request_flops(s, {true, true, true}));
 }
 
 // args: experts, I, H (, request bits: 1 Gram, 2 standardised Gram, 4 mean neurons; 7 = what
 // the static metrics ask for).
 // {8, 14336, 4096}: one Mixtral-8x7B matrix type of one layer (940 MB).
 BENCHMARK(BM_RawRead)
+    ->Args({16, 512, 1024})
     ->Args({64, 1408, 2048})
     ->Args({8, 14336, 4096})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 BENCHMARK(BM_ReadFile)->Args({8, 14336, 4096})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_TEMPLATE(BM_MatrixSetStats, CpuBackend)
+    ->Args({16, 512, 1024, 7})
+    ->Args({16, 512, 1024, 1})
     ->Args({64, 1408, 2048, 7})
     ->Args({64, 1408, 2048, 1})
     ->Args({8, 14336, 4096, 7})
@@ -208,8 +225,10 @@ void BM_NeuronCosine(benchmark::State& state) {
   state.counters["GMAC/s"] = benchmark::Counter(
       static_cast<double>(state.range(0)) * state.range(0) * state.range(1) * 1e-9,
       benchmark::Counter::kIsIterationInvariantRate);
+  set_bytes(state, s, 2.0 * state.range(0) * state.range(0) * state.range(1));
 }
 BENCHMARK(BM_NeuronCosine)
+    ->Args({128, 1024})
     ->Args({352, 2048})
     ->Args({704, 2048})
     ->Args({1408, 2048})
@@ -221,8 +240,11 @@ void BM_Assignment(benchmark::State& state) {
   const Set& s = bf16_set(2, state.range(0), 2048);
   const Matrix c = CpuBackend().neuron_cosine(s.views[0], s.views[1], NeuronAxis::Rows);
   for (auto _ : state) benchmark::DoNotOptimize(maximize_assignment(c));
+  // No FLOP count fits a combinatorial search: its ceiling is one read of the cost matrix.
+  bench::report_work(state, static_cast<double>(c.data.size() * sizeof(double)), 0);
 }
 BENCHMARK(BM_Assignment)
+    ->Arg(128)
     ->Arg(352)
     ->Arg(704)
     ->Arg(1408)
@@ -232,4 +254,4 @@ BENCHMARK(BM_Assignment)
 }  // namespace
 }  // namespace moeprobe
 
-BENCHMARK_MAIN();
+MOEPROBE_BENCH_MAIN()

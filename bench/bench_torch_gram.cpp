@@ -15,6 +15,7 @@
 #include <tuple>
 
 #include "bench/bench_sets.h"
+#include "bench/ceilings.h"
 #include "kernels/cpu/cpu_backend.h"
 
 namespace moeprobe {
@@ -29,9 +30,12 @@ at::Tensor as_tensor(const Set& s) {
                        at::TensorOptions().dtype(at::kBFloat16));
 }
 
-void finish(benchmark::State& state, const Set& s) {
-  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) *
-                          static_cast<int64_t>(s.bytes.size() * sizeof(uint16_t)));
+// bytes/s, FLOP/s and the ratios to the ceilings (bench/ceilings.h). grams: how many N x N Grams
+// the benchmark computes (2 N^2 D FLOPs each, GEMM-equivalent), mean: whether it sums columns.
+void finish(benchmark::State& state, const Set& s, int grams, bool mean) {
+  const double n = static_cast<double>(s.n), d = static_cast<double>(s.rows * s.cols);
+  bench::report_work(state, static_cast<double>(s.size()),
+                     grams * 2 * n * n * d + (mean ? n * d : 0));
   state.counters["threads"] = at::get_num_threads();
 }
 
@@ -54,7 +58,7 @@ void BM_TorchGram(benchmark::State& state) {
     }
     benchmark::DoNotOptimize(g.data_ptr<double>());
   }
-  finish(state, s);
+  finish(state, s, 1, false);
 }
 
 // The conversion alone (BF16 -> float32, chunk by chunk), to see where BM_TorchGram's time goes.
@@ -68,7 +72,7 @@ void BM_TorchConvert(benchmark::State& state) {
       const at::Tensor x = all.narrow(1, r, std::min(chunk, s.rows - r)).to(at::kFloat);
       benchmark::DoNotOptimize(x.data_ptr<float>());
     }
-  finish(state, s);
+  finish(state, s, 0, false);
 }
 
 // Gram + standardised Gram (z-scores across the N matrices per position, sample std, constant
@@ -95,7 +99,7 @@ void BM_TorchFull(benchmark::State& state) {
     benchmark::DoNotOptimize(gs.data_ptr<double>());
     benchmark::DoNotOptimize(colsum.data_ptr<double>());
   }
-  finish(state, s);
+  finish(state, s, 2, true);
 }
 
 // moeprobe's CPU backend on the same bytes: Gram only (what BM_TorchGram computes) and the full
@@ -107,7 +111,7 @@ void BM_MoeprobeGram(benchmark::State& state) {
   for (auto _ : state)
     benchmark::DoNotOptimize(
         backend.matrix_set_stats(s.views, NeuronAxis::Rows, {true, full, full}));
-  finish(state, s);
+  finish(state, s, full ? 2 : 1, full);
 }
 
 BENCHMARK(BM_TorchGram)
@@ -126,4 +130,4 @@ BENCHMARK(BM_MoeprobeGram)->Args({8, 14336, 4096, 1})->Unit(benchmark::kMillisec
 }  // namespace
 }  // namespace moeprobe
 
-BENCHMARK_MAIN();
+MOEPROBE_BENCH_MAIN()

@@ -13,6 +13,7 @@ packages=(
   libbenchmark-dev     # bench/
   libtorch-dev         # forward pass and comparison baselines (CPU LibTorch 1.13)
   libopenblas0-pthread # optimised BLAS behind LibTorch (the reference BLAS is several times slower)
+  libblas-dev          # cblas.h and libblas.so for bench/'s GEMM ceiling (runs on OpenBLAS above)
 )
 
 missing=()

@@ -10,6 +10,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "util/data_dir.h"
 #include "util/error.h"
 
 namespace moeprobe {
@@ -371,8 +372,7 @@ std::vector<Family> load_families(const std::filesystem::path& dir) {
 }
 
 std::filesystem::path default_families_dir() {
-  if (const char* env = std::getenv("MOEPROBE_FAMILIES"); env && *env) return env;
-  return std::filesystem::path(MOEPROBE_SOURCE_DIR) / "configs" / "families";
+  return data_subdir("families", "MOEPROBE_FAMILIES");
 }
 
 const Family& detect_family(const std::vector<Family>& families, const nlohmann::json& config,

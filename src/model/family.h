@@ -90,7 +90,8 @@ struct Family {
 Family load_family(const std::filesystem::path& yaml_path);
 // All families in a directory (configs/families by default), sorted by name.
 std::vector<Family> load_families(const std::filesystem::path& dir);
-// The directory of bundled family files: $MOEPROBE_FAMILIES, else <source>/configs/families.
+// The directory of bundled family files: $MOEPROBE_FAMILIES, else data_dir()/families
+// (util/data_dir.h).
 std::filesystem::path default_families_dir();
 // The family whose model_types/architectures match config.json; throws InputError listing the
 // known families when none does. `forced` (from --family) skips detection.
