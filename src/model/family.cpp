@@ -8,10 +8,9 @@
 #include <set>
 #include <sstream>
 
-#include <yaml-cpp/yaml.h>
-
 #include "util/data_dir.h"
 #include "util/error.h"
+#include "util/yaml_reader.h"
 
 namespace moeprobe {
 
@@ -57,211 +56,189 @@ const std::set<std::string>& canonical_config_names() {
   return names;
 }
 
-// Parsing context: the file for every error and the key path of the node being read.
-struct Reader {
-  std::string file;
-
-  [[noreturn]] void fail(const std::string& path, const std::string& problem) const {
-    throw InputError(file, path, problem);
+// A tensor-name pattern: a non-empty string whose only braces are {L} and {E}.
+std::string read_pattern(const YamlReader& r, const YAML::Node& n, const std::string& path,
+                         bool needs_expert) {
+  const std::string p = r.string(n, path);
+  if (p.empty()) r.fail(n, path, "expected a tensor-name pattern, got an empty string");
+  std::string rest = p;
+  for (const char* token : {"{L}", "{E}"}) {
+    for (auto pos = rest.find(token); pos != std::string::npos; pos = rest.find(token))
+      rest.erase(pos, 3);
   }
-
-  void require_map(const YAML::Node& n, const std::string& path) const {
-    if (!n.IsMap()) fail(path, "expected a mapping");
-  }
-
-  void check_keys(const YAML::Node& n, const std::string& path,
-                  const std::set<std::string>& allowed) const {
-    require_map(n, path);
-    for (const auto& kv : n) {
-      const std::string key = kv.first.as<std::string>();
-      if (!allowed.count(key)) {
-        std::string list;
-        for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
-        fail(join(path, key), "unknown key; expected one of: " + list);
-      }
-    }
-  }
-
-  static std::string join(const std::string& path, const std::string& key) {
-    return path.empty() ? key : path + "." + key;
-  }
-
-  std::string str(const YAML::Node& n, const std::string& path) const {
-    if (!n.IsScalar()) fail(path, "expected a string");
-    return n.as<std::string>();
-  }
-
-  bool boolean(const YAML::Node& n, const std::string& path) const {
-    bool v = false;
-    if (!n.IsScalar() || !YAML::convert<bool>::decode(n, v)) fail(path, "expected true or false");
-    return v;
-  }
-
-  int integer(const YAML::Node& n, const std::string& path, int min_value) const {
-    int v = 0;
-    if (!n.IsScalar() || !YAML::convert<int>::decode(n, v)) fail(path, "expected an integer");
-    if (v < min_value) fail(path, "expected an integer >= " + std::to_string(min_value));
-    return v;
-  }
-
-  double number(const YAML::Node& n, const std::string& path) const {
-    double v = 0;
-    if (!n.IsScalar() || !YAML::convert<double>::decode(n, v)) fail(path, "expected a number");
-    return v;
-  }
-
-  // A string or a list of strings.
-  std::vector<std::string> strings(const YAML::Node& n, const std::string& path) const {
-    std::vector<std::string> out;
-    if (n.IsScalar()) {
-      out.push_back(n.as<std::string>());
-    } else if (n.IsSequence()) {
-      for (std::size_t i = 0; i < n.size(); ++i)
-        out.push_back(str(n[i], path + "[" + std::to_string(i) + "]"));
-    } else {
-      fail(path, "expected a string or a list of strings");
-    }
-    return out;
-  }
-
-  // A tensor-name pattern: a non-empty string whose only braces are {L} and {E}.
-  std::string pattern(const YAML::Node& n, const std::string& path, bool needs_expert) const {
-    const std::string p = str(n, path);
-    if (p.empty()) fail(path, "expected a tensor-name pattern, got an empty string");
-    std::string rest = p;
-    for (const char* token : {"{L}", "{E}"}) {
-      for (auto pos = rest.find(token); pos != std::string::npos; pos = rest.find(token))
-        rest.erase(pos, 3);
-    }
-    if (rest.find('{') != std::string::npos || rest.find('}') != std::string::npos)
-      fail(path, "'" + p + "': only {L} (layer) and {E} (expert) may appear in braces");
-    if (needs_expert && p.find("{E}") == std::string::npos)
-      fail(path, "'" + p + "': a per-expert pattern must contain {E}");
-    return p;
-  }
-};
-
-nlohmann::json yaml_to_json(const YAML::Node& n, const Reader& r, const std::string& path) {
-  if (n.IsNull()) return nullptr;
-  if (n.IsSequence()) {
-    nlohmann::json arr = nlohmann::json::array();
-    for (std::size_t i = 0; i < n.size(); ++i)
-      arr.push_back(yaml_to_json(n[i], r, path + "[" + std::to_string(i) + "]"));
-    return arr;
-  }
-  if (n.IsMap()) r.fail(path, "expected a scalar or a list");
-  // Scalars: keep the JSON type a config.json would have.
-  const std::string s = n.as<std::string>();
-  if (n.Tag() != "!") {  // unquoted: may be a number or a boolean
-    bool b;
-    if (YAML::convert<bool>::decode(n, b) && (s == "true" || s == "false")) return b;
-    long long i;
-    if (YAML::convert<long long>::decode(n, i)) return i;
-    double d;
-    if (YAML::convert<double>::decode(n, d)) return d;
-  }
-  return s;
+  if (rest.find('{') != std::string::npos || rest.find('}') != std::string::npos)
+    r.fail(n, path, "'" + p + "': only {L} (layer) and {E} (expert) may appear in braces");
+  if (needs_expert && p.find("{E}") == std::string::npos)
+    r.fail(n, path, "'" + p + "': a per-expert pattern must contain {E}");
+  return p;
 }
 
-ExpertLayout parse_layout(const YAML::Node& n, const Reader& r, const std::string& path) {
+// Reads `key` of mapping n into dst when present.
+void optional_pattern(const YamlReader& r, const YAML::Node& n, const std::string& path,
+                      const char* key, std::string& dst, bool needs_expert = false) {
+  if (n[key]) dst = read_pattern(r, n[key], YamlReader::join(path, key), needs_expert);
+}
+
+ExpertLayout parse_layout(const YAML::Node& n, const YamlReader& r, const std::string& path) {
   r.check_keys(n, path,
                {"name", "router", "router_bias", "score_correction_bias", "expert_act", "expert_up",
                 "expert_down", "fused_gate_up", "fused_down", "shared_act", "shared_up",
                 "shared_down", "shared_gate"});
   ExpertLayout l;
-  if (!n["name"]) r.fail(path + ".name", "missing; every layout needs a name");
-  l.name = r.str(n["name"], path + ".name");
-  if (!n["router"]) r.fail(path + ".router", "missing; every layout needs a router pattern");
-  l.router = r.pattern(n["router"], path + ".router", false);
-  auto opt = [&](const char* key, std::string& dst, bool needs_expert) {
-    if (n[key]) dst = r.pattern(n[key], path + "." + key, needs_expert);
-  };
-  opt("router_bias", l.router_bias, false);
-  opt("score_correction_bias", l.score_correction_bias, false);
-  opt("expert_act", l.expert_act, true);
-  opt("expert_up", l.expert_up, true);
-  opt("expert_down", l.expert_down, true);
-  opt("fused_gate_up", l.fused_gate_up, false);
-  opt("fused_down", l.fused_down, false);
-  opt("shared_act", l.shared_act, false);
-  opt("shared_up", l.shared_up, false);
-  opt("shared_down", l.shared_down, false);
-  opt("shared_gate", l.shared_gate, false);
+  if (!n["name"]) r.fail(n, path + ".name", "missing; every layout needs a name");
+  l.name = r.string(n["name"], path + ".name");
+  if (!n["router"]) r.fail(n, path + ".router", "missing; every layout needs a router pattern");
+  l.router = read_pattern(r, n["router"], path + ".router", false);
+  optional_pattern(r, n, path, "router_bias", l.router_bias);
+  optional_pattern(r, n, path, "score_correction_bias", l.score_correction_bias);
+  optional_pattern(r, n, path, "expert_act", l.expert_act, true);
+  optional_pattern(r, n, path, "expert_up", l.expert_up, true);
+  optional_pattern(r, n, path, "expert_down", l.expert_down, true);
+  optional_pattern(r, n, path, "fused_gate_up", l.fused_gate_up);
+  optional_pattern(r, n, path, "fused_down", l.fused_down);
+  optional_pattern(r, n, path, "shared_act", l.shared_act);
+  optional_pattern(r, n, path, "shared_up", l.shared_up);
+  optional_pattern(r, n, path, "shared_down", l.shared_down);
+  optional_pattern(r, n, path, "shared_gate", l.shared_gate);
 
   const bool any_per = !l.expert_act.empty() || !l.expert_up.empty() || !l.expert_down.empty();
   const bool all_per = !l.expert_act.empty() && !l.expert_up.empty() && !l.expert_down.empty();
   const bool any_fused = !l.fused_gate_up.empty() || !l.fused_down.empty();
   const bool all_fused = !l.fused_gate_up.empty() && !l.fused_down.empty();
   if (any_per && any_fused)
-    r.fail(path,
+    r.fail(n, path,
            "a layout is either per-expert (expert_act/up/down) or fused "
            "(fused_gate_up/fused_down), not both");
   if (!(all_per || all_fused))
-    r.fail(path, "expected expert_act, expert_up and expert_down, or fused_gate_up and fused_down");
+    r.fail(n, path,
+           "expected expert_act, expert_up and expert_down, or fused_gate_up and fused_down");
   const int shared_given = !l.shared_act.empty() + !l.shared_up.empty() + !l.shared_down.empty();
   if (shared_given != 0 && shared_given != 3)
-    r.fail(path, "shared_act, shared_up and shared_down go together");
+    r.fail(n, path, "shared_act, shared_up and shared_down go together");
   if (!l.shared_gate.empty() && shared_given == 0)
-    r.fail(path + ".shared_gate", "a shared-expert gate needs shared_act/shared_up/shared_down");
+    r.fail(n["shared_gate"], path + ".shared_gate",
+           "a shared-expert gate needs shared_act/shared_up/shared_down");
   return l;
+}
+
+// A `routing` mapping (or one topk_method entry): only the fields it states.
+RoutingPatch parse_routing(const YAML::Node& n, const YamlReader& r, const std::string& path) {
+  r.check_keys(n, path,
+               {"scoring", "softmax_before_topk", "renormalize", "selection_bias", "n_group",
+                "topk_group", "routed_scaling_factor"});
+  RoutingPatch p;
+  const auto at = [&](const char* key) { return YamlReader::join(path, key); };
+  if (n["scoring"]) {
+    const std::string s = r.string(n["scoring"], at("scoring"));
+    if (s == "softmax")
+      p.scoring = Scoring::Softmax;
+    else if (s == "sigmoid")
+      p.scoring = Scoring::Sigmoid;
+    else
+      r.fail(n["scoring"], at("scoring"), "'" + s + "': expected softmax or sigmoid");
+  }
+  if (n["softmax_before_topk"])
+    p.softmax_before_topk = r.boolean(n["softmax_before_topk"], at("softmax_before_topk"));
+  if (n["renormalize"]) p.renormalize = r.boolean(n["renormalize"], at("renormalize"));
+  if (n["selection_bias"]) p.selection_bias = r.boolean(n["selection_bias"], at("selection_bias"));
+  if (n["n_group"])
+    p.n_group = static_cast<int>(r.integer(n["n_group"], at("n_group"), 1, 1 << 20));
+  if (n["topk_group"])
+    p.topk_group = static_cast<int>(r.integer(n["topk_group"], at("topk_group"), 1, 1 << 20));
+  if (n["routed_scaling_factor"])
+    p.routed_scaling_factor = r.number(n["routed_scaling_factor"], at("routed_scaling_factor"));
+  return p;
+}
+
+// The canonical name a moe_layers field refers to: known, and stated in config_keys or
+// config_defaults (else the condition could never apply: a typo).
+std::string moe_layer_size(const Family& f, const YAML::Node& n, const YamlReader& r,
+                           const std::string& path) {
+  const std::string canon = r.string(n, path);
+  if (!canonical_config_names().count(canon))
+    r.fail(n, path, "'" + canon + "' is not a canonical config name (see config_keys)");
+  if (!f.config_keys.count(canon) && !f.config_defaults.count(canon))
+    r.fail(n, path, "'" + canon + "' is in neither config_keys nor config_defaults");
+  return canon;
+}
+
+MoeLayerRule parse_moe_layers(const Family& f, const YAML::Node& n, const YamlReader& r) {
+  r.check_keys(n, "moe_layers", {"first", "period", "period_offset", "except"});
+  MoeLayerRule rule;
+  if (n["first"]) rule.first = moe_layer_size(f, n["first"], r, "moe_layers.first");
+  if (n["period"]) rule.period = moe_layer_size(f, n["period"], r, "moe_layers.period");
+  if (n["period_offset"]) {
+    if (rule.period.empty())
+      r.fail(n["period_offset"], "moe_layers.period_offset", "needs moe_layers.period");
+    rule.period_offset =
+        static_cast<int>(r.integer(n["period_offset"], "moe_layers.period_offset", 0, 1 << 20));
+  }
+  if (n["except"]) rule.except = moe_layer_size(f, n["except"], r, "moe_layers.except");
+  return rule;
 }
 
 }  // namespace
 
+void RoutingPatch::apply(RoutingConvention& r) const {
+  if (scoring) r.scoring = *scoring;
+  if (softmax_before_topk) r.softmax_before_topk = *softmax_before_topk;
+  if (renormalize) r.renormalize = *renormalize;
+  if (selection_bias) r.selection_bias = *selection_bias;
+  if (n_group) r.n_group = *n_group;
+  if (topk_group) r.topk_group = *topk_group;
+  if (routed_scaling_factor) r.routed_scaling_factor = *routed_scaling_factor;
+}
+
 Family load_family(const std::filesystem::path& yaml_path) {
-  Reader r{yaml_path.string()};
-  YAML::Node root;
-  try {
-    root = YAML::LoadFile(yaml_path.string());
-  } catch (const YAML::BadFile&) {
-    throw InputError(r.file, "", "cannot read the family file");
-  } catch (const YAML::ParserException& e) {
-    throw InputError(r.file, "line " + std::to_string(e.mark.line + 1), "malformed YAML: " + e.msg);
-  }
+  const YamlReader r(yaml_path.string());
+  const YAML::Node root = r.load_file("family file");
   r.check_keys(root, "",
                {"name", "description", "detect", "config_keys", "config_defaults", "activation",
-                "routing", "layouts", "dense"});
+                "routing", "moe_layers", "topk_method", "layouts", "dense"});
 
   Family f;
   f.source = yaml_path;
   f.name = yaml_path.stem().string();
   if (root["name"]) {
-    const std::string n = r.str(root["name"], "name");
-    if (n != f.name) r.fail("name", "'" + n + "' differs from the file name '" + f.name + "'");
+    const std::string n = r.string(root["name"], "name");
+    if (n != f.name)
+      r.fail(root["name"], "name", "'" + n + "' differs from the file name '" + f.name + "'");
   }
-  if (root["description"]) f.description = r.str(root["description"], "description");
+  if (root["description"]) f.description = r.string(root["description"], "description");
 
-  if (!root["detect"]) r.fail("detect", "missing; expected model_types and/or architectures");
+  if (!root["detect"]) r.fail(root, "detect", "missing; expected model_types and/or architectures");
   const YAML::Node detect = root["detect"];
   r.check_keys(detect, "detect", {"model_types", "architectures"});
   if (detect["model_types"]) f.model_types = r.strings(detect["model_types"], "detect.model_types");
   if (detect["architectures"])
     f.architectures = r.strings(detect["architectures"], "detect.architectures");
   if (f.model_types.empty() && f.architectures.empty())
-    r.fail("detect", "expected at least one model_type or architecture");
+    r.fail(detect, "detect", "expected at least one model_type or architecture");
 
-  if (!root["config_keys"]) r.fail("config_keys", "missing");
+  if (!root["config_keys"]) r.fail(root, "config_keys", "missing");
   const auto& canon = canonical_config_names();
-  r.check_keys(root["config_keys"], "config_keys", canon);
-  for (const auto& kv : root["config_keys"]) {
-    const std::string key = kv.first.as<std::string>();
-    f.config_keys[key] = r.strings(kv.second, "config_keys." + key);
-    if (f.config_keys[key].empty()) r.fail("config_keys." + key, "expected at least one key");
+  const YAML::Node keys = root["config_keys"];
+  r.check_keys(keys, "config_keys", canon);
+  for (const auto& key : r.keys(keys, "config_keys")) {
+    f.config_keys[key] = r.strings(keys[key], "config_keys." + key);
+    if (f.config_keys[key].empty())
+      r.fail(keys[key], "config_keys." + key, "expected at least one key");
   }
   for (const char* required : {"num_layers", "hidden_size"})
     if (!f.config_keys.count(required))
-      r.fail(std::string("config_keys.") + required, "missing; every family needs it");
+      r.fail(keys, std::string("config_keys.") + required, "missing; every family needs it");
 
-  if (root["config_defaults"]) {
-    r.check_keys(root["config_defaults"], "config_defaults", canon);
-    for (const auto& kv : root["config_defaults"]) {
-      const std::string key = kv.first.as<std::string>();
-      f.config_defaults[key] = yaml_to_json(kv.second, r, "config_defaults." + key);
+  if (const YAML::Node d = root["config_defaults"]) {
+    r.check_keys(d, "config_defaults", canon);
+    for (const auto& key : r.keys(d, "config_defaults")) {
+      const std::string path = "config_defaults." + key;
+      if (d[key].IsMap()) r.fail(d[key], path, "expected a scalar or a list");
+      f.config_defaults[key] = r.to_json(d[key], path);
     }
   }
 
   if (root["activation"]) {
-    const std::string a = r.str(root["activation"], "activation");
+    const std::string a = r.string(root["activation"], "activation");
     if (a == "silu")
       f.activation = Activation::SiLU;
     else if (a == "gelu")
@@ -269,88 +246,70 @@ Family load_family(const std::filesystem::path& yaml_path) {
     else if (a == "gelu_tanh")
       f.activation = Activation::GELUTanh;
     else
-      r.fail("activation", "'" + a + "': expected silu, gelu or gelu_tanh");
+      r.fail(root["activation"], "activation", "'" + a + "': expected silu, gelu or gelu_tanh");
   }
 
-  if (root["routing"]) {
-    const YAML::Node n = root["routing"];
-    r.check_keys(n, "routing",
-                 {"scoring", "softmax_before_topk", "renormalize", "selection_bias", "n_group",
-                  "topk_group", "routed_scaling_factor"});
-    RoutingConvention& rc = f.routing;
-    if (n["scoring"]) {
-      const std::string s = r.str(n["scoring"], "routing.scoring");
-      if (s == "softmax")
-        rc.scoring = Scoring::Softmax;
-      else if (s == "sigmoid")
-        rc.scoring = Scoring::Sigmoid;
-      else
-        r.fail("routing.scoring", "'" + s + "': expected softmax or sigmoid");
-    }
-    if (n["softmax_before_topk"])
-      rc.softmax_before_topk = r.boolean(n["softmax_before_topk"], "routing.softmax_before_topk");
-    if (n["renormalize"]) rc.renormalize = r.boolean(n["renormalize"], "routing.renormalize");
-    if (n["selection_bias"])
-      rc.selection_bias = r.boolean(n["selection_bias"], "routing.selection_bias");
-    if (n["n_group"]) rc.n_group = r.integer(n["n_group"], "routing.n_group", 1);
-    if (n["topk_group"]) rc.topk_group = r.integer(n["topk_group"], "routing.topk_group", 1);
-    if (n["routed_scaling_factor"])
-      rc.routed_scaling_factor =
-          r.number(n["routed_scaling_factor"], "routing.routed_scaling_factor");
-    if (rc.topk_group > rc.n_group) r.fail("routing.topk_group", "must not exceed n_group");
+  if (const YAML::Node n = root["routing"]) {
+    parse_routing(n, r, "routing").apply(f.routing);
+    if (f.routing.topk_group > f.routing.n_group)
+      r.fail(n["topk_group"], "routing.topk_group", "must not exceed n_group");
+  }
+  if (const YAML::Node n = root["moe_layers"]) f.moe_layers = parse_moe_layers(f, n, r);
+  if (const YAML::Node n = root["topk_method"]) {
+    for (const auto& method : r.keys(n, "topk_method"))
+      f.topk_methods[method] = parse_routing(n[method], r, "topk_method." + method);
+    if (!f.config_keys.count("topk_method") && !f.config_defaults.count("topk_method"))
+      r.fail(n, "topk_method", "needs config_keys.topk_method or config_defaults.topk_method");
+  } else if (f.config_keys.count("topk_method")) {
+    r.fail(keys["topk_method"], "config_keys.topk_method",
+           "needs a topk_method section mapping each value to its routing");
   }
 
-  if (root["layouts"]) {
-    const YAML::Node n = root["layouts"];
-    if (!n.IsSequence()) r.fail("layouts", "expected a list of layouts");
+  if (const YAML::Node n = root["layouts"]) {
+    if (!n.IsSequence()) r.fail(n, "layouts", "expected a list of layouts");
     std::set<std::string> names;
     for (std::size_t i = 0; i < n.size(); ++i) {
-      const std::string path = "layouts[" + std::to_string(i) + "]";
+      const std::string path = YamlReader::index("layouts", i);
       f.layouts.push_back(parse_layout(n[i], r, path));
       if (!names.insert(f.layouts.back().name).second)
-        r.fail(path + ".name", "'" + f.layouts.back().name + "' is used by an earlier layout");
+        r.fail(n[i]["name"], path + ".name",
+               "'" + f.layouts.back().name + "' is used by an earlier layout");
     }
   }
   if (!f.layouts.empty()) {
     for (const char* required : {"num_experts", "top_k", "expert_intermediate_size"})
       if (!f.config_keys.count(required) && !f.config_defaults.count(required))
-        r.fail(std::string("config_keys.") + required,
+        r.fail(keys, std::string("config_keys.") + required,
                "missing; an MoE family (one with layouts) needs it");
   }
 
-  if (root["dense"]) {
-    const YAML::Node n = root["dense"];
+  if (const YAML::Node n = root["dense"]) {
     r.check_keys(n, "dense",
                  {"embed", "lm_head", "final_norm", "input_norm", "post_attention_norm", "q_proj",
                   "k_proj", "v_proj", "o_proj", "dense_act", "dense_up", "dense_down", "extra"});
     DenseTensorNames& d = f.dense;
-    auto opt = [&](const char* key, std::string& dst) {
-      if (n[key]) dst = r.pattern(n[key], std::string("dense.") + key, false);
-    };
-    opt("embed", d.embed);
-    opt("lm_head", d.lm_head);
-    opt("final_norm", d.final_norm);
-    opt("input_norm", d.input_norm);
-    opt("post_attention_norm", d.post_attention_norm);
-    opt("q_proj", d.q_proj);
-    opt("k_proj", d.k_proj);
-    opt("v_proj", d.v_proj);
-    opt("o_proj", d.o_proj);
-    opt("dense_act", d.dense_act);
-    opt("dense_up", d.dense_up);
-    opt("dense_down", d.dense_down);
+    optional_pattern(r, n, "dense", "embed", d.embed);
+    optional_pattern(r, n, "dense", "lm_head", d.lm_head);
+    optional_pattern(r, n, "dense", "final_norm", d.final_norm);
+    optional_pattern(r, n, "dense", "input_norm", d.input_norm);
+    optional_pattern(r, n, "dense", "post_attention_norm", d.post_attention_norm);
+    optional_pattern(r, n, "dense", "q_proj", d.q_proj);
+    optional_pattern(r, n, "dense", "k_proj", d.k_proj);
+    optional_pattern(r, n, "dense", "v_proj", d.v_proj);
+    optional_pattern(r, n, "dense", "o_proj", d.o_proj);
+    optional_pattern(r, n, "dense", "dense_act", d.dense_act);
+    optional_pattern(r, n, "dense", "dense_up", d.dense_up);
+    optional_pattern(r, n, "dense", "dense_down", d.dense_down);
     const int ffn = !d.dense_act.empty() + !d.dense_up.empty() + !d.dense_down.empty();
-    if (ffn != 0 && ffn != 3) r.fail("dense", "dense_act, dense_up and dense_down go together");
-    if (n["extra"]) {
-      r.require_map(n["extra"], "dense.extra");
-      for (const auto& kv : n["extra"]) {
-        const std::string key = kv.first.as<std::string>();
-        d.extra[key] = r.pattern(kv.second, "dense.extra." + key, false);
-      }
+    if (ffn != 0 && ffn != 3) r.fail(n, "dense", "dense_act, dense_up and dense_down go together");
+    if (const YAML::Node extra = n["extra"]) {
+      for (const auto& key : r.keys(extra, "dense.extra"))
+        d.extra[key] = read_pattern(r, extra[key], "dense.extra." + key, false);
     }
   }
   if (f.layouts.empty() && f.dense.dense_act.empty())
-    r.fail("layouts", "a family needs MoE layouts, or dense.dense_act/up/down for a dense model");
+    r.fail(root, "layouts",
+           "a family needs MoE layouts, or dense.dense_act/up/down for a dense model");
   return f;
 }
 

@@ -37,6 +37,27 @@ struct RoutingConvention {
   int top_k = 0;
 };
 
+// Some of the routing fields, as a family file's `routing` section or one entry of its
+// `topk_method` map states them; apply() overrides exactly the fields given.
+struct RoutingPatch {
+  std::optional<Scoring> scoring;
+  std::optional<bool> softmax_before_topk, renormalize, selection_bias;
+  std::optional<int> n_group, topk_group;
+  std::optional<double> routed_scaling_factor;
+  void apply(RoutingConvention& r) const;
+};
+
+// Which decoder layers are MoE, as data (the family's `moe_layers` section). Each field names a
+// canonical config size (read through config_keys / config_defaults); an empty field, or a
+// value absent from config.json and the defaults, is no condition. Layer L is MoE when
+// L >= first, (L + period_offset) % period == 0 and L is not in except.
+struct MoeLayerRule {
+  std::string first;   // e.g. first_k_dense_replace (DeepSeek)
+  std::string period;  // e.g. moe_layer_freq (DeepSeek), decoder_sparse_step (Qwen, offset 1)
+  int period_offset = 0;
+  std::string except;  // e.g. mlp_only_layers (Qwen): a list of dense layer indices
+};
+
 // One way a family's MoE tensors can be named on disk. A family may have several (Mixtral: the
 // classic per-expert names, DiscoResearch's mlp.* names, transformers >= 5 fused tensors); the
 // first layout whose router tensor exists in the checkpoint is used.
@@ -76,12 +97,16 @@ struct Family {
   // Canonical names: num_layers, hidden_size, expert_intermediate_size, num_experts, top_k,
   // num_shared_experts, shared_intermediate_size, first_k_dense_replace, moe_layer_freq,
   // decoder_sparse_step, mlp_only_layers, norm_topk_prob, n_group, topk_group,
-  // routed_scaling_factor, scoring_func, vocab_size, num_attention_heads, num_key_value_heads,
-  // head_dim, rms_norm_eps, rope_theta, intermediate_size (dense FFN).
+  // routed_scaling_factor, scoring_func, topk_method, vocab_size, num_attention_heads,
+  // num_key_value_heads, head_dim, rms_norm_eps, rope_theta, intermediate_size (dense FFN).
   std::map<std::string, std::vector<std::string>> config_keys;
   std::map<std::string, nlohmann::json> config_defaults;  // used when no key is present
   Activation activation = Activation::SiLU;
   RoutingConvention routing;  // defaults; config keys (norm_topk_prob, n_group, ...) override
+  MoeLayerRule moe_layers;
+  // Values of the canonical topk_method and the routing each implies (DeepSeek: greedy,
+  // group_limited_greedy, noaux_tc); applied after the config's own routing keys.
+  std::map<std::string, RoutingPatch> topk_methods;
   std::vector<ExpertLayout> layouts;
   DenseTensorNames dense;
 };
@@ -100,5 +125,9 @@ const Family& detect_family(const std::vector<Family>& families, const nlohmann:
 
 // Substitutes {L} and {E} in a tensor-name pattern.
 std::string expand_pattern(const std::string& pattern, int layer, int expert = -1);
+// Whether a pattern has one tensor per expert ({E}), e.g. per-shared-expert blocks.
+inline bool has_expert_index(const std::string& pattern) {
+  return pattern.find("{E}") != std::string::npos;
+}
 
 }  // namespace moeprobe

@@ -12,22 +12,10 @@
 
 #include "io/checkpoint.h"
 #include "model/family.h"
+#include "model/model_config.h"
 #include "model/moe_layer.h"
 
 namespace moeprobe {
-
-struct ModelConfig {
-  std::string model_type;
-  int num_layers = 0;
-  int64_t hidden_size = 0;
-  int64_t expert_intermediate_size = 0;
-  int num_experts = 0;
-  int top_k = 0;
-  int num_shared_experts = 0;
-  int64_t shared_intermediate_size = 0;
-  std::vector<int> moe_layers;  // decoder layer indices that are MoE, ascending
-  RoutingConvention routing;    // family defaults with config.json overrides applied
-};
 
 class MoeModel {
  public:

@@ -676,7 +676,7 @@ SynthResult synthesize(const Recipe& r, const fs::path& out_dir, const fs::path&
   }
   if (m.n_shared == 0 && s.shared_intermediate_size > 0)
     throw InputError(rf, "model.shared_intermediate_size", "set without shared experts");
-  if (m.first_dense > 0 && (!has_key("first_k_dense_replace") || fam.dense.dense_act.empty()))
+  if (m.first_dense > 0 && (fam.moe_layers.first.empty() || fam.dense.dense_act.empty()))
     throw InputError(rf, "model.first_k_dense_replace",
                      "family " + fam.name + " has no dense first layers (expected 0)");
   if (r.plant.write_reference && m.first_dense > 0)
@@ -751,19 +751,22 @@ SynthResult synthesize(const Recipe& r, const fs::path& out_dir, const fs::path&
     randn(w, pd, {H, width}, 1.0f / std::sqrt(float(width)));
   };
 
-  DenseTensorNames mistral;  // the reference model's names (Mistral-7B layout)
-  mistral.embed = "model.embed_tokens.weight";
-  mistral.lm_head = "lm_head.weight";
-  mistral.final_norm = "model.norm.weight";
-  mistral.input_norm = "model.layers.{L}.input_layernorm.weight";
-  mistral.post_attention_norm = "model.layers.{L}.post_attention_layernorm.weight";
-  mistral.q_proj = "model.layers.{L}.self_attn.q_proj.weight";
-  mistral.k_proj = "model.layers.{L}.self_attn.k_proj.weight";
-  mistral.v_proj = "model.layers.{L}.self_attn.v_proj.weight";
-  mistral.o_proj = "model.layers.{L}.self_attn.o_proj.weight";
+  // The dense reference model "F" is written in the layout of its own family file.
+  Family ref_fam;
+  if (ref) {
+    const fs::path ref_path = families_dir / (r.plant.reference_family + ".yaml");
+    if (!fs::exists(ref_path))
+      throw InputError(rf, "plant.upcycling.reference_family",
+                       "no family file " + ref_path.string());
+    ref_fam = load_family(ref_path);
+    if (ref_fam.dense.dense_act.empty())
+      throw InputError(rf, "plant.upcycling.reference_family",
+                       "family " + ref_fam.name + " names no dense FFN tensors (dense.dense_act)");
+  }
+  const DenseTensorNames& rn = ref_fam.dense;
 
   randn(0, dn.embed, {m.V, H}, 1.0f);
-  if (ref) randn(1, mistral.embed, {m.V, H}, 1.0f);
+  if (ref) randn(1, rn.embed, {m.V, H}, 1.0f);
   for (int l = 0; l < m.L; ++l) {
     attention(0, dn, l);
     if (l < m.first_dense) {
@@ -816,12 +819,15 @@ SynthResult synthesize(const Recipe& r, const fs::path& out_dir, const fs::path&
       if (!lay.shared_gate.empty()) randn(0, expand_pattern(lay.shared_gate, l), {1, H}, sH);
     }
     if (ref) {
-      attention(1, mistral, l);
+      attention(1, rn, l);
       for (const char* mat : {"act", "up", "down"}) {
-        const std::string nm = std::string("model.layers.") + std::to_string(l) + ".mlp." +
-                               (mat == std::string("act") ? "gate" : mat) + "_proj.weight";
-        const bool down = mat == std::string("down");
-        add(1, nm, down ? std::vector<int64_t>{H, I} : std::vector<int64_t>{I, H},
+        const std::string mat_s = mat;
+        const std::string& pattern = mat_s == "act"  ? rn.dense_act
+                                     : mat_s == "up" ? rn.dense_up
+                                                     : rn.dense_down;
+        const bool down = mat_s == "down";
+        add(1, expand_pattern(pattern, l),
+            down ? std::vector<int64_t>{H, I} : std::vector<int64_t>{I, H},
             [&gen, pos, mat](float* out) { gen.reference(gen.plan(pos), mat, out); });
       }
     }
@@ -829,55 +835,55 @@ SynthResult synthesize(const Recipe& r, const fs::path& out_dir, const fs::path&
   constant(0, dn.final_norm, {H}, 1.0f);
   if (!dn.lm_head.empty()) randn(0, dn.lm_head, {m.V, H}, sH);
   if (ref) {
-    constant(1, mistral.final_norm, {H}, 1.0f);
-    randn(1, mistral.lm_head, {m.V, H}, sH);
+    constant(1, rn.final_norm, {H}, 1.0f);
+    randn(1, rn.lm_head, {m.V, H}, sH);
   }
 
-  // config.json: each canonical size under the family's first key name for it.
-  auto config = [&](bool reference) {
+  // config.json: each canonical size under the family's first config key for it. A size the
+  // family has no key for must equal the family's default (the checkpoint could not say otherwise).
+  auto config = [&](const Family& f, bool reference) {
     ojson c;
-    if (reference) {
-      c["model_type"] = "mistral";
-      c["architectures"] = {"MistralForCausalLM"};
-    } else {
-      c["model_type"] = fam.model_types.empty() ? fam.name : fam.model_types[0];
-      if (!fam.architectures.empty()) c["architectures"] = {fam.architectures[0]};
-    }
-    auto put = [&](const std::string& canon, const std::string& fallback, const ojson& v,
-                   bool only_if_key = false) {
-      if (only_if_key && !has_key(canon)) return;
-      const std::string k =
-          (has_key(canon) && !reference) ? fam.config_keys.at(canon)[0] : fallback;
-      if (!c.contains(k)) c[k] = v;
-    };
-    put("num_layers", "num_hidden_layers", m.L);
-    put("hidden_size", "hidden_size", H);
-    if (reference) {
-      c["intermediate_size"] = I;
-    } else {
-      put("expert_intermediate_size", "intermediate_size", I);
-      put("intermediate_size", "intermediate_size", m.dense_I, true);
-      put("num_experts", "num_local_experts", E);
-      put("top_k", "num_experts_per_tok", m.K);
-      if (m.n_shared > 0) {
-        put("num_shared_experts", "n_shared_experts", m.n_shared, true);
-        put("shared_intermediate_size", "shared_expert_intermediate_size", m.shared_I, true);
+    c["model_type"] = f.model_types.empty() ? f.name : f.model_types[0];
+    if (!f.architectures.empty()) c["architectures"] = {f.architectures[0]};
+    auto put = [&](const std::string& canon, const ojson& v) {
+      if (canon.empty()) return;
+      const auto it = f.config_keys.find(canon);
+      if (it == f.config_keys.end() || it->second.empty()) {
+        const auto d = f.config_defaults.find(canon);
+        if (d != f.config_defaults.end() && nlohmann::json::parse(v.dump()) != d->second)
+          throw InputError(rf, "model",
+                           "family " + f.name + " has no config key for " + canon +
+                               "; its value is fixed at " + d->second.dump() + ", not " + v.dump());
+        return;
       }
-      put("first_k_dense_replace", "first_k_dense_replace", m.first_dense, true);
-      put("moe_layer_freq", "moe_layer_freq", 1, true);
-      put("decoder_sparse_step", "decoder_sparse_step", 1, true);
-      put("mlp_only_layers", "mlp_only_layers", ojson::array(), true);
-      put("norm_topk_prob", "norm_topk_prob", fam.routing.renormalize, true);
-      put("scoring_func", "scoring_func",
-          fam.routing.scoring == Scoring::Sigmoid ? "sigmoid" : "softmax", true);
+      if (!c.contains(it->second[0])) c[it->second[0]] = v;
+    };
+    put("num_layers", m.L);
+    put("hidden_size", H);
+    if (reference) {
+      put("intermediate_size", I);
+    } else {
+      put("expert_intermediate_size", I);
+      put("intermediate_size", m.dense_I);
+      put("num_experts", E);
+      put("top_k", m.K);
+      if (m.n_shared > 0) {
+        put("num_shared_experts", m.n_shared);
+        put("shared_intermediate_size", m.shared_I);
+      }
+      put(f.moe_layers.first, m.first_dense);
+      put(f.moe_layers.period, 1);
+      put(f.moe_layers.except, ojson::array());
+      put("norm_topk_prob", f.routing.renormalize);
+      put("scoring_func", f.routing.scoring == Scoring::Sigmoid ? "sigmoid" : "softmax");
     }
-    put("vocab_size", "vocab_size", m.V);
-    put("num_attention_heads", "num_attention_heads", m.heads);
-    put("num_key_value_heads", "num_key_value_heads", m.kv);
-    put("head_dim", "head_dim", m.hd, true);
-    put("rms_norm_eps", "rms_norm_eps", 1e-5);
-    put("rope_theta", "rope_theta", 10000.0);
-    c["hidden_act"] = (!reference && m.act != Activation::SiLU) ? "gelu" : "silu";
+    put("vocab_size", m.V);
+    put("num_attention_heads", m.heads);
+    put("num_key_value_heads", m.kv);
+    put("head_dim", m.hd);
+    put("rms_norm_eps", 1e-5);
+    put("rope_theta", 10000.0);
+    c["hidden_act"] = f.activation != Activation::SiLU ? "gelu" : "silu";
     c["max_position_embeddings"] = 4096;
     c["tie_word_embeddings"] = false;
     c["bos_token_id"] = 1;
@@ -885,6 +891,8 @@ SynthResult synthesize(const Recipe& r, const fs::path& out_dir, const fs::path&
     c["torch_dtype"] = torch_dtype(dt);
     return c;
   };
+  const ojson main_config = config(fam, false);
+  const ojson ref_config = ref ? config(ref_fam, true) : ojson();
 
   // Stream: one tensor in flight, converted in parallel chunks and handed to its writer.
   std::vector<TensorSpec> specs[2];
@@ -927,10 +935,10 @@ SynthResult synthesize(const Recipe& r, const fs::path& out_dir, const fs::path&
   buf = {};
   bytes = {};
 
-  write_text(out_dir / "config.json", config(false).dump(2) + "\n");
+  write_text(out_dir / "config.json", main_config.dump(2) + "\n");
   write_tokenizer(out_dir);
   if (ref) {
-    write_text(ref_dir / "config.json", config(true).dump(2) + "\n");
+    write_text(ref_dir / "config.json", ref_config.dump(2) + "\n");
     write_tokenizer(ref_dir);
   }
 

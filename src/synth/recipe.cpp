@@ -5,9 +5,10 @@
 #include <set>
 #include <sstream>
 
-#include <yaml-cpp/yaml.h>
+#include <limits>
 
 #include "util/error.h"
+#include "util/yaml_reader.h"
 
 namespace moeprobe::synth {
 
@@ -32,69 +33,41 @@ std::optional<DType> parse_synth_dtype(const std::string& s) {
 
 namespace {
 
+// Recipe-specific reading (profiles) over the one strict YAML reader.
 class Parser {
  public:
-  explicit Parser(std::string file) : file_(std::move(file)) {}
+  explicit Parser(std::string file) : y_(std::move(file)) {}
 
   [[noreturn]] void fail(const std::string& key, const YAML::Node& node,
                          const std::string& problem) const {
-    std::string field = key;
-    if (node.IsDefined() && node.Mark().line >= 0)
-      field += " (line " + std::to_string(node.Mark().line + 1) + ")";
-    throw InputError(file_, field, problem);
+    y_.fail(node, key, problem);
   }
-
   void check_keys(const YAML::Node& map, const std::string& where,
                   const std::set<std::string>& allowed) const {
-    if (!map.IsMap()) fail(where, map, "expected a mapping");
-    for (const auto& kv : map) {
-      const std::string k = kv.first.as<std::string>();
-      if (!allowed.count(k)) {
-        std::string list;
-        for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
-        fail(where.empty() ? k : where + "." + k, kv.first,
-             "unknown key (expected one of: " + list + ")");
-      }
-    }
+    y_.check_keys(map, where, allowed);
   }
-
-  template <typename T>
-  T scalar(const YAML::Node& node, const std::string& key, const char* what) const {
-    if (!node.IsScalar()) fail(key, node, std::string("expected ") + what);
-    try {
-      return node.as<T>();
-    } catch (const YAML::Exception&) {
-      fail(key, node, std::string("expected ") + what + ", got '" + node.Scalar() + "'");
-    }
+  std::string string(const YAML::Node& node, const std::string& key, const char* what) const {
+    return y_.string(node, key, what);
   }
-
+  bool boolean(const YAML::Node& node, const std::string& key) const {
+    return y_.boolean(node, key);
+  }
   double number(const YAML::Node& node, const std::string& key, double lo, double hi) const {
-    const double v = scalar<double>(node, key, "a number");
-    if (!(v >= lo && v <= hi)) {
-      std::ostringstream os;
-      os << "value " << v << " out of range [" << lo << ", " << hi << "]";
-      fail(key, node, os.str());
-    }
-    return v;
+    return y_.number(node, key, lo, hi);
   }
-
   int64_t integer(const YAML::Node& node, const std::string& key, int64_t lo, int64_t hi) const {
-    const int64_t v = scalar<int64_t>(node, key, "an integer");
-    if (v < lo || v > hi)
-      fail(key, node,
-           "value " + std::to_string(v) + " out of range [" + std::to_string(lo) + ", " +
-               std::to_string(hi) + "]");
-    return v;
+    return y_.integer(node, key, lo, hi);
   }
 
   std::vector<int> int_list(const YAML::Node& node, const std::string& key, int lo, int hi) const {
     if (!node.IsSequence()) fail(key, node, "expected a list of integers");
     std::vector<int> out;
     for (std::size_t i = 0; i < node.size(); ++i)
-      out.push_back(
-          static_cast<int>(integer(node[i], key + "[" + std::to_string(i) + "]", lo, hi)));
+      out.push_back(static_cast<int>(integer(node[i], YamlReader::index(key, i), lo, hi)));
     return out;
   }
+
+  const YamlReader& yaml() const { return y_; }
 
   // A plant: {strength, profile} with strength in [lo, hi]. Extra allowed keys are the caller's.
   Profile profile(const YAML::Node& node, const std::string& key, double lo, double hi,
@@ -126,10 +99,8 @@ class Parser {
     return p;
   }
 
-  const std::string& file() const { return file_; }
-
  private:
-  std::string file_;
+  YamlReader y_;
 };
 
 }  // namespace
@@ -138,12 +109,7 @@ Recipe parse_recipe(const std::string& text, const std::filesystem::path& path,
                     const RecipeOverrides& overrides) {
   const std::string file = path.string();
   Parser P(file);
-  YAML::Node root;
-  try {
-    root = YAML::Load(text);
-  } catch (const YAML::ParserException& e) {
-    throw InputError(file, "line " + std::to_string(e.mark.line + 1), "malformed YAML: " + e.msg);
-  }
+  const YAML::Node root = P.yaml().parse(text);
   if (!root.IsMap()) throw InputError(file, "", "expected a YAML mapping at the top level");
   P.check_keys(root, "",
                {"schema", "name", "description", "family", "layout", "dtype", "seed", "rng",
@@ -152,34 +118,35 @@ Recipe parse_recipe(const std::string& text, const std::filesystem::path& path,
   Recipe r;
   r.path = path;
   if (root["schema"]) {
-    const auto s = P.scalar<std::string>(root["schema"], "schema", "a string");
+    const auto s = P.string(root["schema"], "schema", "a string");
     if (s != "moeprobe/recipe/v1") P.fail("schema", root["schema"], "expected moeprobe/recipe/v1");
   }
   if (root["name"])
-    r.name = P.scalar<std::string>(root["name"], "name", "a string");
+    r.name = P.string(root["name"], "name", "a string");
   else
     r.name = path.stem().string();
-  if (root["description"])
-    r.description = P.scalar<std::string>(root["description"], "description", "a string");
+  if (root["description"]) r.description = P.string(root["description"], "description", "a string");
   if (!root["family"])
     throw InputError(file, "family", "missing (expected a family name such as mixtral)");
-  r.family = P.scalar<std::string>(root["family"], "family", "a family name");
+  r.family = P.string(root["family"], "family", "a family name");
   if (r.family.empty() || r.family.find_first_of("/\\.") != std::string::npos)
     P.fail("family", root["family"], "expected a family name such as mixtral");
   if (root["layout"]) {
-    r.layout = P.scalar<std::string>(root["layout"], "layout", "classic or fused");
+    r.layout = P.string(root["layout"], "layout", "classic or fused");
     if (r.layout != "classic" && r.layout != "fused")
       P.fail("layout", root["layout"], "expected classic or fused");
   }
   if (root["dtype"]) {
-    const auto s = P.scalar<std::string>(root["dtype"], "dtype", "bf16, f16 or f32");
+    const auto s = P.string(root["dtype"], "dtype", "bf16, f16 or f32");
     const auto d = parse_synth_dtype(s);
     if (!d) P.fail("dtype", root["dtype"], "expected bf16, f16 or f32, got '" + s + "'");
     r.dtype = *d;
   }
-  if (root["seed"]) r.seed = P.scalar<uint64_t>(root["seed"], "seed", "a non-negative integer");
+  if (root["seed"])
+    r.seed = static_cast<uint64_t>(
+        P.integer(root["seed"], "seed", 0, std::numeric_limits<int64_t>::max()));
   if (root["rng"]) {
-    const auto s = P.scalar<std::string>(root["rng"], "rng", "exact or fast");
+    const auto s = P.string(root["rng"], "rng", "exact or fast");
     if (s != "exact" && s != "fast") P.fail("rng", root["rng"], "expected exact or fast");
     r.fast_rng = s == "fast";
   }
@@ -246,19 +213,26 @@ Recipe parse_recipe(const std::string& text, const std::filesystem::path& path,
                  {"upcycling", "neuron_order", "mean_neuron", "router_association", "norm_routing",
                   "output_scale", "activation_ratio", "dark_cross", "router_hub"});
     if (p["upcycling"]) {
-      pl.upcycling = P.profile(p["upcycling"], "plant.upcycling", 0.0, 1.0,
-                               {"write_reference", "reference_dir", "spread", "axis"});
+      pl.upcycling =
+          P.profile(p["upcycling"], "plant.upcycling", 0.0, 1.0,
+                    {"write_reference", "reference_dir", "reference_family", "spread", "axis"});
       if (p["upcycling"]["axis"])
         pl.upcycling_axis = P.number(p["upcycling"]["axis"], "plant.upcycling.axis", 0.0, 4.0);
       if (p["upcycling"]["spread"])
         pl.upcycling_spread =
             P.number(p["upcycling"]["spread"], "plant.upcycling.spread", 0.0, 0.9);
       if (p["upcycling"]["write_reference"])
-        pl.write_reference = P.scalar<bool>(p["upcycling"]["write_reference"],
-                                            "plant.upcycling.write_reference", "true or false");
+        pl.write_reference =
+            P.boolean(p["upcycling"]["write_reference"], "plant.upcycling.write_reference");
+      if (const auto f = p["upcycling"]["reference_family"]) {
+        pl.reference_family = P.string(f, "plant.upcycling.reference_family", "a family name");
+        if (pl.reference_family.empty() ||
+            pl.reference_family.find_first_of("/\\.") != std::string::npos)
+          P.fail("plant.upcycling.reference_family", f, "expected a family name such as mistral");
+      }
       if (p["upcycling"]["reference_dir"]) {
-        pl.reference_dir = P.scalar<std::string>(p["upcycling"]["reference_dir"],
-                                                 "plant.upcycling.reference_dir", "a path");
+        pl.reference_dir =
+            P.string(p["upcycling"]["reference_dir"], "plant.upcycling.reference_dir", "a path");
         if (pl.reference_dir.empty())
           P.fail("plant.upcycling.reference_dir", p["upcycling"]["reference_dir"], "empty path");
       }
@@ -327,11 +301,10 @@ Recipe parse_recipe(const std::string& text, const std::filesystem::path& path,
 
   if (const auto e = root["expect"]) {
     if (!e.IsMap()) P.fail("expect", e, "expected a mapping from hypothesis id to PASS or FAIL");
-    for (const auto& kv : e) {
-      const auto id = kv.first.as<std::string>();
-      const auto v = P.scalar<std::string>(kv.second, "expect." + id, "PASS or FAIL");
+    for (const auto& id : P.yaml().keys(e, "expect")) {
+      const auto v = P.string(e[id], "expect." + id, "PASS or FAIL");
       if (v != "PASS" && v != "FAIL" && v != "INCONCLUSIVE")
-        P.fail("expect." + id, kv.second, "expected PASS, FAIL or INCONCLUSIVE, got '" + v + "'");
+        P.fail("expect." + id, e[id], "expected PASS, FAIL or INCONCLUSIVE, got '" + v + "'");
       r.expect[id] = v;
     }
   }

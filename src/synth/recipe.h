@@ -54,6 +54,7 @@ struct Plants {
   double upcycling_axis = 0.0;
   bool write_reference = false;
   std::string reference_dir = "reference";
+  std::string reference_family = "mistral";  // family file the dense reference is written in
   // A2: fraction of neurons left in place (1 = order preserved, 0 = fully permuted per expert).
   std::optional<Profile> neuron_order;
   // A3: planted mean act neuron; strength = mean pairwise cosine of the experts' mean neurons.

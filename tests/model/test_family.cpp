@@ -1,4 +1,5 @@
 // Family files: every bundled YAML loads, detection works, and the strict schema rejects typos.
+#include <algorithm>
 #include <fstream>
 
 #include <gtest/gtest.h>
@@ -25,13 +26,23 @@ const Family& find(const std::vector<Family>& fs, const std::string& name) {
 }
 
 TEST(Family, EveryBundledFamilyLoads) {
+  // Whatever files the directory holds (a new family is one more file, no test edit), at least
+  // the bundled nine, each detected by its own model_type.
   const auto families = load_families(default_families_dir());
-  std::vector<std::string> names;
+  std::vector<std::string> names, files;
   for (const auto& f : families) names.push_back(f.name);
-  const std::vector<std::string> expected = {"deepseek", "deepseek_v2", "deepseek_v3",
-                                             "grok1",    "mistral",     "mixtral",
-                                             "olmoe",    "qwen2_moe",   "qwen3_moe"};
-  EXPECT_EQ(names, expected);
+  for (const auto& e : std::filesystem::directory_iterator(default_families_dir()))
+    if (e.path().extension() == ".yaml") files.push_back(e.path().stem().string());
+  std::sort(files.begin(), files.end());
+  EXPECT_EQ(names, files);
+  for (const char* bundled : {"deepseek", "deepseek_v2", "deepseek_v3", "grok1", "mistral",
+                              "mixtral", "olmoe", "qwen2_moe", "qwen3_moe"})
+    EXPECT_NE(std::find(names.begin(), names.end(), bundled), names.end()) << bundled;
+  for (const auto& f : families) {
+    ASSERT_FALSE(f.model_types.empty()) << f.name;
+    EXPECT_EQ(detect_family(families, {{"model_type", f.model_types[0]}}, "config.json").name,
+              f.name);
+  }
   for (const auto& f : families) {
     EXPECT_FALSE(f.dense.embed.empty()) << f.name;
     EXPECT_FALSE(f.dense.lm_head.empty()) << f.name;
@@ -39,12 +50,8 @@ TEST(Family, EveryBundledFamilyLoads) {
     EXPECT_FALSE(f.dense.input_norm.empty()) << f.name;
     EXPECT_FALSE(f.dense.q_proj.empty()) << f.name;
     EXPECT_FALSE(f.dense.o_proj.empty()) << f.name;
-    if (f.name == "mistral") {
-      EXPECT_TRUE(f.layouts.empty());
-      EXPECT_FALSE(f.dense.dense_act.empty());
-    } else {
-      EXPECT_FALSE(f.layouts.empty()) << f.name;
-    }
+    if (f.layouts.empty())
+      EXPECT_FALSE(f.dense.dense_act.empty()) << f.name;  // dense, like mistral
   }
 }
 
@@ -150,6 +157,41 @@ TEST(Family, UnknownKeysAreErrors) {
   std::string bad_canon = kMinimal;
   bad_canon.replace(bad_canon.find("  top_k:"), 8, "  topk:");
   expect_error(bad_canon, "config_keys.topk", "unknown key");
+}
+
+TEST(Family, MoeLayerRuleAndTopkMethodsAreData) {
+  const auto fs = load_families(default_families_dir());
+  const Family& v3 = find(fs, "deepseek_v3");
+  EXPECT_EQ(v3.moe_layers.first, "first_k_dense_replace");
+  EXPECT_EQ(v3.moe_layers.period, "moe_layer_freq");
+  ASSERT_TRUE(v3.topk_methods.count("noaux_tc"));
+  EXPECT_EQ(v3.topk_methods.at("noaux_tc").selection_bias, true);
+  EXPECT_EQ(v3.topk_methods.at("greedy").n_group, 1);
+  const Family& qwen = find(fs, "qwen2_moe");
+  EXPECT_EQ(qwen.moe_layers.period, "decoder_sparse_step");
+  EXPECT_EQ(qwen.moe_layers.period_offset, 1);
+  EXPECT_EQ(qwen.moe_layers.except, "mlp_only_layers");
+  EXPECT_TRUE(find(fs, "mixtral").moe_layers.period.empty());  // every layer is MoE
+}
+
+TEST(Family, YamlCoreSchemaScalars) {
+  // One rule everywhere (YAML 1.2 core schema): True is a boolean, yes a string, and an integer
+  // out of range is an error naming the key and line.
+  const auto dir = temp_dir("core");
+  write(dir / "toy.yaml",
+        std::string(kMinimal) + "config_defaults:\n  norm_topk_prob: True\n  scoring_func: yes\n");
+  const Family f = load_family(dir / "toy.yaml");
+  EXPECT_EQ(f.config_defaults.at("norm_topk_prob"), true);
+  EXPECT_EQ(f.config_defaults.at("scoring_func"), "yes");
+  std::filesystem::remove_all(dir);
+  expect_error(std::string(kMinimal) + "routing:\n  n_group: 4294967296\n", "routing.n_group",
+               "out of range");
+  expect_error(std::string(kMinimal) + "routing:\n  renormalize: yes\n", "routing.renormalize",
+               "true or false");
+  expect_error(std::string(kMinimal) + "moe_layers:\n  period: moe_layer_freq\n",
+               "moe_layers.period", "neither config_keys nor config_defaults");
+  expect_error(std::string(kMinimal) + "moe_layers:\n  perod: top_k\n", "moe_layers.perod",
+               "unknown key");
 }
 
 TEST(Family, InvalidValuesAreErrors) {

@@ -1,6 +1,7 @@
 // MoeModel on the HF fixtures (four families, per-expert and fused layouts) and on tiny synthetic
 // checkpoints for the families without a fixture.
 #include <cstring>
+#include <fstream>
 
 #include <gtest/gtest.h>
 
@@ -11,6 +12,7 @@
 namespace moeprobe {
 namespace {
 
+namespace fs = std::filesystem;
 using testutil::hf_fixture;
 using testutil::ScratchDir;
 
@@ -315,6 +317,85 @@ TEST_F(Synthetic, MistralIsDense) {
   EXPECT_TRUE(m->has_dense_ffn(1));
   EXPECT_EQ(m->dense_ffn(1).up.shape, (std::vector<int64_t>{12, 8}));
   EXPECT_THROW(m->layer(0), InputError);
+}
+
+// Adding a family is one file: a new family YAML in a families directory of its own, with its own
+// MoE-layer rule and topk_method mapping, opens a checkpoint written in its names.
+TEST(NewFamily, OneFileInAFamiliesDirectoryLoadsACheckpoint) {
+  ScratchDir scratch("new-family");
+  const fs::path fams = scratch.path() / "families";
+  fs::create_directories(fams);
+  std::ofstream(fams / "phimoe.yaml") << R"(name: phimoe
+description: a family the code has never heard of
+detect:
+  model_types: [phimoe]
+  architectures: [PhiMoEForCausalLM]
+config_keys:
+  num_layers: num_hidden_layers
+  hidden_size: hidden_size
+  expert_intermediate_size: intermediate_size
+  num_experts: num_local_experts
+  top_k: num_experts_per_tok
+  decoder_sparse_step: moe_every
+  topk_method: router_mode
+config_defaults:
+  num_shared_experts: 0
+  topk_method: sparse
+routing:
+  scoring: softmax
+  softmax_before_topk: false
+  renormalize: True
+moe_layers:
+  period: decoder_sparse_step
+  period_offset: 1
+topk_method:
+  sparse: {}
+  capped: {routed_scaling_factor: 0.5}
+layouts:
+  - name: phi
+    router: model.layers.{L}.moe.router.weight
+    expert_act: model.layers.{L}.moe.experts.{E}.w_gate.weight
+    expert_up: model.layers.{L}.moe.experts.{E}.w_in.weight
+    expert_down: model.layers.{L}.moe.experts.{E}.w_out.weight
+dense:
+  embed: model.embed.weight
+  final_norm: model.final_norm.weight
+  input_norm: model.layers.{L}.norm.weight
+  dense_act: model.layers.{L}.ffn.w_gate.weight
+  dense_up: model.layers.{L}.ffn.w_in.weight
+  dense_down: model.layers.{L}.ffn.w_out.weight
+)";
+  const std::vector<Family> families = load_families(fams);
+  ASSERT_EQ(families.size(), 1u);
+  testutil::TinySpec s;
+  s.num_layers = 4;
+  s.moe_layers = {1, 3};  // (L + 1) % 2 == 0
+  const nlohmann::json cfg = {{"model_type", "phimoe"}, {"num_hidden_layers", 4},
+                              {"hidden_size", 8},       {"intermediate_size", 4},
+                              {"num_local_experts", 4}, {"num_experts_per_tok", 2},
+                              {"moe_every", 2},         {"router_mode", "capped"}};
+  testutil::write_tiny_checkpoint(scratch.path() / "m", families[0], s, cfg);
+  const auto m = MoeModel::open(scratch.path() / "m", "", fams);
+  EXPECT_EQ(m->family().name, "phimoe");
+  EXPECT_EQ(m->layout().name, "phi");
+  EXPECT_EQ(m->config().moe_layers, (std::vector<int>{1, 3}));
+  EXPECT_FALSE(m->config().routing.softmax_before_topk);
+  EXPECT_TRUE(m->config().routing.renormalize);
+  EXPECT_DOUBLE_EQ(m->config().routing.routed_scaling_factor, 0.5);
+  const MoeLayer layer = m->layer(3);
+  EXPECT_EQ(layer.experts[2].down.name, "model.layers.3.moe.experts.2.w_out.weight");
+  EXPECT_TRUE(m->has_dense_ffn(0));
+
+  // A topk_method value the family file does not map is bad input naming config key and values.
+  testutil::edit_json(scratch.path() / "m" / "config.json",
+                      [](nlohmann::json& j) { j["router_mode"] = "dense"; });
+  try {
+    MoeModel::open(scratch.path() / "m", "", fams);
+    FAIL() << "expected InputError";
+  } catch (const InputError& e) {
+    EXPECT_EQ(e.field(), "router_mode");
+    EXPECT_NE(e.problem().find("capped, sparse"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace

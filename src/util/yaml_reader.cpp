@@ -1,0 +1,223 @@
+#include "util/yaml_reader.h"
+
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include "util/error.h"
+
+namespace moeprobe {
+
+namespace {
+
+std::string list_of(const std::set<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out;
+}
+
+std::string format_number(double v) {
+  std::ostringstream os;
+  os << v;
+  return os.str();
+}
+
+}  // namespace
+
+YAML::Node YamlReader::parse(const std::string& text) const {
+  try {
+    return YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    throw InputError(file_, "line " + std::to_string(e.mark.line + 1), "malformed YAML: " + e.msg);
+  }
+}
+
+YAML::Node YamlReader::load_file(const std::string& what) const {
+  std::ifstream in(file_, std::ios::binary);
+  if (!in) throw InputError(file_, "", "cannot read the " + what);
+  std::stringstream buf;
+  buf << in.rdbuf();
+  return parse(buf.str());
+}
+
+void YamlReader::fail(const YAML::Node& at, const std::string& path,
+                      const std::string& problem) const {
+  const int line = line_of(at);
+  throw InputError(file_, path,
+                   line > 0 ? "line " + std::to_string(line) + ": " + problem : problem);
+}
+
+void YamlReader::require_map(const YAML::Node& n, const std::string& path) const {
+  if (!n.IsMap()) fail(n, path, "expected a mapping");
+}
+
+std::vector<std::string> YamlReader::keys(const YAML::Node& n, const std::string& path) const {
+  require_map(n, path);
+  std::vector<std::string> out;
+  std::set<std::string> seen;
+  for (const auto& kv : n) {
+    if (!kv.first.IsScalar()) fail(kv.first, path, "expected a plain key");
+    const std::string k = kv.first.Scalar();
+    if (!seen.insert(k).second) fail(kv.first, join(path, k), "duplicate key");
+    out.push_back(k);
+  }
+  return out;
+}
+
+void YamlReader::check_keys(const YAML::Node& n, const std::string& path,
+                            const std::set<std::string>& allowed) const {
+  require_map(n, path);
+  std::set<std::string> seen;
+  for (const auto& kv : n) {
+    const std::string k = kv.first.IsScalar() ? kv.first.Scalar() : std::string();
+    if (!allowed.count(k))
+      fail(kv.first, join(path, k), "unknown key; expected one of: " + list_of(allowed));
+    if (!seen.insert(k).second) fail(kv.first, join(path, k), "duplicate key");
+  }
+}
+
+YamlScalar YamlReader::scalar(const YAML::Node& n, const std::string& path) const {
+  YamlScalar s;
+  if (!n.IsDefined() || n.IsNull()) return s;
+  if (!n.IsScalar()) fail(n, path, "expected a scalar");
+  s.text = n.Scalar();
+  const std::string& tag = n.Tag();
+  // Quoted ("!") and !!str scalars are strings; any other explicit tag is not supported.
+  if (tag == "!" || tag == "tag:yaml.org,2002:str") {
+    s.type = YamlScalar::Type::String;
+    return s;
+  }
+  if (tag != "?" && !tag.empty()) fail(n, path, "unsupported YAML tag '" + tag + "'");
+  const std::string& t = s.text;
+  static const std::regex bool_re("^(true|True|TRUE|false|False|FALSE)$");
+  static const std::regex int_re("^[-+]?[0-9]+$");
+  static const std::regex oct_re("^0o[0-7]+$");
+  static const std::regex hex_re("^0x[0-9a-fA-F]+$");
+  static const std::regex float_re(R"(^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$)");
+  static const std::regex inf_re(R"(^[-+]?\.(inf|Inf|INF)$)");
+  static const std::regex nan_re(R"(^\.(nan|NaN|NAN)$)");
+  if (std::regex_match(t, bool_re)) {
+    s.type = YamlScalar::Type::Bool;
+    s.boolean = t[0] == 't' || t[0] == 'T';
+    return s;
+  }
+  const bool dec = std::regex_match(t, int_re);
+  if (dec || std::regex_match(t, oct_re) || std::regex_match(t, hex_re)) {
+    errno = 0;
+    const char* digits = dec ? t.c_str() : t.c_str() + 2;
+    const long long v = std::strtoll(digits, nullptr, dec ? 10 : (t[1] == 'o' ? 8 : 16));
+    if (errno == ERANGE) fail(n, path, "integer " + t + " does not fit in 64 bits");
+    s.type = YamlScalar::Type::Int;
+    s.integer = v;
+    s.number = static_cast<double>(v);
+    return s;
+  }
+  if (std::regex_match(t, float_re)) {
+    const double v = std::strtod(t.c_str(), nullptr);
+    if (std::isinf(v)) fail(n, path, "number " + t + " is out of the range of a double");
+    s.type = YamlScalar::Type::Float;
+    s.number = v;
+    return s;
+  }
+  if (std::regex_match(t, inf_re)) {
+    s.type = YamlScalar::Type::Float;
+    s.number = t[0] == '-' ? -HUGE_VAL : HUGE_VAL;
+    return s;
+  }
+  if (std::regex_match(t, nan_re)) {
+    s.type = YamlScalar::Type::Float;
+    s.number = std::nan("");
+    return s;
+  }
+  s.type = YamlScalar::Type::String;
+  return s;
+}
+
+std::string YamlReader::string(const YAML::Node& n, const std::string& path,
+                               const std::string& expected) const {
+  if (!n.IsScalar()) fail(n, path, "expected " + expected);
+  scalar(n, path);  // rejects unsupported tags
+  return n.Scalar();
+}
+
+bool YamlReader::boolean(const YAML::Node& n, const std::string& path) const {
+  const YamlScalar s = scalar(n, path);
+  if (s.type != YamlScalar::Type::Bool)
+    fail(n, path, "expected true or false" + (s.text.empty() ? "" : ", got '" + s.text + "'"));
+  return s.boolean;
+}
+
+int64_t YamlReader::integer(const YAML::Node& n, const std::string& path, int64_t lo,
+                            int64_t hi) const {
+  const YamlScalar s = scalar(n, path);
+  if (s.type != YamlScalar::Type::Int)
+    fail(n, path, "expected an integer" + (s.text.empty() ? "" : ", got '" + s.text + "'"));
+  if (s.integer < lo || s.integer > hi)
+    fail(n, path,
+         "value " + std::to_string(s.integer) + " out of range [" + std::to_string(lo) + ", " +
+             std::to_string(hi) + "]");
+  return s.integer;
+}
+
+double YamlReader::number(const YAML::Node& n, const std::string& path) const {
+  const YamlScalar s = scalar(n, path);
+  if (s.type != YamlScalar::Type::Int && s.type != YamlScalar::Type::Float)
+    fail(n, path, "expected a number" + (s.text.empty() ? "" : ", got '" + s.text + "'"));
+  return s.number;
+}
+
+double YamlReader::number(const YAML::Node& n, const std::string& path, double lo,
+                          double hi) const {
+  const double v = number(n, path);
+  if (!(v >= lo && v <= hi))
+    fail(n, path,
+         "value " + format_number(v) + " out of range [" + format_number(lo) + ", " +
+             format_number(hi) + "]");
+  return v;
+}
+
+std::vector<std::string> YamlReader::strings(const YAML::Node& n, const std::string& path) const {
+  std::vector<std::string> out;
+  if (n.IsScalar()) {
+    out.push_back(string(n, path));
+  } else if (n.IsSequence()) {
+    for (std::size_t i = 0; i < n.size(); ++i) out.push_back(string(n[i], index(path, i)));
+  } else {
+    fail(n, path, "expected a string or a list of strings");
+  }
+  return out;
+}
+
+nlohmann::json YamlReader::to_json(const YAML::Node& n, const std::string& path) const {
+  if (!n.IsDefined() || n.IsNull()) return nullptr;
+  if (n.IsSequence()) {
+    nlohmann::json a = nlohmann::json::array();
+    for (std::size_t i = 0; i < n.size(); ++i) a.push_back(to_json(n[i], index(path, i)));
+    return a;
+  }
+  if (n.IsMap()) {
+    nlohmann::json o = nlohmann::json::object();
+    for (const auto& k : keys(n, path)) o[k] = to_json(n[k], join(path, k));
+    return o;
+  }
+  const YamlScalar s = scalar(n, path);
+  switch (s.type) {
+    case YamlScalar::Type::Null:
+      return nullptr;
+    case YamlScalar::Type::Bool:
+      return s.boolean;
+    case YamlScalar::Type::Int:
+      return s.integer;
+    case YamlScalar::Type::Float:
+      if (!std::isfinite(s.number)) fail(n, path, "'" + s.text + "' cannot be stored in JSON");
+      return s.number;
+    case YamlScalar::Type::String:
+      return s.text;
+  }
+  return nullptr;
+}
+
+}  // namespace moeprobe
