@@ -10,9 +10,9 @@ namespace {
 
 using nlohmann::json;
 
-class ConfigReader {
+class ForwardKeys {
  public:
-  ConfigReader(const json& j, std::string path) : j_(j), path_(std::move(path)) {}
+  ForwardKeys(const json& j, std::string path) : j_(j), path_(std::move(path)) {}
   const std::string& path() const { return path_; }
   bool present(const std::string& key) const {
     return j_.is_object() && j_.contains(key) && !j_[key].is_null();
@@ -57,7 +57,7 @@ double yarn_mscale(double scale, double mscale) {
 }
 
 // rope_scaling (transformers < 5) or rope_parameters (>= 5; it may also carry rope_theta).
-void read_rope_scaling(const ConfigReader& r, ForwardConfig& fc, double& mscale_all_dim) {
+void read_rope_scaling(const ForwardKeys& r, ForwardConfig& fc, double& mscale_all_dim) {
   std::string key;
   for (const char* k : {"rope_parameters", "rope_scaling"})
     if (r.present(k)) {
@@ -68,7 +68,7 @@ void read_rope_scaling(const ConfigReader& r, ForwardConfig& fc, double& mscale_
   if (key.empty()) return;
   const json& rs = r.raw(key);
   if (!rs.is_object()) throw InputError(r.path(), key, "expected an object, got " + rs.dump());
-  const ConfigReader s(rs, r.path());
+  const ForwardKeys s(rs, r.path());
   if (s.present("rope_theta")) fc.rope.theta = s.number("rope_theta", fc.rope.theta);
   std::string type = s.string("rope_type", s.string("type", "default"));
   RopeConfig& rope = fc.rope;
@@ -106,7 +106,7 @@ ForwardConfig read_forward_config(const MoeModel& model) {
   const Checkpoint& ck = model.checkpoint();
   const Family& fam = model.family();
   const ModelConfig& mc = model.config();
-  const ConfigReader r(ck.config(), ck.config_path().string());
+  const ForwardKeys r(ck.config(), ck.config_path().string());
   ForwardConfig fc;
   fc.family = fam.name;
   fc.config_path = r.path();

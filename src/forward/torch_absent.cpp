@@ -5,8 +5,8 @@
 namespace moeprobe {
 void require_forward() {
   throw InputError("", "forward",
-                   "this moeprobe was built without LibTorch; install libtorch-dev (see "
-                   "scripts/install-deps.sh) and reconfigure");
+                   "this moeprobe was built without the LibTorch forward pass (configure with "
+                   "-DMOEPROBE_TORCH=ON, libtorch-dev installed)");
 }
 
 bool forward_available() {
