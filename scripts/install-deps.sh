@@ -12,7 +12,7 @@ packages=(
   libeigen3-dev        # host-side dense linear algebra (symmetric eigen-decomposition)
   libgtest-dev libgmock-dev
   libbenchmark-dev     # bench/
-  libtorch-dev         # comparison baselines (CPU LibTorch 1.13)
+  libtorch-dev         # forward pass and comparison baselines (CPU LibTorch 1.13)
   libopenblas0-pthread # optimised BLAS behind LibTorch (the reference BLAS is several times slower)
   libpcre2-dev         # tokenizer.json Split regexes (\p{L}, lookahead), JIT-compiled
   libicu-dev           # tokenizer.json NFC/NFKC normalizers
