@@ -53,7 +53,10 @@ void parallel_chunks(int64_t n, int threads, F f) {
     f(int64_t(0), n);
     return;
   }
-  parallel_for(threads, threads, [&](int64_t t) { f(n * t / threads, n * (t + 1) / threads); });
+  // Qualified: unqualified, argument-dependent lookup would pick synth::parallel_for below, which
+  // calls back into parallel_chunks (unbounded template recursion in the compiler).
+  moeprobe::parallel_for(threads, threads,
+                         [&](int64_t t) { f(n * t / threads, n * (t + 1) / threads); });
 }
 template <class F>
 void parallel_for(int64_t n, int threads, F f) {
