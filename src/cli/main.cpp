@@ -1,5 +1,6 @@
 // moeprobe: entry point. Parses the command line, runs the chosen subcommand and maps errors to
-// the exit codes of ARCHITECTURE.md (InputError and usage errors: 2).
+// the exit codes of docs/ARCHITECTURE.md: InputError, YAML and usage errors are bad input (2);
+// every other exception is a bug in moeprobe (3).
 #include <algorithm>
 #include <iostream>
 #include <map>
@@ -61,7 +62,10 @@ int main(int argc, char** argv) {
     std::cerr << "error: YAML: " << e.what() << "\n";
     return kExitBadInput;
   } catch (const std::exception& e) {
-    std::cerr << "internal error: " << e.what() << "\n";
-    return 3;
+    std::cerr << "internal error (a bug in moeprobe, please report it): " << e.what() << "\n";
+    return kExitInternalError;
+  } catch (...) {
+    std::cerr << "internal error (a bug in moeprobe, please report it): unknown exception\n";
+    return kExitInternalError;
   }
 }

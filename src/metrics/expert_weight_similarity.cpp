@@ -11,8 +11,8 @@ namespace {
 
 const char* kMatrixHelp = "params: matrix = act | up | down | all (default all: mean of the three)";
 
-nlohmann::json similarity_detail(LayerContext& ctx, const std::vector<MatrixKind>& kinds) {
-  const LayerStatistics& ls = layer_statistics(ctx);
+nlohmann::json similarity_detail(const LayerStatistics& ctx, const std::vector<MatrixKind>& kinds) {
+  const LayerStatistics& ls = ctx;
   nlohmann::json d;
   const int n = ls.num_experts + (ls.has_reference ? 1 : 0);
   d["entities"] = entity_labels(ls.num_experts, ls.has_reference);
@@ -22,8 +22,8 @@ nlohmann::json similarity_detail(LayerContext& ctx, const std::vector<MatrixKind
 }
 
 // Per expert pair, the cosine averaged over the requested matrix kinds.
-std::vector<double> pair_values(LayerContext& ctx, const std::vector<MatrixKind>& kinds) {
-  const int n = ctx.layer->num_experts();
+std::vector<double> pair_values(const LayerStatistics& ctx, const std::vector<MatrixKind>& kinds) {
+  const int n = ctx.num_experts;
   std::vector<double> v(expert_pairs(n).size(), 0.0);
   for (MatrixKind m : kinds) {
     const auto lt = lower_triangle(matrix_statistics(ctx, m).cosine, n);
@@ -32,23 +32,31 @@ std::vector<double> pair_values(LayerContext& ctx, const std::vector<MatrixKind>
   return v;
 }
 
+// A metric of params {matrix: act | up | down | all}, reading those kinds' matrix statistics.
+class KindsParamMetric : public TypedMetric<KindsParams> {
+ public:
+  using TypedMetric::TypedMetric;
+  KindsParams parse(const nlohmann::json& p, const std::string& where) const override {
+    return parse_kinds_params(p, where);
+  }
+  std::vector<Need> needs_of(const KindsParams& p) const override {
+    return matrix_needs(p.kinds());
+  }
+};
+
 // A per-layer mean over units (expert pairs or experts) of cosines averaged over the matrix kinds
 // of the `matrix` parameter; resampled over those units.
-class KindsMeanMetric : public NamedMetric {
+class KindsMeanMetric : public KindsParamMetric {
  public:
-  using NamedMetric::NamedMetric;
-  void validate_params(const nlohmann::json& p, const std::string& where) const override {
-    check_param_keys(p, where, {"matrix"});
-    matrix_param(p, "matrix", "all", true, where);
-  }
-  LayerMeasurement measure(LayerContext& ctx, const nlohmann::json& p) const override {
-    const auto kinds = kinds_of(matrix_param(p, "matrix", "all", true, name()));
+  using KindsParamMetric::KindsParamMetric;
+  LayerMeasurement measure_with(const LayerStatistics& ctx, const KindsParams& p) const override {
+    const auto kinds = p.kinds();
     std::vector<double> v = unit_values(ctx, kinds);
-    return mean_of_units(ctx.layer->layer, std::move(v), similarity_detail(ctx, kinds));
+    return mean_of_units(ctx.layer, std::move(v), similarity_detail(ctx, kinds));
   }
 
  protected:
-  virtual std::vector<double> unit_values(LayerContext& ctx,
+  virtual std::vector<double> unit_values(const LayerStatistics& ctx,
                                           const std::vector<MatrixKind>& kinds) const = 0;
 };
 
@@ -61,16 +69,16 @@ class ExpertWeightSimilarity : public KindsMeanMetric {
                             kMatrixHelp) {}
 
  protected:
-  std::vector<double> unit_values(LayerContext& ctx,
+  std::vector<double> unit_values(const LayerStatistics& ctx,
                                   const std::vector<MatrixKind>& kinds) const override {
     return pair_values(ctx, kinds);
   }
 };
 
 // Per expert e: cos(W_e, W_F) averaged over the requested kinds.
-std::vector<double> ffn_values(LayerContext& ctx, const std::vector<MatrixKind>& kinds,
+std::vector<double> ffn_values(const LayerStatistics& ctx, const std::vector<MatrixKind>& kinds,
                                const std::string& metric) {
-  const int n = ctx.layer->num_experts();
+  const int n = ctx.num_experts;
   std::vector<double> v(static_cast<std::size_t>(n), 0.0);
   for (MatrixKind m : kinds) {
     const Matrix& s = matrix_statistics_with_reference(ctx, m, metric).cosine;
@@ -89,32 +97,41 @@ class ExpertFfnSimilarity : public KindsMeanMetric {
                         true) {}
 
  protected:
-  std::vector<double> unit_values(LayerContext& ctx,
+  std::vector<double> unit_values(const LayerStatistics& ctx,
                                   const std::vector<MatrixKind>& kinds) const override {
     return ffn_values(ctx, kinds, name());
   }
 };
 
-class MatrixAgreement : public NamedMetric {
+struct AgreementParams : ParsedParams {
+  MatrixKind a = MatrixKind::Up, b = MatrixKind::Act;
+};
+
+class MatrixAgreement : public TypedMetric<AgreementParams> {
  public:
   MatrixAgreement()
-      : NamedMetric("matrix_agreement", "A1",
+      : TypedMetric("matrix_agreement", "A1",
                     "Pearson r between the off-diagonal expert-pair similarities of two matrix "
                     "types. params: a = act | up | down (default up), b = act | up | down "
                     "(default act)") {}
-  void validate_params(const nlohmann::json& p, const std::string& where) const override {
+  AgreementParams parse(const nlohmann::json& p, const std::string& where) const override {
     check_param_keys(p, where, {"a", "b"});
-    matrix_param(p, "a", "up", false, where);
-    matrix_param(p, "b", "act", false, where);
+    AgreementParams out;
+    out.a = *matrix_param(p, "a", "up", false, where);
+    out.b = *matrix_param(p, "b", "act", false, where);
+    return out;
   }
-  LayerMeasurement measure(LayerContext& ctx, const nlohmann::json& p) const override {
-    const MatrixKind ma = *matrix_param(p, "a", "up", false, name());
-    const MatrixKind mb = *matrix_param(p, "b", "act", false, name());
-    const int n = ctx.layer->num_experts();
+  std::vector<Need> needs_of(const AgreementParams& p) const override {
+    return matrix_needs({p.a, p.b});
+  }
+  LayerMeasurement measure_with(const LayerStatistics& ctx,
+                                const AgreementParams& p) const override {
+    const MatrixKind ma = p.a, mb = p.b;
+    const int n = ctx.num_experts;
     std::vector<double> x = lower_triangle(matrix_statistics(ctx, ma).cosine, n);
     std::vector<double> y = lower_triangle(matrix_statistics(ctx, mb).cosine, n);
     LayerMeasurement out;
-    out.layer = ctx.layer->layer;
+    out.layer = ctx.layer;
     out.value = pearson(x, y);
     out.resampler = pearson_resampler(std::move(x), std::move(y), false);
     out.detail = similarity_detail(ctx, {ma, mb});
@@ -122,21 +139,18 @@ class MatrixAgreement : public NamedMetric {
   }
 };
 
-class UpcyclingConsistency : public NamedMetric {
+class UpcyclingConsistency : public KindsParamMetric {
  public:
   UpcyclingConsistency()
-      : NamedMetric("upcycling_consistency", "A1",
-                    std::string("(D^F)^2 - D per matrix type (near 0 when experts are the FFN plus "
-                                "independent isotropic drift); resampled over experts. ") +
-                        kMatrixHelp + " (all: mean of the three differences)",
-                    true) {}
-  void validate_params(const nlohmann::json& p, const std::string& where) const override {
-    check_param_keys(p, where, {"matrix"});
-    matrix_param(p, "matrix", "all", true, where);
-  }
-  LayerMeasurement measure(LayerContext& ctx, const nlohmann::json& p) const override {
-    const auto kinds = kinds_of(matrix_param(p, "matrix", "all", true, name()));
-    const int n = ctx.layer->num_experts();
+      : KindsParamMetric(
+            "upcycling_consistency", "A1",
+            std::string("(D^F)^2 - D per matrix type (near 0 when experts are the FFN plus "
+                        "independent isotropic drift); resampled over experts. ") +
+                kMatrixHelp + " (all: mean of the three differences)",
+            true) {}
+  LayerMeasurement measure_with(const LayerStatistics& ctx, const KindsParams& p) const override {
+    const auto kinds = p.kinds();
+    const int n = ctx.num_experts;
     auto sims = std::make_shared<std::vector<Matrix>>();
     for (MatrixKind m : kinds)
       sims->push_back(matrix_statistics_with_reference(ctx, m, name()).cosine);
@@ -152,8 +166,7 @@ class UpcyclingConsistency : public NamedMetric {
       }
       return total / static_cast<double>(sims->size());
     };
-    return expert_resampled(ctx.layer->layer, n, std::move(statistic),
-                            similarity_detail(ctx, kinds));
+    return expert_resampled(ctx.layer, n, std::move(statistic), similarity_detail(ctx, kinds));
   }
 };
 

@@ -10,12 +10,12 @@ namespace moeprobe {
 
 namespace {
 
-std::vector<double> mean_neuron_pairs(LayerContext& ctx, MatrixKind m) {
-  return lower_triangle(matrix_statistics(ctx, m).mean_cosine, ctx.layer->num_experts());
+std::vector<double> mean_neuron_pairs(const LayerStatistics& ctx, MatrixKind m) {
+  return lower_triangle(matrix_statistics(ctx, m).mean_cosine, ctx.num_experts);
 }
 
-nlohmann::json gate_detail(LayerContext& ctx, const std::vector<MatrixKind>& kinds) {
-  const int n = ctx.layer->num_experts();
+nlohmann::json gate_detail(const LayerStatistics& ctx, const std::vector<MatrixKind>& kinds) {
+  const int n = ctx.num_experts;
   nlohmann::json d;
   d["entities"] = entity_labels(n, false);
   d["router_similarity"] = matrix_json(router_cosine(ctx), n);
@@ -25,38 +25,49 @@ nlohmann::json gate_detail(LayerContext& ctx, const std::vector<MatrixKind>& kin
   return d;
 }
 
-class RouterSimilarity : public NamedMetric {
+// The router cosines and, for the report, the mean-neuron cosines of these kinds.
+std::vector<Need> gate_needs(const std::vector<MatrixKind>& kinds) {
+  std::vector<Need> n = matrix_needs(kinds);
+  n.push_back({Intermediate::RouterCosine});
+  return n;
+}
+
+class RouterSimilarity : public TypedMetric<NoParams> {
  public:
   RouterSimilarity()
-      : NamedMetric("router_similarity", "A4",
+      : TypedMetric("router_similarity", "A4",
                     "Mean cosine between router (gate embedding) rows over expert pairs") {}
-  void validate_params(const nlohmann::json& p, const std::string& where) const override {
+  NoParams parse(const nlohmann::json& p, const std::string& where) const override {
     check_param_keys(p, where, {});
+    return {};
   }
-  LayerMeasurement measure(LayerContext& ctx, const nlohmann::json&) const override {
-    std::vector<double> v = lower_triangle(router_cosine(ctx), ctx.layer->num_experts());
-    return mean_of_units(ctx.layer->layer, std::move(v), gate_detail(ctx, {}));
+  std::vector<Need> needs_of(const NoParams&) const override { return gate_needs({}); }
+  LayerMeasurement measure_with(const LayerStatistics& ctx, const NoParams&) const override {
+    std::vector<double> v = lower_triangle(router_cosine(ctx), ctx.num_experts);
+    return mean_of_units(ctx.layer, std::move(v), gate_detail(ctx, {}));
   }
 };
 
-class GateNeuronR : public NamedMetric {
+class GateNeuronR : public TypedMetric<MatrixParams> {
  public:
   GateNeuronR(bool square)
-      : NamedMetric(square ? "gate_neuron_r2" : "gate_neuron_r", "A4",
+      : TypedMetric(square ? "gate_neuron_r2" : "gate_neuron_r", "A4",
                     std::string("Pearson ") + (square ? "R^2" : "R") +
                         " between router-row cosines and mean-neuron cosines over expert pairs. "
                         "params: matrix = act | up | down (default act)"),
         square_(square) {}
-  void validate_params(const nlohmann::json& p, const std::string& where) const override {
-    check_param_keys(p, where, {"matrix"});
-    matrix_param(p, "matrix", "act", false, where);
+  MatrixParams parse(const nlohmann::json& p, const std::string& where) const override {
+    return parse_matrix_params(p, where);
   }
-  LayerMeasurement measure(LayerContext& ctx, const nlohmann::json& p) const override {
-    const MatrixKind m = *matrix_param(p, "matrix", "act", false, name());
-    std::vector<double> x = lower_triangle(router_cosine(ctx), ctx.layer->num_experts());
+  std::vector<Need> needs_of(const MatrixParams& p) const override {
+    return gate_needs({p.matrix});
+  }
+  LayerMeasurement measure_with(const LayerStatistics& ctx, const MatrixParams& p) const override {
+    const MatrixKind m = p.matrix;
+    std::vector<double> x = lower_triangle(router_cosine(ctx), ctx.num_experts);
     std::vector<double> y = mean_neuron_pairs(ctx, m);
     LayerMeasurement out;
-    out.layer = ctx.layer->layer;
+    out.layer = ctx.layer;
     const double r = pearson(x, y);
     out.value = square_ ? r * r : r;
     out.resampler = pearson_resampler(std::move(x), std::move(y), square_);
@@ -68,18 +79,22 @@ class GateNeuronR : public NamedMetric {
   bool square_;
 };
 
-class GateNeuronR2Margin : public NamedMetric {
+class GateNeuronR2Margin : public TypedMetric<NoParams> {
  public:
   GateNeuronR2Margin()
-      : NamedMetric("gate_neuron_r2_margin", "A4",
+      : TypedMetric("gate_neuron_r2_margin", "A4",
                     "R^2(act) - max(R^2(up), R^2(down)) of the router/mean-neuron association, "
                     "all three on the same resample of expert pairs") {}
-  void validate_params(const nlohmann::json& p, const std::string& where) const override {
+  NoParams parse(const nlohmann::json& p, const std::string& where) const override {
     check_param_keys(p, where, {});
+    return {};
   }
-  LayerMeasurement measure(LayerContext& ctx, const nlohmann::json&) const override {
-    auto x = std::make_shared<std::vector<double>>(
-        lower_triangle(router_cosine(ctx), ctx.layer->num_experts()));
+  std::vector<Need> needs_of(const NoParams&) const override {
+    return gate_needs({MatrixKind::Act, MatrixKind::Up, MatrixKind::Down});
+  }
+  LayerMeasurement measure_with(const LayerStatistics& ctx, const NoParams&) const override {
+    auto x =
+        std::make_shared<std::vector<double>>(lower_triangle(router_cosine(ctx), ctx.num_experts));
     auto ys = std::make_shared<std::vector<std::vector<double>>>();
     for (MatrixKind m : {MatrixKind::Act, MatrixKind::Up, MatrixKind::Down})
       ys->push_back(mean_neuron_pairs(ctx, m));
@@ -98,7 +113,7 @@ class GateNeuronR2Margin : public NamedMetric {
     std::vector<int> all(x->size());
     for (std::size_t i = 0; i < all.size(); ++i) all[i] = static_cast<int>(i);
     LayerMeasurement out;
-    out.layer = ctx.layer->layer;
+    out.layer = ctx.layer;
     out.value = statistic(all);
     out.resampler.n_units = static_cast<int>(all.size());
     out.resampler.statistic = statistic;

@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <set>
 #include <stdexcept>
 
 #include "metrics/linear_assignment.h"
+#include "metrics/metric_helpers.h"
 #include "metrics/rank_statistics.h"
 #include "util/error.h"
 
@@ -52,90 +54,67 @@ Matrix cosine_of_vectors(const std::vector<std::vector<double>>& v) {
   return cosine_from_gram(g);
 }
 
+void LayerPlan::add(const Need& n) {
+  const int k = static_cast<int>(n.kind);
+  switch (n.what) {
+    case Intermediate::MatrixStats:
+      matrix_stats[k] = true;
+      break;
+    case Intermediate::StandardizedGram:
+      matrix_stats[k] = standardized[k] = true;
+      break;
+    case Intermediate::RouterCosine:
+      router = true;
+      break;
+    case Intermediate::NeuronMatches:
+      matrix_stats[k] = true;  // a match's plain similarity is the matrix-level cosine
+      match_pair_limits[k].insert(n.max_pairs);
+      break;
+    case Intermediate::ReferenceFfn:
+      reference = true;
+      break;
+  }
+}
+
+std::vector<std::pair<int, int>> selected_pairs(int n, long long max_pairs) {
+  const auto all = expert_pairs(n);
+  if (max_pairs <= 0 || static_cast<std::size_t>(max_pairs) >= all.size()) return all;
+  std::vector<std::pair<int, int>> out;
+  for (long long k = 0; k < max_pairs; ++k)
+    out.push_back(
+        all[static_cast<std::size_t>(k * static_cast<long long>(all.size()) / max_pairs)]);
+  return out;
+}
+
 namespace {
 
-void require_context(const LayerContext& ctx) {
-  if (!ctx.layer || !ctx.backend)
-    throw std::logic_error("metric called without a layer or a backend in its LayerContext");
+[[noreturn]] void unplanned(const std::string& what) {
+  throw std::logic_error("a metric read " + what +
+                         ", which no metric's needs() declared for this layer");
 }
 
-}  // namespace
-
-LayerStatistics& layer_statistics(LayerContext& ctx) {
-  require_context(ctx);
-  if (!ctx.cache) {
-    auto stats = std::make_shared<LayerStatistics>();
-    stats->num_experts = ctx.layer->num_experts();
-    if (ctx.reference_ffn && stats->num_experts > 0) {
-      const ExpertWeights& f = *ctx.reference_ffn;
-      const ExpertWeights& e = ctx.layer->experts[0];
-      if (f.act.shape == e.act.shape && f.up.shape == e.up.shape && f.down.shape == e.down.shape)
-        stats->has_reference = true;
-      else
-        stats->reference_problem = "the reference FFN's W_act has shape " + f.act.shape_string() +
-                                   ", the experts' " + e.act.shape_string() +
-                                   " (expected identical shapes)";
-    }
-    ctx.cache = stats;
-  }
-  return *ctx.cache;
+MatrixStatistics compute_matrix_statistics(const LayerInputs& in, bool with_reference, MatrixKind m,
+                                           bool standardized, Backend& backend) {
+  std::vector<TensorView> mats;
+  for (const auto& e : in.layer->experts) mats.push_back(matrix_of(e, m));
+  if (with_reference) mats.push_back(matrix_of(*in.reference_ffn, m));
+  // Everything this layer's metrics need from these bytes, in one pass; the standardised Gram
+  // (~35% of the pass) only where a metric reads it.
+  MatrixSetRequest request;
+  request.gram = true;
+  request.standardized_gram = standardized;
+  request.mean_neuron = true;
+  MatrixStatistics s;
+  s.stats = backend.matrix_set_stats(mats, neuron_axis(m), request);
+  s.cosine = cosine_from_gram(s.stats.gram);
+  s.mean_cosine = cosine_of_vectors(s.stats.mean_neuron);
+  return s;
 }
 
-const MatrixStatistics& matrix_statistics(LayerContext& ctx, MatrixKind m) {
-  LayerStatistics& ls = layer_statistics(ctx);
-  auto& slot = ls.matrices[static_cast<int>(m)];
-  if (!slot) {
-    std::vector<TensorView> mats;
-    for (const auto& e : ctx.layer->experts) mats.push_back(matrix_of(e, m));
-    if (ls.has_reference) mats.push_back(matrix_of(*ctx.reference_ffn, m));
-    // Everything this layer's metrics need from these bytes, in one pass; the standardised Gram
-    // (~35% of the pass) only where a metric reads it.
-    MatrixSetRequest request;
-    request.gram = true;
-    request.standardized_gram = ctx.needs.standardized[static_cast<int>(m)];
-    request.mean_neuron = true;
-    MatrixStatistics s;
-    s.stats = ctx.backend->matrix_set_stats(mats, neuron_axis(m), request);
-    s.cosine = cosine_from_gram(s.stats.gram);
-    s.mean_cosine = cosine_of_vectors(s.stats.mean_neuron);
-    slot = std::move(s);
-  }
-  return *slot;
-}
-
-const MatrixStatistics& matrix_statistics_with_reference(LayerContext& ctx, MatrixKind m,
-                                                         const std::string& metric) {
-  LayerStatistics& ls = layer_statistics(ctx);
-  if (!ls.has_reference) {
-    if (!ctx.reference_ffn)
-      throw InputError("", "--reference-model",
-                       "metric " + metric + " needs a dense reference model (layer " +
-                           std::to_string(ctx.layer->layer) + " has none)");
-    throw InputError("", "--reference-model",
-                     "metric " + metric + ", layer " + std::to_string(ctx.layer->layer) + ": " +
-                         ls.reference_problem);
-  }
-  return matrix_statistics(ctx, m);
-}
-
-const Matrix& router_cosine(LayerContext& ctx) {
-  LayerStatistics& ls = layer_statistics(ctx);
-  if (!ls.router_cosine)
-    ls.router_cosine = cosine_from_gram(ctx.backend->gram_rows(ctx.layer->router));
-  return *ls.router_cosine;
-}
-
-const NeuronMatch& neuron_match(LayerContext& ctx, MatrixKind m, int a, int b) {
-  LayerStatistics& ls = layer_statistics(ctx);
-  auto& cache = ls.matches[static_cast<int>(m)];
-  const auto key = std::make_pair(a, b);
-  auto it = cache.find(key);
-  if (it != cache.end()) return it->second;
-
-  const TensorView& wa = matrix_of(ctx.layer->experts.at(a), m);
-  const TensorView& wb = matrix_of(ctx.layer->experts.at(b), m);
-  const NeuronAxis axis = neuron_axis(m);
-  const Matrix c = ctx.backend->neuron_cosine(wa, wb, axis);
+// A2 for one pair, from the neuron cosines and both experts' neuron norms (computed once per
+// expert and kept for the layer's other pairs).
+NeuronMatch match_pair(const Matrix& c, const std::vector<double>& na,
+                       const std::vector<double>& nb, double similarity) {
   NeuronMatch match;
   match.perm = maximize_assignment(c);
   const int n = static_cast<int>(match.perm.size());
@@ -147,8 +126,6 @@ const NeuronMatch& neuron_match(LayerContext& ctx, MatrixKind m, int a, int b) {
   match.tau = kendall_tau_b(ident, perm);
   // <vec W_a, vec W_b permuted> = sum_i <r_i^a, r_perm(i)^b>, each dot recovered from its cosine
   // and the neuron norms; the permuted matrix has the same norm as W_b.
-  const std::vector<double> na = ctx.backend->neuron_norms(wa, axis);
-  const std::vector<double> nb = ctx.backend->neuron_norms(wb, axis);
   double dot = 0.0, sa = 0.0, sb = 0.0;
   for (int i = 0; i < n; ++i) {
     dot += c(i, match.perm[i]) * std::max(na[i] * nb[match.perm[i]], 1e-8);
@@ -156,8 +133,89 @@ const NeuronMatch& neuron_match(LayerContext& ctx, MatrixKind m, int a, int b) {
     sb += nb[i] * nb[i];
   }
   match.reordered_similarity = dot / std::max(std::sqrt(sa * sb), 1e-8);
-  match.similarity = matrix_statistics(ctx, m).cosine(a, b);
-  return cache.emplace(key, std::move(match)).first->second;
+  match.similarity = similarity;
+  return match;
+}
+
+}  // namespace
+
+LayerStatistics compute_layer_statistics(const LayerInputs& in, const LayerPlan& plan,
+                                         Backend& backend) {
+  if (!in.layer) throw std::logic_error("compute_layer_statistics without a layer");
+  LayerStatistics ls;
+  ls.layer = in.layer->layer;
+  ls.num_experts = in.layer->num_experts();
+  if (in.reference_ffn && ls.num_experts > 0) {
+    const ExpertWeights& f = *in.reference_ffn;
+    const ExpertWeights& e = in.layer->experts[0];
+    if (f.act.shape == e.act.shape && f.up.shape == e.up.shape && f.down.shape == e.down.shape)
+      ls.has_reference = true;
+    else
+      ls.reference_problem = "the reference FFN's W_act has shape " + f.act.shape_string() +
+                             ", the experts' " + e.act.shape_string() +
+                             " (expected identical shapes)";
+  }
+  if (plan.reference && !ls.has_reference)
+    throw InputError("", "--reference-model",
+                     "layer " + std::to_string(ls.layer) + ": " +
+                         (in.reference_ffn ? ls.reference_problem : "no dense reference FFN"));
+  for (int k = 0; k < 3; ++k) {
+    const MatrixKind m = static_cast<MatrixKind>(k);
+    if (plan.matrix_stats[k])
+      ls.matrices[k] =
+          compute_matrix_statistics(in, ls.has_reference, m, plan.standardized[k], backend);
+    std::set<std::pair<int, int>> pairs;
+    for (long long limit : plan.match_pair_limits[k])
+      for (const auto& p : selected_pairs(ls.num_experts, limit)) pairs.insert(p);
+    std::map<int, std::vector<double>> norms;
+    auto norms_of = [&](int e) -> const std::vector<double>& {
+      auto it = norms.find(e);
+      if (it == norms.end())
+        it = norms
+                 .emplace(
+                     e, backend.neuron_norms(matrix_of(in.layer->experts.at(e), m), neuron_axis(m)))
+                 .first;
+      return it->second;
+    };
+    for (const auto& [a, b] : pairs) {
+      const Matrix c = backend.neuron_cosine(matrix_of(in.layer->experts.at(a), m),
+                                             matrix_of(in.layer->experts.at(b), m), neuron_axis(m));
+      ls.matches[k].emplace(std::make_pair(a, b),
+                            match_pair(c, norms_of(a), norms_of(b), ls.matrices[k]->cosine(a, b)));
+    }
+  }
+  if (plan.router) ls.router_cosine = cosine_from_gram(backend.gram_rows(in.layer->router));
+  return ls;
+}
+
+const MatrixStatistics& matrix_statistics(const LayerStatistics& ls, MatrixKind m) {
+  const auto& slot = ls.matrices[static_cast<int>(m)];
+  if (!slot) unplanned(std::string("the matrix statistics of ") + matrix_kind_name(m));
+  return *slot;
+}
+
+const MatrixStatistics& matrix_statistics_with_reference(const LayerStatistics& ls, MatrixKind m,
+                                                         const std::string& metric) {
+  if (!ls.has_reference)
+    throw InputError("", "--reference-model",
+                     "metric " + metric + ", layer " + std::to_string(ls.layer) + ": " +
+                         (ls.reference_problem.empty() ? "needs a dense reference model"
+                                                       : ls.reference_problem));
+  return matrix_statistics(ls, m);
+}
+
+const Matrix& router_cosine(const LayerStatistics& ls) {
+  if (!ls.router_cosine) unplanned("the router cosines");
+  return *ls.router_cosine;
+}
+
+const NeuronMatch& neuron_match(const LayerStatistics& ls, MatrixKind m, int a, int b) {
+  const auto& matches = ls.matches[static_cast<int>(m)];
+  auto it = matches.find(std::make_pair(a, b));
+  if (it == matches.end())
+    unplanned(std::string("the ") + matrix_kind_name(m) + " neuron matching of experts " +
+              std::to_string(a) + ", " + std::to_string(b));
+  return it->second;
 }
 
 }  // namespace moeprobe

@@ -1,7 +1,8 @@
-// Intermediate results shared by the static metrics of one layer, computed on first use through
-// ctx.backend and cached in ctx.cache: one matrix_set_stats pass per matrix type (Gram,
+// The intermediates shared by the static metrics of one layer, all computed eagerly from the
+// layer's LayerPlan before any metric runs: one matrix_set_stats pass per matrix kind (Gram,
 // standardised Gram and mean neurons together, so the layer's bytes are read once), the router
-// Gram, and the A2 neuron matchings per expert pair.
+// Gram, and the A2 neuron matchings per expert pair (with each expert's neuron norms computed
+// once).
 #pragma once
 
 #include <map>
@@ -12,10 +13,10 @@
 
 #include "kernels/backend.h"
 #include "metrics/metric.h"
+#include "model/moe_layer.h"
 
 namespace moeprobe {
 
-enum class MatrixKind { Act = 0, Up = 1, Down = 2 };
 const char* matrix_kind_name(MatrixKind m);
 // act and up hold a neuron per row, down per column.
 NeuronAxis neuron_axis(MatrixKind m);
@@ -40,7 +41,15 @@ struct MatrixStatistics {
   Matrix mean_cosine;    // cosines of the mean neurons
 };
 
+// What a layer's statistics are computed from: the layer's bytes, and later the probe's
+// activations.
+struct LayerInputs {
+  const MoeLayer* layer = nullptr;
+  const ExpertWeights* reference_ffn = nullptr;  // dense FFN "F" of the same layer, if given
+};
+
 struct LayerStatistics {
+  int layer = 0;  // decoder layer index
   int num_experts = 0;
   // True when the reference FFN is entity N of every MatrixStatistics.
   bool has_reference = false;
@@ -51,12 +60,21 @@ struct LayerStatistics {
   std::map<std::pair<int, int>, NeuronMatch> matches[3];
 };
 
-LayerStatistics& layer_statistics(LayerContext& ctx);
-const MatrixStatistics& matrix_statistics(LayerContext& ctx, MatrixKind m);
+// Computes everything the plan asks for. Throws InputError on bad input (a NaN weight, a reference
+// FFN whose shapes differ from the experts' when the plan needs it).
+LayerStatistics compute_layer_statistics(const LayerInputs& in, const LayerPlan& plan,
+                                         Backend& backend);
+
+// Read access for metrics; an intermediate the plan left out is a logic_error (a metric that
+// reads what it did not declare).
+const MatrixStatistics& matrix_statistics(const LayerStatistics& ls, MatrixKind m);
 // Throws InputError (--reference-model) when the layer has no usable reference FFN.
-const MatrixStatistics& matrix_statistics_with_reference(LayerContext& ctx, MatrixKind m,
+const MatrixStatistics& matrix_statistics_with_reference(const LayerStatistics& ls, MatrixKind m,
                                                          const std::string& metric);
-const Matrix& router_cosine(LayerContext& ctx);
-const NeuronMatch& neuron_match(LayerContext& ctx, MatrixKind m, int a, int b);
+const Matrix& router_cosine(const LayerStatistics& ls);
+const NeuronMatch& neuron_match(const LayerStatistics& ls, MatrixKind m, int a, int b);
+// Expert pairs a > b to evaluate: all, or max_pairs of them spread evenly over the pair list
+// (deterministic, so reruns and backends agree).
+std::vector<std::pair<int, int>> selected_pairs(int n, long long max_pairs);
 
 }  // namespace moeprobe

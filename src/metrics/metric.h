@@ -1,25 +1,21 @@
 // Metrics: named functions over one MoE layer that produce a per-layer scalar, the data the
 // bootstrap needs to resample it, and matrices for the reports. Suites refer to metrics by name.
 //
-// A layer's bytes are read once: metrics ask LayerContext for shared intermediate results (Gram
-// matrices of flattened experts, mean neurons, router Gram, ...) which are computed on first use
-// by the backend and cached for the other metrics of the same layer.
+// A layer's bytes are read once: the runner computes every intermediate the suite's metrics declare
+// (see LayerPlan) before any metric runs; metrics read them from LayerStatistics.
 #pragma once
 
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
-#include "model/moe_layer.h"
-
 namespace moeprobe {
 
-class Backend;
-class MoeModel;
-struct LayerStatistics;  // defined by the metrics/kernels implementation (cached per layer)
+struct LayerStatistics;  // metrics/layer_statistics.h: the computed intermediates of one layer
 
 // What a per-layer value is computed from, so the bootstrap can resample it: n_units units
 // (expert pairs, experts, tokens) and the statistic recomputed on a resample of their indices.
@@ -36,34 +32,46 @@ struct LayerMeasurement {
   nlohmann::json detail = nlohmann::json::object();  // matrices/vectors for reports
 };
 
-// The optional, costly per-layer intermediates a metric uses, by matrix kind (act, up, down), so a
-// layer's one pass per kind computes only what the suite's metrics read. Gram matrices and mean
-// neurons are always computed: they are cheap next to the standardised Gram.
-struct StatNeeds {
-  bool standardized[3] = {true, true, true};  // standardised Gram (PCA), per kind
+// The per-layer plan (docs/ARCHITECTURE.md, "Per-layer plan"). A metric declares, from its parsed
+// params, the intermediates it reads; the runner unions the declarations of every metric measured
+// on a layer into one LayerPlan, computes all of it eagerly (one matrix_set_stats pass per matrix
+// kind, the router Gram, the A2 matchings) and then runs the metrics as pure functions of the
+// computed LayerStatistics. Reading an intermediate that was not planned is a bug (logic_error,
+// exit 3), caught for every registered metric by the test
+// Plan.EveryMetricMeasuresFromItsDeclaredNeeds. Dynamic inputs (probe activations, all-experts
+// outputs) become new Intermediate kinds here.
+enum class MatrixKind { Act = 0, Up = 1, Down = 2 };
 
-  static StatNeeds none() {
-    StatNeeds n;
-    for (bool& b : n.standardized) b = false;
-    return n;
-  }
-  StatNeeds& operator|=(const StatNeeds& o) {
-    for (int k = 0; k < 3; ++k) standardized[k] = standardized[k] || o.standardized[k];
-    return *this;
+enum class Intermediate {
+  MatrixStats,       // per kind: Gram, cosines, mean neurons of the experts (+ F when given)
+  StandardizedGram,  // per kind: the standardised Gram (PCA); ~35% of the kind's pass
+  RouterCosine,      // router-row cosines
+  NeuronMatches,     // per kind: A2 matchings of the expert pairs selected by max_pairs
+  ReferenceFfn,      // the dense FFN must be an entity of every MatrixStats (bad input if not)
+};
+
+struct Need {
+  Intermediate what = Intermediate::MatrixStats;
+  MatrixKind kind = MatrixKind::Act;  // for the per-kind intermediates
+  long long max_pairs = 0;            // NeuronMatches: 0 = every expert pair
+};
+
+// The union of the needs of every metric measured on one layer.
+struct LayerPlan {
+  bool matrix_stats[3] = {false, false, false};
+  bool standardized[3] = {false, false, false};
+  bool router = false;
+  bool reference = false;
+  std::set<long long> match_pair_limits[3];  // per kind, the max_pairs values asked for
+  void add(const Need& n);
+  void add(const std::vector<Need>& needs) {
+    for (const Need& n : needs) add(n);
   }
 };
 
-struct LayerContext {
-  const MoeModel* model = nullptr;
-  const MoeLayer* layer = nullptr;
-  int position = 0;        // index of this layer among the model's MoE layers (0-based)
-  int num_moe_layers = 0;  // how many MoE layers the model has
-  const ExpertWeights* reference_ffn = nullptr;  // dense FFN "F" of the same layer, if given
-  Backend* backend = nullptr;
-  std::shared_ptr<LayerStatistics> cache;  // filled lazily by the metrics implementation
-  // Union of the needs of every metric measured on this layer; the default (everything) suits
-  // callers that do not know in advance which metrics will share the cache.
-  StatNeeds needs;
+// A metric's params, parsed and validated once at suite load; each metric defines its own.
+struct ParsedParams {
+  virtual ~ParsedParams() = default;
 };
 
 class Metric {
@@ -76,11 +84,16 @@ class Metric {
   // True when the metric cannot be computed without a dense reference model (--reference-model).
   virtual bool needs_reference_model() const { return false; }
   // Throws InputError(where, "params.<key>", what was expected) on a bad parameter.
-  virtual void validate_params(const nlohmann::json& params, const std::string& where) const = 0;
-  // What measure() reads from the shared layer statistics, for params already validated.
-  // Conservative default: everything.
-  virtual StatNeeds needs(const nlohmann::json& /*params*/) const { return {}; }
-  virtual LayerMeasurement measure(LayerContext& ctx, const nlohmann::json& params) const = 0;
+  virtual std::shared_ptr<const ParsedParams> parse_params(const nlohmann::json& params,
+                                                           const std::string& where) const = 0;
+  void validate_params(const nlohmann::json& params, const std::string& where) const {
+    parse_params(params, where);
+  }
+  // What measure() reads, for these params. No default: every metric states it.
+  virtual std::vector<Need> needs(const ParsedParams& params) const = 0;
+  // A pure function of the layer's planned statistics.
+  virtual LayerMeasurement measure(const LayerStatistics& stats,
+                                   const ParsedParams& params) const = 0;
 };
 
 // The registry of built-in metrics (explicitly populated: no static-initialisation tricks, which

@@ -67,6 +67,27 @@ long long int_param(const nlohmann::json& params, const std::string& key, long l
   return v.get<long long>();
 }
 
+MatrixParams parse_matrix_params(const nlohmann::json& p, const std::string& where,
+                                 const std::string& fallback) {
+  check_param_keys(p, where, {"matrix"});
+  MatrixParams out;
+  out.matrix = *matrix_param(p, "matrix", fallback, false, where);
+  return out;
+}
+
+KindsParams parse_kinds_params(const nlohmann::json& p, const std::string& where) {
+  check_param_keys(p, where, {"matrix"});
+  KindsParams out;
+  out.matrix = matrix_param(p, "matrix", "all", true, where);
+  return out;
+}
+
+std::vector<Need> matrix_needs(const std::vector<MatrixKind>& kinds) {
+  std::vector<Need> n;
+  for (MatrixKind m : kinds) n.push_back({Intermediate::MatrixStats, m});
+  return n;
+}
+
 std::vector<std::pair<int, int>> expert_pairs(int n) {
   std::vector<std::pair<int, int>> p;
   for (int a = 1; a < n; ++a)

@@ -63,7 +63,8 @@ nlohmann::json entity_labels(int experts, bool with_reference);
 std::vector<MatrixKind> kinds_of(const std::optional<MatrixKind>& m);
 std::string kinds_name(const std::optional<MatrixKind>& m);
 
-// The name/analysis/description boilerplate of a metric.
+// The name/analysis/description boilerplate of a metric (needs() stays pure: each metric states
+// it).
 class NamedMetric : public Metric {
  public:
   NamedMetric(std::string name, std::string analysis, std::string description,
@@ -76,13 +77,56 @@ class NamedMetric : public Metric {
   std::string analysis() const override { return analysis_; }
   std::string description() const override { return description_; }
   bool needs_reference_model() const override { return needs_reference_; }
-  // The built-in families use no standardised Gram; PCA (A5) overrides this.
-  StatNeeds needs(const nlohmann::json&) const override { return StatNeeds::none(); }
 
  private:
   std::string name_, analysis_, description_;
   bool needs_reference_;
 };
+
+// A metric whose parsed params are P: parse once, then needs and measure see the typed value.
+template <class P>
+class TypedMetric : public NamedMetric {
+ public:
+  using NamedMetric::NamedMetric;
+  std::shared_ptr<const ParsedParams> parse_params(const nlohmann::json& params,
+                                                   const std::string& where) const final {
+    return std::make_shared<P>(parse(params, where));
+  }
+  std::vector<Need> needs(const ParsedParams& params) const final {
+    std::vector<Need> n = needs_of(typed(params));
+    if (needs_reference_model()) n.push_back({Intermediate::ReferenceFfn});
+    return n;
+  }
+  LayerMeasurement measure(const LayerStatistics& stats, const ParsedParams& params) const final {
+    return measure_with(stats, typed(params));
+  }
+
+ protected:
+  virtual P parse(const nlohmann::json& params, const std::string& where) const = 0;
+  virtual std::vector<Need> needs_of(const P& params) const = 0;
+  virtual LayerMeasurement measure_with(const LayerStatistics& stats, const P& params) const = 0;
+
+ private:
+  // Params parsed by another metric are a bug (std::bad_cast, exit 3).
+  static const P& typed(const ParsedParams& p) { return dynamic_cast<const P&>(p); }
+};
+
+// Typed params shared by several metrics.
+struct NoParams : ParsedParams {};
+struct MatrixParams : ParsedParams {  // matrix = act | up | down
+  MatrixKind matrix = MatrixKind::Act;
+};
+struct KindsParams : ParsedParams {  // matrix = act | up | down | all
+  std::optional<MatrixKind> matrix;  // nullopt: all
+  std::vector<MatrixKind> kinds() const { return kinds_of(matrix); }
+};
+// The params {matrix} with `fallback` as the default, checked for unknown keys.
+MatrixParams parse_matrix_params(const nlohmann::json& p, const std::string& where,
+                                 const std::string& fallback = "act");
+KindsParams parse_kinds_params(const nlohmann::json& p, const std::string& where);
+
+// Needs of the matrix-level statistics (Gram, cosines, mean neurons) of these kinds.
+std::vector<Need> matrix_needs(const std::vector<MatrixKind>& kinds);
 
 // Metric families, each in its own file, add their metrics here (called by registry.cpp).
 void add_expert_weight_similarity_metrics(std::vector<std::unique_ptr<Metric>>& out);

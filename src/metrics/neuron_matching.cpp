@@ -14,37 +14,35 @@ namespace {
 
 enum class Quantity { Tau, ReorderedSimilarity, ReorderGain };
 
-// Expert pairs a > b to evaluate: all, or max_pairs of them spread evenly over the pair list
-// (deterministic, so reruns and backends agree).
-std::vector<std::pair<int, int>> selected_pairs(int n, long long max_pairs) {
-  const auto all = expert_pairs(n);
-  if (max_pairs <= 0 || static_cast<std::size_t>(max_pairs) >= all.size()) return all;
-  std::vector<std::pair<int, int>> out;
-  for (long long k = 0; k < max_pairs; ++k)
-    out.push_back(
-        all[static_cast<std::size_t>(k * static_cast<long long>(all.size()) / max_pairs)]);
-  return out;
-}
+struct MatchParams : ParsedParams {
+  MatrixKind matrix = MatrixKind::Act;
+  long long max_pairs = 0;  // 0: every expert pair
+};
 
-class NeuronMatching : public NamedMetric {
+class NeuronMatching : public TypedMetric<MatchParams> {
  public:
   NeuronMatching(std::string name, Quantity q, std::string what)
-      : NamedMetric(std::move(name), "A2",
+      : TypedMetric(std::move(name), "A2",
                     what +
                         " params: matrix = act | up | down (default act), max_pairs = integer "
                         "(default: every expert pair; otherwise that many pairs spread evenly)"),
         q_(q) {}
-  void validate_params(const nlohmann::json& p, const std::string& where) const override {
+  MatchParams parse(const nlohmann::json& p, const std::string& where) const override {
     check_param_keys(p, where, {"matrix", "max_pairs"});
-    matrix_param(p, "matrix", "act", false, where);
-    int_param(p, "max_pairs", 0, 1, where);
+    MatchParams out;
+    out.matrix = *matrix_param(p, "matrix", "act", false, where);
+    out.max_pairs = int_param(p, "max_pairs", 0, 1, where);
+    return out;
   }
-  LayerMeasurement measure(LayerContext& ctx, const nlohmann::json& p) const override {
-    const MatrixKind m = *matrix_param(p, "matrix", "act", false, name());
-    const long long max_pairs = int_param(p, "max_pairs", 0, 1, name());
+  std::vector<Need> needs_of(const MatchParams& p) const override {
+    return {{Intermediate::NeuronMatches, p.matrix, p.max_pairs}};
+  }
+  LayerMeasurement measure_with(const LayerStatistics& ctx, const MatchParams& p) const override {
+    const MatrixKind m = p.matrix;
+    const long long max_pairs = p.max_pairs;
     std::vector<double> values;
     nlohmann::json pairs = nlohmann::json::array();
-    for (const auto& [a, b] : selected_pairs(ctx.layer->num_experts(), max_pairs)) {
+    for (const auto& [a, b] : selected_pairs(ctx.num_experts, max_pairs)) {
       const NeuronMatch& nm = neuron_match(ctx, m, a, b);
       double v = nm.tau;
       if (q_ == Quantity::ReorderedSimilarity) v = nm.reordered_similarity;
@@ -57,7 +55,7 @@ class NeuronMatching : public NamedMetric {
                        {"similarity", nm.similarity},
                        {"reordered_similarity", nm.reordered_similarity}});
     }
-    return mean_of_units(ctx.layer->layer, std::move(values),
+    return mean_of_units(ctx.layer, std::move(values),
                          {{"matrix", matrix_kind_name(m)}, {"pairs", std::move(pairs)}});
   }
 

@@ -9,8 +9,8 @@ namespace {
 
 const char* kMatrixHelp = " params: matrix = act | up | down (default act)";
 
-nlohmann::json mean_detail(LayerContext& ctx, MatrixKind m) {
-  const LayerStatistics& ls = layer_statistics(ctx);
+nlohmann::json mean_detail(const LayerStatistics& ctx, MatrixKind m) {
+  const LayerStatistics& ls = ctx;
   nlohmann::json d;
   const int n = ls.num_experts + (ls.has_reference ? 1 : 0);
   d["entities"] = entity_labels(ls.num_experts, ls.has_reference);
@@ -20,16 +20,16 @@ nlohmann::json mean_detail(LayerContext& ctx, MatrixKind m) {
   return d;
 }
 
-class MatrixParamMetric : public NamedMetric {
+class MatrixParamMetric : public TypedMetric<MatrixParams> {
  public:
-  using NamedMetric::NamedMetric;
-  void validate_params(const nlohmann::json& p, const std::string& where) const override {
-    check_param_keys(p, where, {"matrix"});
-    matrix_param(p, "matrix", "act", false, where);
+  using TypedMetric::TypedMetric;
+  MatrixParams parse(const nlohmann::json& p, const std::string& where) const override {
+    return parse_matrix_params(p, where);
   }
-  MatrixKind kind(const nlohmann::json& p) const {
-    return *matrix_param(p, "matrix", "act", false, name());
+  std::vector<Need> needs_of(const MatrixParams& p) const override {
+    return matrix_needs({p.matrix});
   }
+  static MatrixKind kind(const MatrixParams& p) { return p.matrix; }
 };
 
 class NeuronMeanSimilarity : public MatrixParamMetric {
@@ -39,11 +39,10 @@ class NeuronMeanSimilarity : public MatrixParamMetric {
             "neuron_mean_similarity", "A3",
             std::string("Mean cosine of the experts' mean neurons over expert pairs.") +
                 kMatrixHelp) {}
-  LayerMeasurement measure(LayerContext& ctx, const nlohmann::json& p) const override {
+  LayerMeasurement measure_with(const LayerStatistics& ctx, const MatrixParams& p) const override {
     const MatrixKind m = kind(p);
-    std::vector<double> v =
-        lower_triangle(matrix_statistics(ctx, m).mean_cosine, ctx.layer->num_experts());
-    return mean_of_units(ctx.layer->layer, std::move(v), mean_detail(ctx, m));
+    std::vector<double> v = lower_triangle(matrix_statistics(ctx, m).mean_cosine, ctx.num_experts);
+    return mean_of_units(ctx.layer, std::move(v), mean_detail(ctx, m));
   }
 };
 
@@ -55,13 +54,13 @@ class NeuronMeanGain : public MatrixParamMetric {
             std::string("D(mean neuron) - D(matrix level): how much averaging the "
                         "neurons raises expert similarity (paired over expert pairs).") +
                 kMatrixHelp) {}
-  LayerMeasurement measure(LayerContext& ctx, const nlohmann::json& p) const override {
+  LayerMeasurement measure_with(const LayerStatistics& ctx, const MatrixParams& p) const override {
     const MatrixKind m = kind(p);
-    const int n = ctx.layer->num_experts();
+    const int n = ctx.num_experts;
     const MatrixStatistics& s = matrix_statistics(ctx, m);
     std::vector<double> avg = lower_triangle(s.mean_cosine, n), mat = lower_triangle(s.cosine, n);
     for (std::size_t i = 0; i < avg.size(); ++i) avg[i] -= mat[i];
-    return mean_of_units(ctx.layer->layer, std::move(avg), mean_detail(ctx, m));
+    return mean_of_units(ctx.layer, std::move(avg), mean_detail(ctx, m));
   }
 };
 
@@ -74,16 +73,16 @@ class NeuronMeanExpertMinusFfn : public MatrixParamMetric {
                                       "experts.") +
                               kMatrixHelp,
                           true) {}
-  LayerMeasurement measure(LayerContext& ctx, const nlohmann::json& p) const override {
+  LayerMeasurement measure_with(const LayerStatistics& ctx, const MatrixParams& p) const override {
     const MatrixKind m = kind(p);
-    const int n = ctx.layer->num_experts();
+    const int n = ctx.num_experts;
     auto s = std::make_shared<Matrix>(matrix_statistics_with_reference(ctx, m, name()).mean_cosine);
     auto statistic = [s, n](const std::vector<int>& idx) {
       double df = 0.0;
       for (int e : idx) df += (*s)(e, n);
       return offdiag_mean(*s, idx) - df / static_cast<double>(idx.size());
     };
-    return expert_resampled(ctx.layer->layer, n, std::move(statistic), mean_detail(ctx, m));
+    return expert_resampled(ctx.layer, n, std::move(statistic), mean_detail(ctx, m));
   }
 };
 

@@ -30,13 +30,13 @@ struct PcaResult {
   std::vector<double> explained;              // first two eigenvalue fractions
 };
 
-PcaResult analyse(LayerContext& ctx, MatrixKind m) {
+PcaResult analyse(const LayerStatistics& ctx, MatrixKind m) {
   const MatrixStatistics& s = matrix_statistics(ctx, m);
-  const int n = ctx.layer->num_experts();
+  const int n = ctx.num_experts;
   const Matrix& g = s.stats.standardized_gram;
-  if (g.rows != s.stats.gram.rows)  // a metric's needs() left it out of the layer's pass
+  if (g.rows != s.stats.gram.rows)  // the plan left it out of the layer's pass
     throw std::logic_error(std::string("no standardized Gram for ") + matrix_kind_name(m) +
-                           ": LayerContext::needs leaves it out");
+                           ": no metric's needs() declared it for this layer");
   const int64_t total = g.rows;
   PcaResult r;
   // Double-centre the Gram (already centred up to rounding: each position's mean is removed).
@@ -96,8 +96,8 @@ PcaResult analyse(LayerContext& ctx, MatrixKind m) {
   return r;
 }
 
-nlohmann::json pca_detail(const PcaResult& r, LayerContext& ctx, MatrixKind m) {
-  const LayerStatistics& ls = layer_statistics(ctx);
+nlohmann::json pca_detail(const PcaResult& r, const LayerStatistics& ctx, MatrixKind m) {
+  const LayerStatistics& ls = ctx;
   nlohmann::json d;
   d["matrix"] = matrix_kind_name(m);
   d["entities"] = entity_labels(ls.num_experts, ls.has_reference);
@@ -112,26 +112,23 @@ nlohmann::json pca_detail(const PcaResult& r, LayerContext& ctx, MatrixKind m) {
   return d;
 }
 
-class PcaMetric : public NamedMetric {
+class PcaMetric : public TypedMetric<MatrixParams> {
  public:
   PcaMetric(std::string name, std::string what, bool count)
-      : NamedMetric(std::move(name), "A5",
+      : TypedMetric(std::move(name), "A5",
                     what + " params: matrix = act | up | down (default act)"),
         count_(count) {}
-  void validate_params(const nlohmann::json& p, const std::string& where) const override {
-    check_param_keys(p, where, {"matrix"});
-    matrix_param(p, "matrix", "act", false, where);
+  MatrixParams parse(const nlohmann::json& p, const std::string& where) const override {
+    return parse_matrix_params(p, where);
   }
-  StatNeeds needs(const nlohmann::json& p) const override {
-    StatNeeds n = StatNeeds::none();
-    n.standardized[static_cast<int>(*matrix_param(p, "matrix", "act", false, name()))] = true;
-    return n;
+  std::vector<Need> needs_of(const MatrixParams& p) const override {
+    return {{Intermediate::StandardizedGram, p.matrix}};
   }
-  LayerMeasurement measure(LayerContext& ctx, const nlohmann::json& p) const override {
-    const MatrixKind m = *matrix_param(p, "matrix", "act", false, name());
+  LayerMeasurement measure_with(const LayerStatistics& ctx, const MatrixParams& p) const override {
+    const MatrixKind m = p.matrix;
     const PcaResult r = analyse(ctx, m);
     LayerMeasurement out;
-    out.layer = ctx.layer->layer;
+    out.layer = ctx.layer;
     if (count_)
       out.value = static_cast<double>(r.dark_cross.size());
     else if (r.dark_cross.empty())

@@ -21,6 +21,14 @@ std::string band_bound(double v, bool fraction) {
   return std::to_string(static_cast<long>(v));
 }
 
+// How many of the model's n MoE layers a band holds (those before the last only, when
+// before_last).
+int band_size(const Band& band, int n, bool before_last = false) {
+  int k = 0;
+  for (int p = 0; p < (before_last ? n - 1 : n); ++p) k += band.contains(p, n) ? 1 : 0;
+  return k;
+}
+
 double mean_of(const std::vector<double>& v) {
   if (v.empty()) return kNaN;
   double s = 0;
@@ -121,11 +129,17 @@ nlohmann::json Aggregate::to_json() const {
   }
 }
 
-double aggregate(const Aggregate& agg, const std::vector<LayerPoint>& all, int n,
-                 std::string* why) {
+double aggregate(const Aggregate& agg, const std::vector<LayerPoint>& all, int n, std::string* why,
+                 bool* not_applicable) {
+  if (not_applicable) *not_applicable = false;
   auto fail = [&](const std::string& reason) {
     if (why) *why = reason;
     return kNaN;
+  };
+  // The aggregate cannot exist on this model at all, whatever the values.
+  auto inapplicable = [&](const std::string& reason) {
+    if (not_applicable) *not_applicable = true;
+    return fail(reason + " (the model has " + std::to_string(n) + " MoE layers)");
   };
   std::vector<LayerPoint> pts;
   for (const auto& p : all)
@@ -151,7 +165,7 @@ double aggregate(const Aggregate& agg, const std::vector<LayerPoint>& all, int n
     case Aggregate::Kind::SpearmanVsDepth: {
       std::vector<double> depth;
       for (const auto& p : pts) depth.push_back(p.position);
-      if (pts.size() < 3) return fail("Spearman against depth needs at least 3 layers");
+      if (pts.size() < 3) return inapplicable("Spearman against depth needs at least 3 layers");
       const double r = spearman(depth, values);
       if (std::isnan(r)) return fail("depth or values are constant: Spearman is undefined");
       return r;
@@ -160,6 +174,8 @@ double aggregate(const Aggregate& agg, const std::vector<LayerPoint>& all, int n
       std::vector<double> in;
       for (const auto& p : pts)
         if (agg.band.contains(p.position, n)) in.push_back(p.value);
+      if (band_size(agg.band, n) == 0)
+        return inapplicable("band " + agg.band.to_string() + " holds no MoE layer");
       if (in.empty()) return fail("no selected layer lies in band " + agg.band.to_string());
       return mean_of(in);
     }
@@ -177,6 +193,10 @@ double aggregate(const Aggregate& agg, const std::vector<LayerPoint>& all, int n
         else if (!agg.base_before || p.position < band_start)
           base.push_back(p.value);
       }
+      const int in_band = band_size(agg.band, n);
+      if (in_band == 0) return inapplicable("band " + agg.band.to_string() + " holds no MoE layer");
+      if ((agg.base_before ? band_start : n - in_band) == 0)
+        return inapplicable("the base of band " + agg.band.to_string() + " holds no MoE layer");
       if (in.empty()) return fail("no selected layer lies in band " + agg.band.to_string());
       if (base.empty())
         return fail("no selected layer lies in the base of band " + agg.band.to_string());
@@ -197,6 +217,8 @@ double aggregate(const Aggregate& agg, const std::vector<LayerPoint>& all, int n
           in.push_back(p.value);
       }
       last_value = mean_of(lasts);
+      if (band_size(agg.band, n, true) == 0)
+        return inapplicable("band " + agg.band.to_string() + " holds no MoE layer before the last");
       if (in.empty())
         return fail("no selected layer before the last lies in band " + agg.band.to_string());
       return last_value - mean_of(in);

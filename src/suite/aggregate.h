@@ -58,8 +58,10 @@ struct LayerPoint {
 
 // The aggregate of the points (in any order, duplicates allowed: bootstrap resamples); NaN when not
 // computable (no defined layer, empty band, zero base, constant values for Spearman), with *why
-// set when given.
+// set when given. *not_applicable (when given) tells apart an aggregate this model cannot have
+// (a band or base that holds none of its MoE layers, Spearman on fewer than 3 layers: the
+// hypothesis is SKIPPED) from values that leave it undefined (an ERROR).
 double aggregate(const Aggregate& agg, const std::vector<LayerPoint>& points, int num_layers,
-                 std::string* why = nullptr);
+                 std::string* why = nullptr, bool* not_applicable = nullptr);
 
 }  // namespace moeprobe

@@ -67,7 +67,13 @@ HypothesisResult evaluate_hypothesis(const Hypothesis& h, const IntervalSpec& in
   }
 
   std::string why;
-  r.value = aggregate(h.aggregate, points, num_layers, &why);
+  bool not_applicable = false;
+  r.value = aggregate(h.aggregate, points, num_layers, &why, &not_applicable);
+  if (not_applicable) {
+    r.outcome = Outcome::Skipped;
+    r.reason = "not applicable: " + why;
+    return r;
+  }
   if (!std::isfinite(r.value)) return error(why.empty() ? "the aggregate is not finite" : why);
 
   if (interval.method == IntervalSpec::Method::None) {

@@ -13,8 +13,10 @@
 namespace moeprobe {
 
 // PASS: the whole interval meets the expectation. FAIL: the whole interval misses it (WARN when the
-// hypothesis has severity warn). INCONCLUSIVE: the interval straddles it. ERROR: not computable.
-// SKIPPED: a requirement (a reference model) was not given.
+// hypothesis has severity warn). INCONCLUSIVE: the interval straddles it. ERROR: the values leave
+// it undefined. SKIPPED: it does not apply to this model (a band or selection holding none of its
+// layers, Spearman on < 3 layers, no dark cross anywhere) or a requirement (a reference model) was
+// not given; the reason says which.
 enum class Outcome { Pass, Fail, Warn, Inconclusive, Error, Skipped };
 const char* outcome_name(Outcome o);             // "PASS"
 Outcome parse_outcome(const std::string& name);  // throws std::invalid_argument

@@ -1,10 +1,6 @@
-// The run engine: opens the model (header validation only), then streams its MoE layers one at a
-// time. For each layer it builds the MoeLayer view and one LayerContext (a fresh cache), measures
-// every distinct (metric, params) the suite needs on that layer, so the layer's bytes are read
-// once, and drops the layer before the next. Then it judges every hypothesis.
-//
-// Metrics must not keep references to the LayerContext or MoeLayer in their Resampler: both are
-// gone when the bootstrap runs (the model, and so the mmap, stays open until the end).
+// The run engine: opens the model (header validation only), then plan (suite/plan.h: which
+// measurements on which layers, what each layer computes), stream (suite/stream.h: one layer at a
+// time, its bytes read once) and judge (suite/judge.h: aggregate, interval, outcome).
 #pragma once
 
 #include <filesystem>

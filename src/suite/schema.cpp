@@ -283,11 +283,12 @@ Suite parse_root(const YamlReader& v, const YAML::Node& root, const MetricLookup
              "unknown metric \"" + hyp.metric + "\" (see moeprobe metrics)");
     // Metrics name the bad parameter; the suite adds where it is.
     try {
-      metric->validate_params(hyp.params, file);
+      hyp.parsed = metric->parse_params(hyp.params, file);
     } catch (const InputError& e) {
       const YAML::Node at = nodes[i]["params"] ? nodes[i]["params"] : nodes[i];
       v.fail(at, p + "." + e.field(), e.problem());
     }
+    hyp.metric_impl = metric;
     if (metric->needs_reference_model()) hyp.requires_reference_model = true;
   }
   return suite;

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,6 +21,7 @@
 namespace moeprobe {
 
 class Metric;
+struct ParsedParams;
 
 inline constexpr const char* kSuiteSchema = "moeprobe/suite/v1";
 
@@ -45,7 +47,10 @@ struct Hypothesis {
   std::string finding;
   std::map<std::string, double> reference;  // paper value per model
   std::string metric;
-  nlohmann::json params = nlohmann::json::object();
+  nlohmann::json params = nlohmann::json::object();  // as written, for reports
+  // Set at load: the metric and its params parsed once into the metric's typed value.
+  const Metric* metric_impl = nullptr;
+  std::shared_ptr<const ParsedParams> parsed;
   LayerSelector layers;
   Aggregate aggregate;
   Threshold expect;

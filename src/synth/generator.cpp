@@ -53,6 +53,8 @@ void parallel_chunks(int64_t n, int threads, F f) {
     f(int64_t(0), n);
     return;
   }
+  // Qualified: unqualified, argument-dependent lookup would pick synth::parallel_for below, which
+  // calls back into parallel_chunks (unbounded template recursion in the compiler).
   moeprobe::parallel_for(threads, threads,
                          [&](int64_t t) { f(n * t / threads, n * (t + 1) / threads); });
 }

@@ -30,8 +30,14 @@ class InputError : public std::runtime_error {
   std::string file_, field_, problem_;
 };
 
-// Exit codes of the command line (ARCHITECTURE.md): 0 nothing failed, 1 a finding failed or a
-// metric drifted, 2 bad input or usage.
-enum ExitCode : int { kExitOk = 0, kExitFindingFailed = 1, kExitBadInput = 2 };
+// Exit codes of the command line (docs/ARCHITECTURE.md, "Error policy"): 0 nothing failed (SKIPPED
+// hypotheses included), 1 a finding failed or a metric drifted, 2 bad input or usage (nothing
+// written), 3 an internal error: a bug in moeprobe, never the user's input.
+enum ExitCode : int {
+  kExitOk = 0,
+  kExitFindingFailed = 1,
+  kExitBadInput = 2,
+  kExitInternalError = 3
+};
 
 }  // namespace moeprobe

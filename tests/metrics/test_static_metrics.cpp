@@ -81,14 +81,13 @@ LayerMeasurement run(PlantedLayer& p, const std::string& metric, nlohmann::json 
                      std::shared_ptr<LayerStatistics>* cache = nullptr) {
   const Metric* m = find_metric(metric);
   EXPECT_NE(m, nullptr) << metric;
-  m->validate_params(params, "suite.yaml");
-  LayerContext ctx;
-  ctx.layer = &p.layer;
-  ctx.backend = &backend;
-  if (with_ffn) ctx.reference_ffn = &*p.ffn;
-  if (cache) ctx.cache = *cache;
-  LayerMeasurement out = m->measure(ctx, params);
-  if (cache) *cache = ctx.cache;
+  const auto parsed = m->parse_params(params, "suite.yaml");
+  LayerPlan plan;
+  plan.add(m->needs(*parsed));
+  auto stats = std::make_shared<LayerStatistics>(
+      compute_layer_statistics({&p.layer, with_ffn ? &*p.ffn : nullptr}, plan, backend));
+  LayerMeasurement out = m->measure(*stats, *parsed);
+  if (cache) *cache = stats;  // the caller may inspect what was computed
   return out;
 }
 
@@ -346,32 +345,27 @@ TEST(Needs, StandardizedGramOnlyWhereNeededGivesIdenticalValues) {
   PlantedLayer p = planted(6, 24, 40, 0.4, false, 12);
   auto be = make_backend("cpu");
   std::vector<const Metric*> metrics;
-  StatNeeds needs = StatNeeds::none();
+  LayerPlan needs;
   for (const Metric* m : all_metrics())
     if (m->analysis() >= "A1" && m->analysis() <= "A5" && m->analysis() != "A2") {
       metrics.push_back(m);
-      needs |= m->needs({});  // PCA defaults to matrix: act
+      needs.add(m->needs(*m->parse_params({}, "s.yaml")));  // PCA defaults to matrix: act
     }
   EXPECT_TRUE(needs.standardized[0]);
   EXPECT_FALSE(needs.standardized[1]);
   EXPECT_FALSE(needs.standardized[2]);
 
-  auto measure_all = [&](const StatNeeds& n, std::shared_ptr<LayerStatistics>& cache) {
+  auto measure_all = [&](const LayerPlan& plan, std::shared_ptr<LayerStatistics>& cache) {
+    cache =
+        std::make_shared<LayerStatistics>(compute_layer_statistics({&p.layer, &*p.ffn}, plan, *be));
     std::vector<LayerMeasurement> out;
-    for (const Metric* m : metrics) {
-      LayerContext ctx;
-      ctx.layer = &p.layer;
-      ctx.backend = be.get();
-      ctx.reference_ffn = &*p.ffn;
-      ctx.needs = n;
-      ctx.cache = cache;
-      out.push_back(m->measure(ctx, {}));
-      cache = ctx.cache;
-    }
+    for (const Metric* m : metrics) out.push_back(m->measure(*cache, *m->parse_params({}, "s")));
     return out;
   };
+  LayerPlan everything = needs;
+  for (bool& b : everything.standardized) b = true;
   std::shared_ptr<LayerStatistics> full_cache, lean_cache;
-  const auto full = measure_all(StatNeeds{}, full_cache);
+  const auto full = measure_all(everything, full_cache);
   const auto lean = measure_all(needs, lean_cache);
   for (std::size_t i = 0; i < metrics.size(); ++i) {
     if (std::isnan(full[i].value))
@@ -383,6 +377,22 @@ TEST(Needs, StandardizedGramOnlyWhereNeededGivesIdenticalValues) {
   EXPECT_EQ(lean_cache->matrices[1]->stats.standardized_gram.rows, 0);
   EXPECT_EQ(lean_cache->matrices[2]->stats.standardized_gram.rows, 0);
   EXPECT_EQ(full_cache->matrices[1]->stats.standardized_gram.rows, 7);
+}
+
+// The plan is the only source of intermediates: every metric measures from exactly what it
+// declares (an undeclared read would throw), and from nothing it cannot.
+TEST(Plan, EveryMetricMeasuresFromItsDeclaredNeeds) {
+  PlantedLayer p = planted(6, 24, 40, 0.4, false, 13);
+  auto be = make_backend("cpu");
+  for (const Metric* m : all_metrics()) {
+    const auto params = m->parse_params({}, "s.yaml");
+    LayerPlan plan;
+    plan.add(m->needs(*params));
+    const LayerStatistics declared = compute_layer_statistics({&p.layer, &*p.ffn}, plan, *be);
+    EXPECT_NO_THROW(m->measure(declared, *params)) << m->name();
+    const LayerStatistics nothing = compute_layer_statistics({&p.layer, &*p.ffn}, {}, *be);
+    EXPECT_THROW(m->measure(nothing, *params), std::logic_error) << m->name();
+  }
 }
 
 }  // namespace

@@ -20,15 +20,20 @@ class FakeMetric : public Metric {
   std::string description() const override { return "fake"; }
   std::string analysis() const override { return "A0"; }
   bool needs_reference_model() const override { return needs_ref_; }
-  void validate_params(const nlohmann::json& params, const std::string& where) const override {
+  std::shared_ptr<const ParsedParams> parse_params(const nlohmann::json& params,
+                                                   const std::string& where) const override {
     for (const auto& [k, v] : params.items()) {
       if (k != "matrix")
         throw InputError(where, "params." + k, "unknown parameter; expected matrix");
       if (!v.is_string() || (v != "act" && v != "up" && v != "down" && v != "all"))
         throw InputError(where, "params.matrix", "expected act, up, down or all");
     }
+    return std::make_shared<ParsedParams>();
   }
-  LayerMeasurement measure(LayerContext&, const nlohmann::json&) const override { return {}; }
+  std::vector<Need> needs(const ParsedParams&) const override { return {}; }
+  LayerMeasurement measure(const LayerStatistics&, const ParsedParams&) const override {
+    return {};
+  }
 
  private:
   std::string name_;

@@ -1,0 +1,58 @@
+// What the forward pass needs to know about a checkpoint beyond its MoE layers: attention shape
+// (standard multi-head/GQA or DeepSeek's multi-head latent attention), q/k norms, RoPE and its
+// scaling, masks and the LM head, read from config.json and the tensors present. Torch-free, so
+// the checks (every option that changes the math is either implemented or rejected with exit 2
+// naming the key) run and are tested in builds without LibTorch.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "model/moe_model.h"
+#include "model/router.h"
+
+namespace moeprobe {
+
+enum class AttentionKind { Standard, Latent };
+enum class QkNorm { None, PerHead, Whole };  // Qwen3: RMSNorm per head; OLMoE: over the projection
+
+struct RopeConfig {
+  double theta = 10000.0;
+  int64_t dim = 0;               // rotated dimensions per head
+  bool interleaved = false;      // rotate pairs (2i, 2i+1) (DeepSeek MLA) instead of halves
+  std::string type = "default";  // default, linear, yarn
+  double factor = 1.0;
+  // YaRN
+  double original_max_positions = 0;
+  double beta_fast = 32.0, beta_slow = 1.0;
+  double attention_factor = 1.0;  // multiplies cos and sin (YaRN's mscale ratio)
+};
+
+struct ForwardConfig {
+  std::string family, config_path;
+  int num_layers = 0;
+  int64_t hidden = 0, vocab = 0, max_positions = 0;
+  double rms_eps = 1e-6;
+  Activation activation = Activation::SiLU;
+  AttentionKind attention = AttentionKind::Standard;
+  int heads = 0, kv_heads = 0;
+  int64_t head_dim = 0;  // standard attention
+  // Latent attention (q_lora_rank 0 = a plain q_proj)
+  int64_t q_lora_rank = 0, kv_lora_rank = 0, qk_nope_dim = 0, qk_rope_dim = 0, v_head_dim = 0;
+  QkNorm qk_norm = QkNorm::None;
+  double clip_qkv = 0;         // 0: none (OLMoE clamps q, k, v to ±clip_qkv)
+  int64_t sliding_window = 0;  // 0: full causal attention
+  double attention_scale = 0;  // softmax scale
+  RopeConfig rope;
+  bool tie_word_embeddings = false;
+  RouterRule router;
+};
+
+// Throws InputError naming config.json and the key for a family or option whose math is not
+// implemented (rope scaling type, sliding-window layer schedule, activation, ...).
+ForwardConfig read_forward_config(const MoeModel& model);
+
+// RoPE inverse frequencies [dim / 2] for the config (default, linear, YaRN).
+std::vector<double> rope_inverse_frequencies(const RopeConfig& rope);
+
+}  // namespace moeprobe

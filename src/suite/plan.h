@@ -1,0 +1,46 @@
+// Planning a run (before any layer is read): which hypotheses run, on which MoE layer positions,
+// through which distinct (metric, params) measurement, and what each layer must compute for them.
+// A hypothesis that cannot run on this model is settled here (SKIPPED with its reason).
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "metrics/metric.h"
+#include "suite/result.h"
+#include "suite/schema.h"
+
+namespace moeprobe {
+
+// One distinct measurement: the same metric with the same params is measured once per layer even
+// when several hypotheses read it.
+struct PlannedMeasurement {
+  const Metric* metric = nullptr;
+  std::shared_ptr<const ParsedParams> params;
+  std::vector<Need> needs;  // metric->needs(*params), asked once here
+  std::set<int> positions;  // MoE layer positions it is measured on
+};
+
+struct RunPlan {
+  int num_moe_layers = 0;
+  std::vector<PlannedMeasurement> measurements;
+  // Per hypothesis: the index of its measurement and its positions, or its settled result.
+  std::vector<int> measurement_of;
+  std::vector<std::vector<int>> positions_of;
+  std::vector<std::optional<HypothesisResult>> settled;
+  std::set<int> positions;  // every position any measurement reads, in streaming order
+
+  // The union of the needs of every measurement made at this position.
+  LayerPlan layer_plan(int position) const;
+  // How many measurements are made at this position.
+  int measurements_at(int position) const;
+};
+
+// `layers_option` is --layers (empty: no restriction); throws InputError when it is malformed.
+RunPlan plan_run(const Suite& suite, const IntervalSpec& interval, int num_moe_layers,
+                 bool have_reference, const std::string& layers_option);
+
+}  // namespace moeprobe

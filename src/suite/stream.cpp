@@ -1,0 +1,44 @@
+#include "suite/stream.h"
+
+#include <chrono>
+#include <optional>
+
+#include "kernels/backend.h"
+#include "metrics/layer_statistics.h"
+#include "model/moe_model.h"
+
+namespace moeprobe {
+
+Measurements stream_layers(const RunPlan& plan, const MoeModel& model, const MoeModel* reference,
+                           Backend& backend, const std::function<void(const std::string&)>& log) {
+  Measurements out(plan.measurements.size());
+  const auto& moe_layers = model.config().moe_layers;
+  int done = 0;
+  for (int position : plan.positions) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const int decoder_layer = moe_layers[static_cast<std::size_t>(position)];
+    const MoeLayer layer = model.layer(decoder_layer);
+    std::optional<ExpertWeights> ffn;
+    if (reference) ffn = reference->dense_ffn(decoder_layer);
+    const LayerStatistics stats = compute_layer_statistics({&layer, ffn ? &*ffn : nullptr},
+                                                           plan.layer_plan(position), backend);
+    // No catch: InputError is bad input (exit 2, no report), anything else a bug (exit 3).
+    for (std::size_t k = 0; k < plan.measurements.size(); ++k) {
+      const PlannedMeasurement& pm = plan.measurements[k];
+      if (!pm.positions.count(position)) continue;
+      LayerMeasurement m = pm.metric->measure(stats, *pm.params);
+      m.layer = decoder_layer;
+      out[k][position] = std::move(m);
+    }
+    ++done;
+    const double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    log("layer " + std::to_string(decoder_layer) + " (" + std::to_string(done) + "/" +
+        std::to_string(plan.positions.size()) +
+        "): " + std::to_string(plan.measurements_at(position)) + " metrics in " +
+        std::to_string(secs).substr(0, 5) + " s");
+  }
+  return out;
+}
+
+}  // namespace moeprobe

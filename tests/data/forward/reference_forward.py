@@ -1,0 +1,313 @@
+#!/usr/bin/env python3
+"""Float64 reference forward pass for tiny MoE checkpoints, written from the math of the Hugging
+Face transformers modeling files (Mixtral, Qwen2-MoE, Qwen3-MoE, OLMoE, DeepSeek V1/V2/V3).
+Pure standard library (no torch needed), so it runs anywhere; only for tiny models.
+
+  reference_forward.py MODEL_DIR 1,2,3 > reference.json
+
+It is checked against the HF fixtures in tests/data/hf/ (whose logits come from transformers
+itself) before its outputs are used for the families that have no HF fixture.
+"""
+import json
+import math
+import os
+import struct
+import sys
+
+
+def load_safetensors(path):
+    data = open(path, "rb").read()
+    n = struct.unpack("<Q", data[:8])[0]
+    header = json.loads(data[8:8 + n])
+    out = {}
+    for name, e in header.items():
+        if name == "__metadata__":
+            continue
+        lo, hi = e["data_offsets"]
+        raw = data[8 + n + lo:8 + n + hi]
+        if e["dtype"] == "F32":
+            vals = list(struct.unpack("<%df" % (len(raw) // 4), raw))
+        elif e["dtype"] == "BF16":
+            vals = [struct.unpack("<f", b"\0\0" + raw[i:i + 2])[0] for i in range(0, len(raw), 2)]
+        else:
+            raise SystemExit("%s: %s: dtype %s not supported" % (path, name, e["dtype"]))
+        out[name] = (vals, e["shape"])
+    return out
+
+
+def matrix(t):
+    vals, shape = t
+    cols = 1
+    for s in shape[1:]:
+        cols *= s
+    return [vals[r * cols:(r + 1) * cols] for r in range(shape[0])]
+
+
+def linear(x, w, b=None):  # x: [T][in], w: [out][in]
+    out = [[sum(a * c for a, c in zip(row, wr)) for wr in w] for row in x]
+    if b is not None:
+        out = [[v + bb for v, bb in zip(row, b)] for row in out]
+    return out
+
+
+def rms(x, w, eps):
+    out = []
+    for row in x:
+        s = 1.0 / math.sqrt(sum(v * v for v in row) / len(row) + eps)
+        out.append([v * s * ww for v, ww in zip(row, w)])
+    return out
+
+
+def silu(v):
+    return v / (1.0 + math.exp(-v))
+
+
+def mlp(x, act, up, down):
+    a = linear(x, act)
+    u = linear(x, up)
+    return linear([[silu(p) * q for p, q in zip(ra, ru)] for ra, ru in zip(a, u)], down)
+
+
+def rope(vec, pos, inv, interleaved, factor=1.0):
+    d = len(vec)
+    h = d // 2
+    out = list(vec)
+    for i in range(h):
+        c = math.cos(pos * inv[i]) * factor
+        s = math.sin(pos * inv[i]) * factor
+        if interleaved:
+            a, b = vec[2 * i], vec[2 * i + 1]
+            out[2 * i], out[2 * i + 1] = a * c - b * s, a * s + b * c
+        else:
+            a, b = vec[i], vec[i + h]
+            out[i], out[i + h] = a * c - b * s, b * c + a * s
+    return out
+
+
+def attention(q, k, v, scale):  # q: [T][H][d], k: [T][H][d], v: [T][H][dv]
+    T, H = len(q), len(q[0])
+    out = [[] for _ in range(T)]
+    for t in range(T):
+        for h in range(H):
+            sc = [scale * sum(a * b for a, b in zip(q[t][h], k[j][h])) for j in range(t + 1)]
+            m = max(sc)
+            e = [math.exp(s - m) for s in sc]
+            z = sum(e)
+            out[t] += [sum(e[j] / z * v[j][h][i] for j in range(t + 1)) for i in range(len(v[0][h]))]
+    return out
+
+
+def topk(values, k):
+    return sorted(range(len(values)), key=lambda i: (-values[i], i))[:k]
+
+
+def yarn_mscale(scale, m):
+    return 1.0 if scale <= 1 else 0.1 * m * math.log(scale) + 1.0
+
+
+class Model:
+    def __init__(self, d):
+        self.cfg = json.load(open(os.path.join(d, "config.json")))
+        self.t = load_safetensors(os.path.join(d, "model.safetensors"))
+        c = self.cfg
+        self.type = c["model_type"]
+        self.eps = c.get("rms_norm_eps", 1e-6)
+        self.heads = c["num_attention_heads"]
+        self.kv_heads = c.get("num_key_value_heads") or self.heads
+        self.mla = c.get("kv_lora_rank") is not None
+        rp = c.get("rope_parameters") or c.get("rope_scaling") or {}
+        self.theta = rp.get("rope_theta", c.get("rope_theta", 10000.0))
+        self.rope_type = rp.get("rope_type", rp.get("type", "default"))
+        if self.mla:
+            self.rope_dim = c["qk_rope_head_dim"]
+            self.scale = (c["qk_nope_head_dim"] + c["qk_rope_head_dim"]) ** -0.5
+        else:
+            self.head_dim = c.get("head_dim") or c["hidden_size"] // self.heads
+            self.rope_dim = self.head_dim
+            self.scale = self.head_dim ** -0.5
+        d = self.rope_dim
+        inv = [1.0 / self.theta ** (2 * i / d) for i in range(d // 2)]
+        self.rope_factor = 1.0
+        if self.rope_type == "yarn":
+            f = rp["factor"]
+            orig = rp.get("original_max_position_embeddings", c.get("max_position_embeddings"))
+            bf, bs = rp.get("beta_fast", 32), rp.get("beta_slow", 1)
+            cd = lambda r: d * math.log(orig / (r * 2 * math.pi)) / (2 * math.log(self.theta))
+            lo, hi = max(math.floor(cd(bf)), 0), min(math.ceil(cd(bs)), d - 1)
+            if lo == hi:
+                hi += 0.001
+            new = []
+            for i, x in enumerate(inv):
+                extra = 1 - min(max((i - lo) / (hi - lo), 0.0), 1.0)
+                new.append(x / f * (1 - extra) + x * extra)
+            inv = new
+            ms, msa = rp.get("mscale", 0), rp.get("mscale_all_dim", 0)
+            self.rope_factor = yarn_mscale(f, ms) / yarn_mscale(f, msa) if ms and msa else yarn_mscale(f, 1)
+            if msa:
+                self.scale *= yarn_mscale(f, msa) ** 2
+        elif self.rope_type != "default":
+            raise SystemExit("rope type %s not in the reference" % self.rope_type)
+        self.inv = inv
+
+    def w(self, name):
+        return self.t[name][0]
+
+    def m(self, name):
+        return matrix(self.t[name])
+
+    def has(self, name):
+        return name in self.t
+
+    def attn(self, l, x):
+        p = "model.layers.%d.self_attn." % l
+        T = len(x)
+        if self.mla:
+            c = self.cfg
+            nope, rd, vd, r = c["qk_nope_head_dim"], c["qk_rope_head_dim"], c["v_head_dim"], c["kv_lora_rank"]
+            if c.get("q_lora_rank"):
+                q = linear(rms(linear(x, self.m(p + "q_a_proj.weight")), self.w(p + "q_a_layernorm.weight"), 1e-6),
+                           self.m(p + "q_b_proj.weight"))
+            else:
+                q = linear(x, self.m(p + "q_proj.weight"))
+            ckv = linear(x, self.m(p + "kv_a_proj_with_mqa.weight"))
+            kv = linear(rms([row[:r] for row in ckv], self.w(p + "kv_a_layernorm.weight"), 1e-6),
+                        self.m(p + "kv_b_proj.weight"))
+            Q, K, V = [], [], []
+            for t in range(T):
+                kpe = rope(ckv[t][r:r + rd], t, self.inv, True, self.rope_factor)
+                qs, ks, vs = [], [], []
+                for h in range(self.heads):
+                    qh = q[t][h * (nope + rd):(h + 1) * (nope + rd)]
+                    kh = kv[t][h * (nope + vd):(h + 1) * (nope + vd)]
+                    qs.append(qh[:nope] + rope(qh[nope:], t, self.inv, True, self.rope_factor))
+                    ks.append(kh[:nope] + kpe)
+                    vs.append(kh[nope:])
+                Q.append(qs)
+                K.append(ks)
+                V.append(vs)
+        else:
+            b = lambda n: self.w(p + n + ".bias") if self.has(p + n + ".bias") else None
+            q = linear(x, self.m(p + "q_proj.weight"), b("q_proj"))
+            k = linear(x, self.m(p + "k_proj.weight"), b("k_proj"))
+            v = linear(x, self.m(p + "v_proj.weight"), b("v_proj"))
+            hd = self.head_dim
+            per_head = False
+            if self.has(p + "q_norm.weight"):
+                if len(self.w(p + "q_norm.weight")) == hd:
+                    per_head = True
+                else:  # OLMoE: over the whole projection, then clip_qkv
+                    q = rms(q, self.w(p + "q_norm.weight"), self.eps)
+                    k = rms(k, self.w(p + "k_norm.weight"), self.eps)
+            clip = self.cfg.get("clip_qkv")
+            if clip:
+                q, k, v = [[[min(max(a, -clip), clip) for a in row] for row in z] for z in (q, k, v)]
+            rep = self.heads // self.kv_heads
+            Q, K, V = [], [], []
+            for t in range(T):
+                qs = [q[t][h * hd:(h + 1) * hd] for h in range(self.heads)]
+                ks = [k[t][h * hd:(h + 1) * hd] for h in range(self.kv_heads)]
+                if per_head:
+                    qs = rms(qs, self.w(p + "q_norm.weight"), self.eps)
+                    ks = rms(ks, self.w(p + "k_norm.weight"), self.eps)
+                Q.append([rope(a, t, self.inv, False) for a in qs])
+                kr = [rope(a, t, self.inv, False) for a in ks]
+                K.append([kr[h // rep] for h in range(self.heads)])
+                V.append([v[t][(h // rep) * hd:(h // rep + 1) * hd] for h in range(self.heads)])
+        o = attention(Q, K, V, self.scale)
+        ob = p + "o_proj.bias"
+        return linear(o, self.m(p + "o_proj.weight"), self.w(ob) if self.has(ob) else None)
+
+    def experts(self, p, n):
+        """(act, up, down) of expert e under prefix p (per-expert or fused)."""
+        if self.has(p + "experts.gate_up_proj"):
+            gu, gus = self.t[p + "experts.gate_up_proj"]
+            dn, dns = self.t[p + "experts.down_proj"]
+            I2, H = gus[1], gus[2]
+            out = []
+            for e in range(n):
+                g = [gu[(e * I2 + r) * H:(e * I2 + r + 1) * H] for r in range(I2)]
+                dd = [dn[(e * dns[1] + r) * dns[2]:(e * dns[1] + r + 1) * dns[2]] for r in range(dns[1])]
+                out.append((g[:I2 // 2], g[I2 // 2:], dd))
+            return out
+        names = ("w1", "w3", "w2") if self.has(p + "experts.0.w1.weight") else ("gate_proj", "up_proj", "down_proj")
+        return [tuple(self.m("%sexperts.%d.%s.weight" % (p, e, nm)) for nm in names) for e in range(n)]
+
+    def ffn(self, l, x):
+        c = self.cfg
+        t = self.type
+        p = "model.layers.%d.%s." % (l, "block_sparse_moe" if self.has("model.layers.%d.block_sparse_moe.gate.weight" % l) else "mlp")
+        if not self.has(p + "gate.weight"):
+            return mlp(x, self.m(p + "gate_proj.weight"), self.m(p + "up_proj.weight"), self.m(p + "down_proj.weight"))
+        n = c.get("num_local_experts") or c.get("num_experts") or c.get("n_routed_experts")
+        k = c["num_experts_per_tok"]
+        logits = linear(x, self.m(p + "gate.weight"))
+        ex = self.experts(p, n)
+        bias = self.w(p + "gate.e_score_correction_bias") if self.has(p + "gate.e_score_correction_bias") else None
+        out = []
+        for ti, (row, lg) in enumerate(zip(x, logits)):
+            if t == "deepseek_v3":
+                sc = [1 / (1 + math.exp(-z)) for z in lg]
+                ch = [s + (bias[i] if bias else 0.0) for i, s in enumerate(sc)]
+                g, tg = c.get("n_group", 1), c.get("topk_group", 1)
+                per = n // g
+                gs = [sum(sorted(ch[j * per:(j + 1) * per], reverse=True)[:2]) for j in range(g)]
+                keep = set(topk(gs, tg))
+                ch = [v if i // per in keep else 0.0 for i, v in enumerate(ch)]
+                sel = topk(ch, k)
+                wts = [sc[i] for i in sel]
+                if c.get("norm_topk_prob", True):
+                    z = sum(wts) + 1e-20
+                    wts = [v / z for v in wts]
+                wts = [v * c.get("routed_scaling_factor", 1.0) for v in wts]
+            else:
+                mx = max(lg)
+                e = [math.exp(z - mx) for z in lg]
+                z = sum(e)
+                sc = [v / z for v in e]
+                sel = topk(sc, k)
+                wts = [sc[i] for i in sel]
+                renorm = {"mixtral": True, "deepseek_v2": False}.get(t, c.get("norm_topk_prob", False))
+                if renorm:
+                    s = sum(wts)
+                    wts = [v / s for v in wts]
+                if t in ("deepseek_v2", "deepseek"):
+                    wts = [v * c.get("routed_scaling_factor", 1.0) for v in wts]
+            y = [0.0] * len(row)
+            for i, wt in zip(sel, wts):
+                eo = mlp([row], *ex[i])[0]
+                y = [a + wt * b for a, b in zip(y, eo)]
+            out.append(y)
+        for sp in ("shared_expert.", "shared_experts."):
+            if self.has(p + sp + "gate_proj.weight"):
+                s = mlp(x, self.m(p + sp + "gate_proj.weight"), self.m(p + sp + "up_proj.weight"), self.m(p + sp + "down_proj.weight"))
+                if self.has(p + "shared_expert_gate.weight"):
+                    gl = linear(x, self.m(p + "shared_expert_gate.weight"))
+                    s = [[v / (1 + math.exp(-g[0])) for v in row] for row, g in zip(s, gl)]
+                out = [[a + b for a, b in zip(r1, r2)] for r1, r2 in zip(out, s)]
+        return out
+
+    def forward(self, ids):
+        E = self.m("model.embed_tokens.weight")
+        h = [list(E[i]) for i in ids]
+        for l in range(self.cfg["num_hidden_layers"]):
+            p = "model.layers.%d." % l
+            a = self.attn(l, rms(h, self.w(p + "input_layernorm.weight"), self.eps))
+            h = [[x + y for x, y in zip(r1, r2)] for r1, r2 in zip(h, a)]
+            f = self.ffn(l, rms(h, self.w(p + "post_attention_layernorm.weight"), self.eps))
+            h = [[x + y for x, y in zip(r1, r2)] for r1, r2 in zip(h, f)]
+        h = rms(h, self.w("model.norm.weight"), self.eps)
+        head = "lm_head.weight" if self.has("lm_head.weight") else "model.embed_tokens.weight"
+        return linear(h, self.m(head))
+
+
+def main():
+    d, ids = sys.argv[1], [int(v) for v in sys.argv[2].split(",")]
+    logits = Model(d).forward(ids)
+    json.dump({"source": "tests/data/forward/reference_forward.py (float64, from the HF modeling math)",
+               "input_ids": ids, "vocab_size": len(logits[0]),
+               "hf_logits": [v for row in logits for v in row]}, sys.stdout)
+    print()
+
+
+if __name__ == "__main__":
+    main()
