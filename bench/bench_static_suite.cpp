@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "bench/ceilings.h"
+#include "bench/rss_anon.h"
 #include "metrics/metric.h"
 #include "model/moe_model.h"
 #include "suite/runner.h"
@@ -38,22 +39,6 @@ namespace {
 
 fs::path g_model;
 double g_read_seconds = 0, g_suite_seconds = 0;
-
-// Anonymous resident memory of this process in bytes (the mmap'd checkpoint is file-backed and
-// does not count: it is the page cache, reclaimable).
-int64_t rss_anon_bytes() {
-  std::ifstream in("/proc/self/status");
-  std::string key;
-  while (in >> key) {
-    if (key == "RssAnon:") {
-      int64_t kb = 0;
-      in >> kb;
-      return kb * 1024;
-    }
-    std::getline(in, key);
-  }
-  return -1;
-}
 
 struct ByteRange {
   fs::path file;
@@ -153,15 +138,7 @@ void BM_StaticSuiteCpu(benchmark::State& state) {
   options.model_dir = g_model;
   options.device = "cpu";
 
-  std::atomic<bool> done{false};
-  std::atomic<int64_t> peak{rss_anon_bytes()};
-  std::thread sampler([&] {
-    while (!done) {
-      const int64_t now = rss_anon_bytes();
-      if (now > peak) peak = now;
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-  });
+  bench::PeakRssAnon peak;
   std::size_t outcomes = 0;
   uint64_t moe_bytes = 0;
   {
@@ -174,10 +151,8 @@ void BM_StaticSuiteCpu(benchmark::State& state) {
     g_suite_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     outcomes = result.hypotheses.size();
   }
-  done = true;
-  sampler.join();
   state.counters["hypotheses"] = static_cast<double>(outcomes);
-  state.counters["peak_rss_anon_MB"] = static_cast<double>(peak) / 1e6;
+  state.counters["peak_rss_anon_MB"] = static_cast<double>(peak.stop()) / 1e6;
   // The suite's floor is one read of the router and expert bytes from memory.
   bench::report_work(state, static_cast<double>(moe_bytes), 0);
 }

@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "cli/command.h"
+#include "cli/probe_text_option.h"
 #include "metrics/metric.h"
 #include "reports/markdown_report.h"
 #include "reports/write_reports.h"
@@ -17,6 +18,7 @@ struct RunArgs {
   std::string suite, model, out = "out", layers, device = "auto", reference_model;
   bool strict = false;
   int64_t seed = -1;
+  ProbeTextArgs probe_text;
 };
 
 CommandRegistrar registrar(20, [](CLI::App& app) -> CommandRun {
@@ -37,6 +39,7 @@ CommandRegistrar registrar(20, [](CLI::App& app) -> CommandRun {
   sub->add_flag("--strict", args->strict, "Count INCONCLUSIVE as a failure");
   sub->add_option("--seed", args->seed, "Bootstrap seed (overrides the suite's)")
       ->check(CLI::NonNegativeNumber);
+  add_probe_text_options(sub, args->probe_text);
   return [args]() {
     const Suite suite = load_suite(args->suite, find_metric);
     RunOptions opt;
@@ -46,6 +49,10 @@ CommandRegistrar registrar(20, [](CLI::App& app) -> CommandRun {
     opt.device = args->device;
     if (args->seed >= 0) opt.seed = static_cast<uint64_t>(args->seed);
     opt.log = &std::cerr;
+    // Removed when the run ends, whatever the outcome.
+    const auto captured = capture_text_probe(args->probe_text, suite, opt.activations, args->model,
+                                             args->out, opt.log);
+    if (captured) opt.activations = captured->file().string();
     const RunResult result = run_suite(suite, opt);
     write_reports(result, args->out, {"json", "junit", "md", "html"});
     std::cout << render_markdown(result) << "\nReports in " << args->out << "/\n";

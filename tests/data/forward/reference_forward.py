@@ -4,6 +4,7 @@ Face transformers modeling files (Mixtral, Qwen2-MoE, Qwen3-MoE, OLMoE, DeepSeek
 Pure standard library (no torch needed), so it runs anywhere; only for tiny models.
 
   reference_forward.py MODEL_DIR 1,2,3 > reference.json
+  reference_forward.py MODEL_DIR --moe-inputs 1,2,3 4,5 > moe_inputs.json
 
 It is checked against the HF fixtures in tests/data/hf/ (whose logits come from transformers
 itself) before its outputs are used for the families that have no HF fixture.
@@ -286,21 +287,47 @@ class Model:
                 out = [[a + b for a, b in zip(r1, r2)] for r1, r2 in zip(out, s)]
         return out
 
-    def forward(self, ids):
+    def is_moe(self, l):
+        return any(self.has("model.layers.%d.%s.gate.weight" % (l, b)) for b in ("block_sparse_moe", "mlp"))
+
+    def forward(self, ids, moe_inputs=None):
+        """Logits; when moe_inputs is a dict, also the input of every MoE block (the
+        post-attention-norm hidden state the router sees) by decoder layer."""
         E = self.m("model.embed_tokens.weight")
         h = [list(E[i]) for i in ids]
         for l in range(self.cfg["num_hidden_layers"]):
             p = "model.layers.%d." % l
             a = self.attn(l, rms(h, self.w(p + "input_layernorm.weight"), self.eps))
             h = [[x + y for x, y in zip(r1, r2)] for r1, r2 in zip(h, a)]
-            f = self.ffn(l, rms(h, self.w(p + "post_attention_layernorm.weight"), self.eps))
+            x = rms(h, self.w(p + "post_attention_layernorm.weight"), self.eps)
+            if moe_inputs is not None and self.is_moe(l):
+                moe_inputs[l] = x
+            f = self.ffn(l, x)
             h = [[x + y for x, y in zip(r1, r2)] for r1, r2 in zip(h, f)]
         h = rms(h, self.w("model.norm.weight"), self.eps)
         head = "lm_head.weight" if self.has("lm_head.weight") else "model.embed_tokens.weight"
         return linear(h, self.m(head))
 
 
+def moe_inputs_main(d, sequences):
+    """reference_forward.py MODEL_DIR --moe-inputs 1,2,3 4,5 > moe_inputs.json: each sequence
+    run on its own; per MoE layer the [T, H] inputs of all sequences concatenated in order."""
+    model = Model(d)
+    layers = {}
+    for ids in sequences:
+        got = {}
+        model.forward(ids, got)
+        for l, x in got.items():
+            layers.setdefault(l, []).extend(v for row in x for v in row)
+    json.dump({"source": "tests/data/forward/reference_forward.py --moe-inputs (float64)",
+               "sequences": sequences, "hidden_size": model.cfg["hidden_size"],
+               "moe_inputs": {str(l): v for l, v in sorted(layers.items())}}, sys.stdout)
+    print()
+
+
 def main():
+    if len(sys.argv) > 2 and sys.argv[2] == "--moe-inputs":
+        return moe_inputs_main(sys.argv[1], [[int(v) for v in a.split(",")] for a in sys.argv[3:]])
     d, ids = sys.argv[1], [int(v) for v in sys.argv[2].split(",")]
     logits = Model(d).forward(ids)
     json.dump({"source": "tests/data/forward/reference_forward.py (float64, from the HF modeling math)",
