@@ -30,14 +30,15 @@ std::set<std::string> parse_report_formats(const std::string& list) {
 }
 
 void write_reports(const RunResult& r, const std::filesystem::path& dir,
-                   const std::set<std::string>& formats) {
+                   const std::set<std::string>& formats,
+                   const std::vector<std::filesystem::path>& inputs) {
   // Everything is rendered in memory first, so a rendering error leaves no file at all.
   std::vector<std::pair<std::string, std::string>> files;
   if (formats.count("json")) files.push_back({"results.json", render_results_json(r)});
   if (formats.count("junit")) files.push_back({"junit.xml", render_junit(r)});
   if (formats.count("md")) files.push_back({"summary.md", render_markdown(r)});
   if (formats.count("html")) files.push_back({"report.html", render_html(r)});
-  write_files_atomically(dir, files);
+  write_files_atomically(dir, files, inputs);
 }
 
 }  // namespace moeprobe

@@ -23,7 +23,7 @@ CommandRegistrar registrar(50, [](CLI::App& app) -> CommandRun {
   return [args]() {
     const auto formats = parse_report_formats(args->formats);
     const RunResult result = load_results(args->results);
-    write_reports(result, args->out, formats);
+    write_reports(result, args->out, formats, {args->results});
     std::cout << "Wrote " << args->formats << " reports to " << args->out << "/\n";
     return 0;
   };

@@ -47,7 +47,7 @@ CommandRegistrar registrar(20, [](CLI::App& app) -> CommandRun {
     if (args->seed >= 0) opt.seed = static_cast<uint64_t>(args->seed);
     opt.log = &std::cerr;
     const RunResult result = run_suite(suite, opt);
-    write_reports(result, args->out, {"json", "junit", "md", "html"});
+    write_reports(result, args->out, {"json", "junit", "md", "html"}, {args->suite});
     std::cout << render_markdown(result) << "\nReports in " << args->out << "/\n";
     return run_exit_code(result, args->strict);
   };
