@@ -57,7 +57,7 @@ CommandRun setup_run(CLI::App* sub) {
                                              args->out, opt.log);
     if (captured) opt.activations = captured->file().string();
     const RunResult result = run_suite(suite, opt);
-    write_reports(result, args->out, all_report_formats());
+    write_reports(result, args->out, all_report_formats(), {args->suite});
     std::cout << render_markdown(result) << "\nReports in " << args->out << "/\n";
     return run_exit_code(result, args->strict);
   };

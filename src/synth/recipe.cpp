@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "util/error.h"
+#include "util/input_file.h"
 #include "util/yaml_reader.h"
 
 namespace moeprobe::synth {
@@ -199,8 +200,12 @@ Recipe parse_recipe(const std::string& text, const std::filesystem::path& path,
              "set without num_shared_experts");
   }
   if (overrides.num_layers) {
-    if (*overrides.num_layers < 1 || *overrides.num_layers <= m.first_k_dense_replace)
-      throw InputError(file, "--layers", "must be at least 1 and above first_k_dense_replace");
+    if (*overrides.num_layers < 1 || *overrides.num_layers > 4096 ||
+        *overrides.num_layers <= m.first_k_dense_replace)
+      throw InputError(file, "--layers",
+                       "got " + std::to_string(*overrides.num_layers) +
+                           ", expected 1 to 4096 (model.num_layers' range) and above "
+                           "first_k_dense_replace");
     m.num_layers = *overrides.num_layers;
   }
   if (overrides.seed) r.seed = *overrides.seed;
@@ -233,8 +238,16 @@ Recipe parse_recipe(const std::string& text, const std::filesystem::path& path,
       if (p["upcycling"]["reference_dir"]) {
         pl.reference_dir =
             P.string(p["upcycling"]["reference_dir"], "plant.upcycling.reference_dir", "a path");
-        if (pl.reference_dir.empty())
-          P.fail("plant.upcycling.reference_dir", p["upcycling"]["reference_dir"], "empty path");
+        // The reference is written inside --out: a relative path without "..", "." or NUL.
+        const std::filesystem::path ref(pl.reference_dir);
+        bool inside = !pl.reference_dir.empty() && ref.is_relative() &&
+                      pl.reference_dir.find('\0') == std::string::npos;
+        for (const auto& part : ref) inside = inside && part != ".." && part != ".";
+        if (!inside)
+          P.fail("plant.upcycling.reference_dir", p["upcycling"]["reference_dir"],
+                 "got '" + printable(pl.reference_dir) +
+                     "', expected a relative directory inside --out (no '..', '.', NUL or "
+                     "leading '/')");
       }
     }
     if (p["neuron_order"])
@@ -312,11 +325,7 @@ Recipe parse_recipe(const std::string& text, const std::filesystem::path& path,
 }
 
 Recipe load_recipe(const std::filesystem::path& path, const RecipeOverrides& overrides) {
-  std::ifstream in(path);
-  if (!in) throw InputError(path.string(), "", "cannot read the recipe file");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return parse_recipe(ss.str(), path, overrides);
+  return parse_recipe(read_text_file(path, "recipe file"), path, overrides);
 }
 
 }  // namespace moeprobe::synth
