@@ -13,6 +13,10 @@ double activate(Activation a, double u) {
       return 0.5 * u * std::erfc(-u / std::sqrt(2.0));
     case Activation::GELUTanh:
       return 0.5 * u * (1.0 + std::tanh(0.7978845608028654 * (u + 0.044715 * u * u * u)));
+    case Activation::ClampedSwiGLU: {
+      const double g = std::min(u, 7.0);
+      return g / (1.0 + std::exp(-1.702 * g));
+    }
   }
   return u;
 }

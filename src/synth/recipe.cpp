@@ -113,7 +113,7 @@ Recipe parse_recipe(const std::string& text, const std::filesystem::path& path,
   if (!root.IsMap()) throw InputError(file, "", "expected a YAML mapping at the top level");
   P.check_keys(root, "",
                {"schema", "name", "description", "family", "layout", "dtype", "seed", "rng",
-                "shard_bytes", "model", "plant", "expect"});
+                "shard_bytes", "model", "quantization", "plant", "expect"});
 
   Recipe r;
   r.path = path;
@@ -153,6 +153,23 @@ Recipe parse_recipe(const std::string& text, const std::filesystem::path& path,
   if (root["shard_bytes"])
     r.shard_bytes = static_cast<uint64_t>(
         P.integer(root["shard_bytes"], "shard_bytes", 1 << 20, int64_t(1) << 40));
+
+  if (const auto q = root["quantization"]) {
+    P.check_keys(q, "quantization", {"scheme", "block", "twin"});
+    if (!q["scheme"]) throw InputError(file, "quantization.scheme", "missing (fp8 or mxfp4)");
+    r.quant.scheme = P.string(q["scheme"], "quantization.scheme", "fp8 or mxfp4");
+    if (r.quant.scheme != "fp8" && r.quant.scheme != "mxfp4")
+      P.fail("quantization.scheme", q["scheme"], "expected fp8 or mxfp4");
+    if (const auto b = q["block"]) {
+      if (r.quant.scheme != "fp8")
+        P.fail("quantization.block", b, "only fp8 has a block shape (mxfp4: 32 values a row)");
+      if (!b.IsSequence() || b.size() != 2)
+        P.fail("quantization.block", b, "expected [rows, cols]");
+      r.quant.block_rows = P.integer(b[0], "quantization.block[0]", 1, 1 << 20);
+      r.quant.block_cols = P.integer(b[1], "quantization.block[1]", 1, 1 << 20);
+    }
+    if (q["twin"]) r.quant.twin = P.string(q["twin"], "quantization.twin", "a directory name");
+  }
 
   ModelShape& m = r.shape;
   if (const auto n = root["model"]) {
