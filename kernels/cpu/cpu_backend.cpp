@@ -89,6 +89,12 @@ void add_row_sums(int64_t cols, const float* src, int64_t off, int64_t len, doub
   }
 }
 
+// sum[i] += x[i] for i < n (the column sums of a mapped view's dequantised block).
+MOEPROBE_MULTIVERSION
+void add_floats(const float* x, int64_t n, float* sum) {
+  for (int64_t i = 0; i < n; ++i) sum[i] += x[i];
+}
+
 // Processes elements [begin, end) of every matrix block by block into acc: convert the N rows'
 // block into a float scratch (cache-resident), add the mean neurons, the Gram, then standardise
 // the scratch in place and add its Gram.
@@ -128,8 +134,7 @@ void run_range(const SetJob& job, int64_t begin, int64_t end, int64_t block, Set
         if (rows_mean)
           for (int64_t k = 0; k < len;) {
             const int64_t c = (off + k) % job.cols, seg = std::min(len - k, job.cols - c);
-            float* sum = colsum.data() + a * job.hidden + c;
-            for (int64_t j = 0; j < seg; ++j) sum[j] += r[k + j];
+            add_floats(r + k, seg, colsum.data() + a * job.hidden + c);
             k += seg;
           }
       } else if (rows_mean) {

@@ -81,6 +81,10 @@ inline int64_t scale_index(const StoredMatrix& s, int64_t r, int64_t c) {
 
 inline float fp8_scale_float(const StoredMatrix& s, int64_t i) {
   float v;
+  if (s.scale_dtype == DType::F32) {
+    std::memcpy(&v, s.scales + static_cast<std::size_t>(i) * 4, 4);
+    return v;
+  }
   convert_to_float(s.scale_dtype,
                    s.scales + static_cast<std::size_t>(i) * dtype_size(s.scale_dtype), &v, 1);
   return v;
@@ -125,16 +129,17 @@ MOEPROBE_AVX2_F16C void fp8_e4m3_segment_avx2(const unsigned char* p, int64_t n,
 MOEPROBE_AVX2_F16C void mxfp4_group_avx2(const unsigned char* p, float scale, float* dst) {
   const __m256 table = _mm256_setr_ps(0.0f, 0.5f, 1.0f, 1.5f, 2.0f, 3.0f, 4.0f, 6.0f);
   const __m256 s = _mm256_set1_ps(scale);
+  const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  const __m128i mask = _mm_set1_epi8(0x0F);
+  const __m128i lo = _mm_and_si128(bytes, mask);
+  const __m128i hi = _mm_and_si128(_mm_srli_epi16(bytes, 4), mask);
+  // Element order: byte k gives elements 2k (low nibble) and 2k + 1 (high nibble).
+  const __m128i nib[2] = {_mm_unpacklo_epi8(lo, hi), _mm_unpackhi_epi8(lo, hi)};
   for (int q = 0; q < 4; ++q) {
-    // 4 bytes -> 8 nibbles in element order: byte k gives elements 2k (low) and 2k + 1 (high).
-    uint32_t w;
-    std::memcpy(&w, p + 4 * q, 4);
-    const __m256i bytes = _mm256_setr_epi32(w & 0xFF, w & 0xFF, (w >> 8) & 0xFF, (w >> 8) & 0xFF,
-                                            (w >> 16) & 0xFF, (w >> 16) & 0xFF, w >> 24, w >> 24);
-    const __m256i shift = _mm256_setr_epi32(0, 4, 0, 4, 0, 4, 0, 4);
-    const __m256i nib = _mm256_and_si256(_mm256_srlv_epi32(bytes, shift), _mm256_set1_epi32(0xF));
-    const __m256 mag = _mm256_permutevar8x32_ps(table, nib);
-    const __m256i sign = _mm256_slli_epi32(_mm256_srli_epi32(nib, 3), 31);
+    const __m128i src = q % 2 ? _mm_srli_si128(nib[q / 2], 8) : nib[q / 2];
+    const __m256i n = _mm256_cvtepu8_epi32(src);
+    const __m256 mag = _mm256_permutevar8x32_ps(table, n);
+    const __m256i sign = _mm256_slli_epi32(_mm256_and_si256(n, _mm256_set1_epi32(8)), 28);
     const __m256 v = _mm256_xor_ps(mag, _mm256_castsi256_ps(sign));
     _mm256_storeu_ps(dst + 8 * q, _mm256_mul_ps(v, s));
   }
