@@ -1,6 +1,8 @@
-// The expert nonlinearity as one function of the two projections, for every family:
-// E(x) = W_down glu(W_act x, W_up x). Most families use act(a) * u; gpt-oss clamps both inputs
-// and adds one to the up projection. Header-only and templated (float64 reference, float fast).
+// The experts' activation functions (a family's `activation`) in float64 and float32: SiLU
+// u * sigmoid(u), exact GELU (erf), GELU's tanh approximation and gpt-oss's clamped SwiGLU gate
+// g * sigmoid(1.702 g), g = min(u, 7) (activate() uses these defaults). The whole elementwise
+// product the down projection reads, E(x) = W_down glu(W_act x, W_up x), is glu(): act(a) * u for
+// most families, act(a) * (clamp(u, -limit, limit) + 1) for gpt-oss.
 #pragma once
 
 #include <algorithm>
@@ -10,28 +12,20 @@
 
 namespace moeprobe {
 
+double activate(Activation a, double u);
+float activate(Activation a, float u);
+
 struct ActivationSpec {
   Activation kind = Activation::SiLU;
   double alpha = 1.702, limit = 7.0;  // ClampedSwiGLU (gpt-oss: config swiglu_limit)
 };
 
-// act(a) alone, the quantity A11's activation ratio thresholds (for ClampedSwiGLU the gate part
-// g * sigmoid(alpha g) with g = min(a, limit)).
+// act(a) alone (for ClampedSwiGLU the gate part with the spec's alpha and limit).
 template <class T>
 T activate(const ActivationSpec& s, T a) {
-  switch (s.kind) {
-    case Activation::SiLU:
-      return a / (T(1) + std::exp(-a));
-    case Activation::GELU:
-      return T(0.5) * a * std::erfc(-a / std::sqrt(T(2)));
-    case Activation::GELUTanh:
-      return T(0.5) * a * (T(1) + std::tanh(T(0.7978845608028654) * (a + T(0.044715) * a * a * a)));
-    case Activation::ClampedSwiGLU: {
-      const T g = std::min(a, T(s.limit));
-      return g / (T(1) + std::exp(-T(s.alpha) * g));
-    }
-  }
-  return a;
+  if (s.kind != Activation::ClampedSwiGLU) return activate(s.kind, a);
+  const T g = std::min(a, T(s.limit));
+  return g / (T(1) + std::exp(-T(s.alpha) * g));
 }
 
 // The elementwise product the down projection reads.
@@ -41,7 +35,7 @@ T glu(const ActivationSpec& s, T a, T u) {
     const T lim = T(s.limit);
     return activate(s, a) * (std::clamp(u, -lim, lim) + T(1));
   }
-  return activate(s, a) * u;
+  return activate(s.kind, a) * u;
 }
 
 }  // namespace moeprobe
