@@ -49,12 +49,21 @@ struct ByteRange {
 std::vector<ByteRange> moe_layer_ranges(const MoeModel& model) {
   std::vector<ByteRange> out;
   const auto& ckpt = model.checkpoint();
-  auto add = [&](const TensorView& v) {
-    const std::string name = v.name.substr(0, v.name.find('['));
+  auto add_entry = [&](const std::string& name) {
     const TensorEntry* e = ckpt.entry(name);
+    if (!e) return;
     for (const auto& shard : ckpt.shards())
       if (shard->find(name) == e)
         out.push_back({shard->path(), 8 + shard->header_size() + e->begin, e->end - e->begin});
+  };
+  // A quantised view reads its codes and its scales.
+  auto add = [&](const TensorView& v) {
+    if (v.quantized()) {
+      add_entry(v.storage->name);
+      add_entry(v.storage->scale_name);
+      return;
+    }
+    add_entry(v.name.substr(0, v.name.find('[')));
   };
   for (int l : model.config().moe_layers) {
     const MoeLayer layer = model.layer(l);

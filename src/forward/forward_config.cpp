@@ -110,6 +110,15 @@ ForwardConfig read_forward_config(const MoeModel& model) {
   ForwardConfig fc;
   fc.family = fam.name;
   fc.config_path = r.path();
+  if (fam.name == "gpt_oss" || fam.name == "llama4" || fam.name == "glm4_moe")
+    throw InputError(r.path(), "model_type",
+                     "the forward pass of family " + fam.name +
+                         " (attention sinks / chunked or partial-rotary attention, expert biases, "
+                         "input-scaled routing) is not implemented");
+  if (!model.quantization().method.empty())
+    throw InputError(r.path(), "quantization_config.quant_method",
+                     "the forward pass reads unquantised checkpoints only (got " +
+                         model.quantization().method + ")");
   fc.num_layers = mc.num_layers;
   fc.hidden = mc.hidden_size;
   fc.vocab = r.required_int("vocab_size");

@@ -21,7 +21,8 @@ using torch::Tensor;
 // written), converted otherwise.
 Tensor to_tensor(const TensorView& v) {
   const std::vector<int64_t> shape(v.shape.begin(), v.shape.end());
-  if (v.dtype == DType::F32 && reinterpret_cast<std::uintptr_t>(v.data) % alignof(float) == 0)
+  if (v.plain() && v.dtype == DType::F32 &&
+      reinterpret_cast<std::uintptr_t>(v.data) % alignof(float) == 0)
     return torch::from_blob(const_cast<unsigned char*>(v.data), shape, torch::kFloat32);
   Tensor t = torch::empty(shape, torch::kFloat32);
   v.read_float(0, v.numel(), t.data_ptr<float>());
