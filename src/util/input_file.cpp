@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <vector>
 
@@ -37,8 +38,10 @@ std::string mib(uint64_t bytes) {
   return std::to_string(bytes >> 20) + " MiB";
 }
 
-// Builds the DOM from nlohmann's SAX events, refusing nesting beyond a depth and integers too
-// large for 64 bits (which nlohmann's lexer would silently turn into doubles).
+// Builds the DOM from nlohmann's SAX events, refusing nesting beyond a depth. An integer too large
+// for 64 bits stays a (float) number, as in Python's json: real tokenizer_config.json files carry
+// model_max_length 1000000000000000019884624838656. Where moeprobe reads a size, the checked
+// accessor refuses a number that is not an integer in range; 1e999 is refused by the lexer.
 class DepthLimitedBuilder {
  public:
   DepthLimitedBuilder(json& root, int max_depth) : root_(root), max_depth_(max_depth) {}
@@ -48,8 +51,7 @@ class DepthLimitedBuilder {
   bool number_integer(json::number_integer_t v) { return put(v); }
   bool number_unsigned(json::number_unsigned_t v) { return put(v); }
   bool number_float(json::number_float_t v, const std::string& lexeme) {
-    if (lexeme.find_first_of(".eE") == std::string::npos)
-      return refuse("integer " + printable(lexeme, 40) + " does not fit in 64 bits");
+    if (!std::isfinite(v)) return refuse("number " + printable(lexeme, 40) + " overflows a double");
     return put(v);
   }
   bool string(std::string& v) { return put(std::move(v)); }
@@ -62,12 +64,15 @@ class DepthLimitedBuilder {
   bool end_object() { return close(); }
   bool start_array(std::size_t) { return open(json::array()); }
   bool end_array() { return close(); }
-  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& e) {
+  bool parse_error(std::size_t position, const std::string&,
+                   const nlohmann::detail::exception& e) {
+    field_ = "byte " + std::to_string(position);
     error_ = std::string("malformed JSON: ") + e.what();
     return false;
   }
 
   const std::string& error() const { return error_; }
+  const std::string& field() const { return field_; }  // "byte N" for a syntax error
 
  private:
   json* place(json&& v) {
@@ -104,7 +109,7 @@ class DepthLimitedBuilder {
   json& root_;
   int max_depth_;
   std::vector<json*> stack_;
-  std::string key_, error_;
+  std::string key_, error_, field_;
 };
 
 }  // namespace
@@ -175,7 +180,9 @@ json parse_json(const std::string& text, const std::string& file, int max_depth)
   } catch (const json::exception& e) {  // defensive: the SAX interface reports errors itself
     throw InputError(file, "", std::string("malformed JSON: ") + e.what());
   }
-  if (!ok) throw InputError(file, "", builder.error().empty() ? "malformed JSON" : builder.error());
+  if (!ok)
+    throw InputError(file, builder.field(),
+                     builder.error().empty() ? "malformed JSON" : builder.error());
   return root;
 }
 
