@@ -10,12 +10,17 @@
 
 #include <nlohmann/json.hpp>
 
-#include "io/safetensors_writer.h"
 #include "model/family.h"
+#include "synth/manifest.h"
+#include "synth/model_config.h"
+#include "synth/parallel.h"
 #include "synth/planting.h"
 #include "synth/rng.h"
+#include "synth/synth_model.h"
+#include "synth/tensor_jobs.h"
+#include "synth/text_file.h"
+#include "synth/tokenizer_files.h"
 #include "util/error.h"
-#include "util/parallel_for.h"
 
 namespace moeprobe::synth {
 
@@ -44,38 +49,6 @@ inline double dotf(const float* a, const float* b, int64_t n) {
   return s;
 }
 constexpr float kDeadScale = 1e-4f;  // dead act rows: pre-activations ~1e-4, |act| < 1e-3
-
-// f(begin, end) on contiguous slices of [0, n), one per thread. Results never depend on the
-// split: every row has its own random stream.
-template <class F>
-void parallel_chunks(int64_t n, int threads, F f) {
-  if (threads <= 1 || n < 64) {
-    f(int64_t(0), n);
-    return;
-  }
-  // Qualified: unqualified, argument-dependent lookup would pick synth::parallel_for below, which
-  // calls back into parallel_chunks (unbounded template recursion in the compiler).
-  moeprobe::parallel_for(threads, threads,
-                         [&](int64_t t) { f(n * t / threads, n * (t + 1) / threads); });
-}
-template <class F>
-void parallel_for(int64_t n, int threads, F f) {
-  parallel_chunks(n, threads, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) f(i);
-  });
-}
-
-struct Model {
-  const Recipe& r;
-  Family fam;
-  ExpertLayout layout;
-  NormalKind kind;
-  int threads;
-  int L = 0, E = 0, K = 0, first_dense = 0, n_moe = 0, heads = 0, kv = 0, hd = 0;
-  int64_t H = 0, I = 0, V = 0, dense_I = 0, shared_I = 0;
-  int n_shared = 0;
-  Activation act = Activation::SiLU;
-};
 
 struct LayerPlan {
   int pos = -1, layer = 0;
@@ -498,192 +471,15 @@ class Generator {
   std::map<int, LayerReport> reports_;
 };
 
-// One tensor to write: which model (0 main, 1 reference), its spec and how to fill it.
-struct Job {
-  int writer;
-  TensorSpec spec;
-  std::function<void(float*)> fill;
-};
-
-int json_int(const nlohmann::json& j, int fallback) {
-  return j.is_number_integer() ? j.get<int>() : fallback;
-}
-
-// GPT-2's byte-to-unicode map: printable bytes stand for themselves, the rest move above 255.
-std::string byte_token(int b) {
-  int cp = b;
-  const bool printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
-  if (!printable) {
-    int n = 0;
-    for (int c = 0; c < b; ++c)
-      if (!((c >= 33 && c <= 126) || (c >= 161 && c <= 172) || (c >= 174 && c <= 255))) ++n;
-    cp = 256 + n;
-  }
-  std::string s;
-  if (cp < 0x80) {
-    s += static_cast<char>(cp);
-  } else {
-    s += static_cast<char>(0xC0 | (cp >> 6));
-    s += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-  return s;
-}
-
-void write_text(const fs::path& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary);
-  out << text;
-  if (!out) throw InputError(path.string(), "", "cannot write");
-}
-
-void write_tokenizer(const fs::path& dir) {
-  const char* specials[kTokenizerSpecials] = {"<unk>", "<s>", "</s>", "<pad>"};
-  ojson added = ojson::array();
-  ojson vocab = ojson::object();
-  for (int i = 0; i < kTokenizerSpecials; ++i) {
-    added.push_back({{"id", i},
-                     {"content", specials[i]},
-                     {"single_word", false},
-                     {"lstrip", false},
-                     {"rstrip", false},
-                     {"normalized", false},
-                     {"special", true}});
-    vocab[specials[i]] = i;
-  }
-  for (int b = 0; b < 256; ++b) vocab[byte_token(b)] = kTokenizerSpecials + b;
-  const ojson byte_level = {{"type", "ByteLevel"},
-                            {"add_prefix_space", false},
-                            {"trim_offsets", true},
-                            {"use_regex", false}};
-  ojson tok = {
-      {"version", "1.0"},
-      {"truncation", nullptr},
-      {"padding", nullptr},
-      {"added_tokens", added},
-      {"normalizer", nullptr},
-      {"pre_tokenizer", byte_level},
-      {"post_processor",
-       {{"type", "TemplateProcessing"},
-        {"single",
-         {{{"SpecialToken", {{"id", "<s>"}, {"type_id", 0}}}},
-          {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}}},
-        {"pair",
-         {{{"SpecialToken", {{"id", "<s>"}, {"type_id", 0}}}},
-          {{"Sequence", {{"id", "A"}, {"type_id", 0}}}},
-          {{"SpecialToken", {{"id", "<s>"}, {"type_id", 1}}}},
-          {{"Sequence", {{"id", "B"}, {"type_id", 1}}}}}},
-        {"special_tokens", {{"<s>", {{"id", "<s>"}, {"ids", {1}}, {"tokens", {"<s>"}}}}}}}},
-      {"decoder", byte_level},
-      {"model",
-       {{"type", "BPE"},
-        {"dropout", nullptr},
-        {"unk_token", "<unk>"},
-        {"continuing_subword_prefix", nullptr},
-        {"end_of_word_suffix", nullptr},
-        {"fuse_unk", false},
-        {"byte_fallback", false},
-        {"vocab", vocab},
-        {"merges", ojson::array()}}}};
-  write_text(dir / "tokenizer.json", tok.dump(1) + "\n");
-  const ojson cfg = {{"tokenizer_class", "PreTrainedTokenizerFast"},
-                     {"bos_token", "<s>"},
-                     {"eos_token", "</s>"},
-                     {"unk_token", "<unk>"},
-                     {"pad_token", "<pad>"},
-                     {"add_bos_token", true},
-                     {"add_eos_token", false},
-                     {"model_max_length", 4096}};
-  write_text(dir / "tokenizer_config.json", cfg.dump(1) + "\n");
-}
-
-const char* torch_dtype(DType d) {
-  return d == DType::BF16 ? "bfloat16" : d == DType::F16 ? "float16" : "float32";
-}
 
 }  // namespace
 
 SynthResult synthesize(const Recipe& r, const fs::path& out_dir, const fs::path& families_dir_in,
                        int threads) {
-  const std::string rf = r.path.string();
   const fs::path families_dir = families_dir_in.empty() ? default_families_dir() : families_dir_in;
-  const fs::path fam_path = families_dir / (r.family + ".yaml");
-  if (!fs::exists(fam_path)) {
-    std::string known;
-    if (fs::is_directory(families_dir))
-      for (const auto& f : load_families(families_dir))
-        known += (known.empty() ? "" : ", ") + f.name;
-    throw InputError(rf, "family", "unknown family '" + r.family + "' (known: " + known + ")");
-  }
-  Model m{r,
-          load_family(fam_path),
-          {},
-          r.fast_rng ? NormalKind::Fast : NormalKind::Exact,
-          std::max(1, threads)};  // sizes are filled in below
+  const Model m = resolve_model(r, families_dir, threads);
   const Family& fam = m.fam;
-  const ModelShape& s = r.shape;
-
-  // Layout: classic = the first per-expert layout, fused = the first fused one.
-  const ExpertLayout* chosen = nullptr;
-  for (const auto& l : fam.layouts) {
-    if (r.layout.empty() || (r.layout == "fused") == l.fused()) {
-      chosen = &l;
-      break;
-    }
-  }
-  if (!chosen)
-    throw InputError(rf, "layout", "family " + fam.name + " has no " + r.layout + " layout");
-  m.layout = *chosen;
   const ExpertLayout& lay = m.layout;
-  auto has_key = [&](const std::string& canon) {
-    auto it = fam.config_keys.find(canon);
-    return it != fam.config_keys.end() && !it->second.empty();
-  };
-
-  m.L = s.num_layers;
-  m.E = s.num_experts;
-  m.K = s.top_k;
-  m.H = s.hidden_size;
-  m.I = s.intermediate_size;
-  m.V = s.vocab_size;
-  m.heads = s.num_attention_heads;
-  m.kv = s.num_key_value_heads == 0 ? s.num_attention_heads : s.num_key_value_heads;
-  m.hd = static_cast<int>(s.hidden_size / s.num_attention_heads);
-  m.first_dense = s.first_k_dense_replace;
-  m.n_moe = m.L - m.first_dense;
-  m.dense_I = s.dense_intermediate_size > 0 ? s.dense_intermediate_size : 4 * s.hidden_size;
-  m.act = fam.activation;
-
-  // Shared experts: the family's default count unless the recipe sets one.
-  const int fam_shared = fam.config_defaults.count("num_shared_experts")
-                             ? json_int(fam.config_defaults.at("num_shared_experts"), 0)
-                             : 0;
-  m.n_shared = s.num_shared_experts >= 0 ? s.num_shared_experts : fam_shared;
-  if (m.n_shared > 0 && lay.shared_act.empty())
-    throw InputError(rf, "model.num_shared_experts",
-                     "family " + fam.name + " has no shared experts (expected 0)");
-  if (m.n_shared != fam_shared && !has_key("num_shared_experts"))
-    throw InputError(rf, "model.num_shared_experts",
-                     "family " + fam.name + " has a fixed number of shared experts (" +
-                         std::to_string(fam_shared) + ")");
-  if (m.n_shared > 0 && has_key("shared_intermediate_size"))
-    m.shared_I = s.shared_intermediate_size > 0 ? s.shared_intermediate_size : m.n_shared * m.I;
-  else if (m.n_shared > 0) {
-    if (s.shared_intermediate_size > 0 && s.shared_intermediate_size != m.n_shared * m.I)
-      throw InputError(
-          rf, "model.shared_intermediate_size",
-          "family " + fam.name + " fixes it to num_shared_experts * intermediate_size");
-    m.shared_I = m.n_shared * m.I;
-  }
-  if (m.n_shared == 0 && s.shared_intermediate_size > 0)
-    throw InputError(rf, "model.shared_intermediate_size", "set without shared experts");
-  if (m.first_dense > 0 && (fam.moe_layers.first.empty() || fam.dense.dense_act.empty()))
-    throw InputError(rf, "model.first_k_dense_replace",
-                     "family " + fam.name + " has no dense first layers (expected 0)");
-  if (r.plant.write_reference && m.first_dense > 0)
-    throw InputError(rf, "plant.upcycling.write_reference",
-                     "a dense reference needs every layer MoE (first_k_dense_replace 0)");
-  if (lay.fused() && uint64_t(m.E) * 2 * m.I * m.H > (uint64_t(1) << 30))
-    throw InputError(rf, "layout",
-                     "fused tensors above 2^30 elements are not supported (use classic)");
 
   fs::create_directories(out_dir);
   Generator gen(m);
@@ -751,18 +547,7 @@ SynthResult synthesize(const Recipe& r, const fs::path& out_dir, const fs::path&
   };
 
   // The dense reference model "F" is written in the layout of its own family file.
-  Family ref_fam;
-  if (ref) {
-    const fs::path ref_path = families_dir / (r.plant.reference_family + ".yaml");
-    if (!fs::exists(ref_path))
-      throw InputError(rf, "plant.upcycling.reference_family",
-                       "no family file " + ref_path.string());
-    ref_fam = load_family(ref_path);
-    if (ref_fam.dense.dense_act.empty())
-      throw InputError(rf, "plant.upcycling.reference_family",
-                       "family " + ref_fam.name + " names no dense FFN tensors (dense.dense_act)");
-  }
-  const DenseTensorNames& rn = ref_fam.dense;
+  const DenseTensorNames& rn = m.ref_fam.dense;
 
   randn(0, dn.embed, {m.V, H}, 1.0f);
   if (ref) randn(1, rn.embed, {m.V, H}, 1.0f);
@@ -838,144 +623,21 @@ SynthResult synthesize(const Recipe& r, const fs::path& out_dir, const fs::path&
     randn(1, rn.lm_head, {m.V, H}, sH);
   }
 
-  // config.json: each canonical size under the family's first config key for it. A size the
-  // family has no key for must equal the family's default (the checkpoint could not say otherwise).
-  auto config = [&](const Family& f, bool reference) {
-    ojson c;
-    c["model_type"] = f.model_types.empty() ? f.name : f.model_types[0];
-    if (!f.architectures.empty()) c["architectures"] = {f.architectures[0]};
-    auto put = [&](const std::string& canon, const ojson& v) {
-      if (canon.empty()) return;
-      const auto it = f.config_keys.find(canon);
-      if (it == f.config_keys.end() || it->second.empty()) {
-        const auto d = f.config_defaults.find(canon);
-        if (d != f.config_defaults.end() && nlohmann::json::parse(v.dump()) != d->second)
-          throw InputError(rf, "model",
-                           "family " + f.name + " has no config key for " + canon +
-                               "; its value is fixed at " + d->second.dump() + ", not " + v.dump());
-        return;
-      }
-      if (!c.contains(it->second[0])) c[it->second[0]] = v;
-    };
-    put("num_layers", m.L);
-    put("hidden_size", H);
-    if (reference) {
-      put("intermediate_size", I);
-    } else {
-      put("expert_intermediate_size", I);
-      put("intermediate_size", m.dense_I);
-      put("num_experts", E);
-      put("top_k", m.K);
-      if (m.n_shared > 0) {
-        put("num_shared_experts", m.n_shared);
-        put("shared_intermediate_size", m.shared_I);
-      }
-      put(f.moe_layers.first, m.first_dense);
-      put(f.moe_layers.period, 1);
-      put(f.moe_layers.except, ojson::array());
-      put("norm_topk_prob", f.routing.renormalize);
-      put("scoring_func", f.routing.scoring == Scoring::Sigmoid ? "sigmoid" : "softmax");
-    }
-    put("vocab_size", m.V);
-    put("num_attention_heads", m.heads);
-    put("num_key_value_heads", m.kv);
-    put("head_dim", m.hd);
-    put("rms_norm_eps", 1e-5);
-    put("rope_theta", 10000.0);
-    c["hidden_act"] = f.activation != Activation::SiLU ? "gelu" : "silu";
-    c["max_position_embeddings"] = 4096;
-    c["tie_word_embeddings"] = false;
-    c["bos_token_id"] = 1;
-    c["eos_token_id"] = 2;
-    c["torch_dtype"] = torch_dtype(dt);
-    return c;
-  };
-  const ojson main_config = config(fam, false);
-  const ojson ref_config = ref ? config(ref_fam, true) : ojson();
-
-  // Stream: one tensor in flight, converted in parallel chunks and handed to its writer.
-  std::vector<TensorSpec> specs[2];
-  uint64_t max_elems = 0;
-  for (const auto& j : jobs) {
-    specs[j.writer].push_back(j.spec);
-    max_elems = std::max<uint64_t>(max_elems, j.spec.nbytes() / dtype_size(dt));
-  }
-  const std::map<std::string, std::string> meta = {{"format", "pt"}};
-  const fs::path ref_dir = fs::path(r.plant.reference_dir).is_absolute()
-                               ? fs::path(r.plant.reference_dir)
-                               : out_dir / r.plant.reference_dir;
-  std::unique_ptr<ShardedWriter> writers[2];
-  writers[0] = std::make_unique<ShardedWriter>(out_dir, specs[0], r.shard_bytes, meta);
-  if (ref) {
-    fs::create_directories(ref_dir);
-    writers[1] = std::make_unique<ShardedWriter>(ref_dir, specs[1], r.shard_bytes, meta);
-  }
-  std::vector<float> buf(max_elems);
-  std::vector<unsigned char> bytes(max_elems * dtype_size(dt));
+  const fs::path dirs[2] = {out_dir, fs::path(r.plant.reference_dir).is_absolute()
+                                          ? fs::path(r.plant.reference_dir)
+                                          : out_dir / r.plant.reference_dir};
   SynthResult result;
   result.out_dir = out_dir;
-  for (const auto& j : jobs) {
-    const uint64_t n = j.spec.nbytes() / dtype_size(dt);
-    j.fill(buf.data());
-    const uint64_t chunk = 1 << 20;
-    const uint64_t chunks = (n + chunk - 1) / chunk;
-    parallel_chunks(
-        static_cast<int64_t>(chunks), chunks >= 4 ? m.threads : 1, [&](int64_t cb, int64_t ce) {
-          for (uint64_t c = cb; c < static_cast<uint64_t>(ce); ++c) {
-            const uint64_t b = c * chunk, e = std::min(n, b + chunk);
-            convert_from_float(dt, buf.data() + b, bytes.data() + b * dtype_size(dt), e - b);
-          }
-        });
-    writers[j.writer]->write(j.spec.name, bytes.data(), j.spec.nbytes());
-    result.tensor_bytes += j.spec.nbytes();
-  }
-  for (auto& w : writers)
-    if (w) w->finish();
-  buf = {};
-  bytes = {};
+  result.tensor_bytes = write_tensor_jobs(jobs, dt, dirs, r.shard_bytes, m.threads);
 
-  write_text(out_dir / "config.json", main_config.dump(2) + "\n");
-  write_tokenizer(out_dir);
+  write_text(out_dir / "config.json", model_config(m, fam, false).dump(2) + "\n");
+  write_tokenizer_files(out_dir);
   if (ref) {
-    write_text(ref_dir / "config.json", ref_config.dump(2) + "\n");
-    write_tokenizer(ref_dir);
+    write_text(dirs[1] / "config.json", model_config(m, m.ref_fam, true).dump(2) + "\n");
+    write_tokenizer_files(dirs[1]);
   }
-
-  // synth.json: what was planted and the calibrated parameters, per MoE layer.
-  ojson manifest;
-  manifest["recipe"] = r.name;
-  manifest["family"] = fam.name;
-  manifest["layout"] = lay.name;
-  manifest["seed"] = r.seed;
-  manifest["dtype"] = dtype_name(dt);
-  manifest["rng"] = r.fast_rng ? "fast" : "exact";
-  ojson layers = ojson::array();
-  for (int pos = 0; pos < m.n_moe; ++pos) {
-    const LayerReport rep = gen.reports().at(pos);
-    result.layers.push_back(rep);
-    ojson jl = {{"layer", rep.layer},
-                {"similarity", rep.similarity},
-                {"keep_order", rep.keep_order},
-                {"output_scale", rep.output_scale}};
-    if (!rep.dark_experts.empty()) jl["dark_experts"] = rep.dark_experts;
-    if (!rep.base_weight.empty()) jl["base_weight"] = rep.base_weight;
-    if (rep.mean_neuron > 0) jl["mean_neuron"] = rep.mean_neuron;
-    if (rep.router_r2_target >= 0)
-      jl["router_r2"] = {{"target", rep.router_r2_target},
-                         {"planted", rep.router_r2},
-                         {"alpha", rep.router_alpha}};
-    if (rep.norm_target >= 0)
-      jl["norm_routing"] = {{"target", rep.norm_target},
-                            {"calibrated", rep.norm_achieved},
-                            {"amplitude", rep.norm_amplitude}};
-    if (rep.activation_ratio_target >= 0)
-      jl["activation_ratio"] = {{"target", rep.activation_ratio_target},
-                                {"dead_fraction", rep.dead_fraction}};
-    layers.push_back(jl);
-  }
-  manifest["layers"] = layers;
-  if (!r.expect.empty()) manifest["expect"] = r.expect;
-  write_text(out_dir / "synth.json", manifest.dump(2) + "\n");
+  for (int pos = 0; pos < m.n_moe; ++pos) result.layers.push_back(gen.reports().at(pos));
+  write_text(out_dir / "synth.json", synth_manifest(m, result.layers).dump(2) + "\n");
 
   for (const auto& e : fs::recursive_directory_iterator(out_dir))
     if (e.is_regular_file()) result.files.push_back(e.path());
