@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "util/error.h"
+#include "util/input_file.h"
 
 namespace moeprobe {
 
@@ -176,6 +177,7 @@ nlohmann::ordered_json results_to_json(const RunResult& r) {
                         {"git_revision", r.environment.git_revision},
                         {"backend", r.environment.backend},
                         {"device", r.environment.device}};
+  if (!r.probe.is_null()) out["probe"] = r.probe;
   json hs = json::array();
   for (const auto& h : r.hypotheses) {
     json per_layer = json::array();
@@ -296,6 +298,10 @@ void from_json(const nlohmann::json& j, RunResult& r) {
   }
   nested(j, "model", r.model);
   nested(j, "environment", r.environment);
+  if (j.contains("probe") && !j["probe"].is_null()) {
+    if (!j["probe"].is_object()) bad("probe", "expected an object (the probe's description)");
+    r.probe = j["probe"];
+  }
   nested_list(j, "hypotheses", r.hypotheses);
 }
 
@@ -308,15 +314,7 @@ RunResult results_from_json(const nlohmann::json& j, const std::string& file) {
 }
 
 RunResult load_results(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError(path, "", "cannot read the results file");
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw InputError(path, "", std::string("malformed JSON: ") + e.what());
-  }
-  return results_from_json(j, path);
+  return results_from_json(read_json_file(path, "results file"), path);
 }
 
 }  // namespace moeprobe

@@ -1,7 +1,10 @@
 #include "synth/generator.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -10,17 +13,17 @@
 
 #include <nlohmann/json.hpp>
 
+#include "io/safetensors_writer.h"
 #include "model/family.h"
-#include "synth/manifest.h"
-#include "synth/model_config.h"
 #include "synth/parallel.h"
 #include "synth/planting.h"
+#include "synth/quantize.h"
 #include "synth/rng.h"
-#include "synth/synth_model.h"
-#include "synth/tensor_jobs.h"
 #include "synth/text_file.h"
 #include "synth/tokenizer_files.h"
 #include "util/error.h"
+#include "util/input_file.h"
+#include "util/parallel_for.h"
 
 namespace moeprobe::synth {
 
@@ -49,6 +52,18 @@ inline double dotf(const float* a, const float* b, int64_t n) {
   return s;
 }
 constexpr float kDeadScale = 1e-4f;  // dead act rows: pre-activations ~1e-4, |act| < 1e-3
+
+struct Model {
+  const Recipe& r;
+  Family fam;
+  ExpertLayout layout;
+  NormalKind kind;
+  int threads;
+  int L = 0, E = 0, K = 0, first_dense = 0, n_moe = 0, heads = 0, kv = 0, hd = 0;
+  int64_t H = 0, I = 0, V = 0, dense_I = 0, shared_I = 0;
+  int n_shared = 0;
+  Activation act = Activation::SiLU;
+};
 
 struct LayerPlan {
   int pos = -1, layer = 0;
@@ -471,16 +486,157 @@ class Generator {
   std::map<int, LayerReport> reports_;
 };
 
+// One tensor to write: which model (0 main, 1 reference), its spec and how to fill it.
+struct Job {
+  int writer;
+  TensorSpec spec;  // name, recipe dtype, Linear-layout shape (what fill produces)
+  std::function<void(float*)> fill;
+  char quant = 0;           // 0 plain, 'f' FP8 blocks, 'm' MXFP4 (recipe quantization)
+  bool transposed = false;  // the plain (and FP8) form stores the last two dimensions swapped
+};
 
-}  // namespace
+// Last two dimensions of `matrices` row-major [R, C] matrices swapped.
+std::vector<float> transpose_last2(const float* x, int64_t matrices, int64_t R, int64_t C) {
+  std::vector<float> t(static_cast<std::size_t>(matrices * R * C));
+  for (int64_t m = 0; m < matrices; ++m)
+    for (int64_t r = 0; r < R; ++r)
+      for (int64_t c = 0; c < C; ++c) t[(m * C + c) * R + r] = x[(m * R + r) * C + c];
+  return t;
+}
 
-SynthResult synthesize(const Recipe& r, const fs::path& out_dir, const fs::path& families_dir_in,
-                       int threads) {
+std::vector<int64_t> swapped_last2(std::vector<int64_t> shape) {
+  std::swap(shape[shape.size() - 1], shape[shape.size() - 2]);
+  return shape;
+}
+
+int json_int(const nlohmann::json& j, int fallback) {
+  return j.is_number_integer() ? j.get<int>() : fallback;
+}
+
+const char* torch_dtype(DType d) {
+  return d == DType::BF16 ? "bfloat16" : d == DType::F16 ? "float16" : "float32";
+}
+
+// Tensor bytes the model will take, from the shapes alone (before any job is listed: a recipe
+// inside every documented range can still ask for petabytes). Norms and biases are left out.
+double estimate_tensor_bytes(const Model& m, DType dt) {
+  const double H = double(m.H), I = double(m.I), E = double(m.E), V = double(m.V);
+  const double q = double(m.heads) * m.hd, kv = double(m.kv) * m.hd;
+  const double attention = H * (2 * q + 2 * kv);
+  const double moe_layer =
+      E * 3 * I * H + E * H + (m.n_shared > 0 ? 3 * double(m.shared_I) * H : 0);
+  const double dense_ffn = 3 * double(m.dense_I) * H;
+  double elems = 2 * V * H + double(m.L) * attention + double(m.n_moe) * moe_layer +
+                 double(m.first_dense) * dense_ffn;
+  if (m.r.plant.write_reference) elems += 2 * V * H + double(m.L) * (attention + 3 * I * H);
+  return elems * double(dtype_size(dt));
+}
+
+std::string gigabytes(double bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3g GB", bytes / 1e9);
+  return buf;
+}
+
+SynthResult write_model(const Recipe& r, const fs::path& out_dir, const fs::path& families_dir_in,
+                        int threads, uint64_t max_output_bytes, const fs::path& target) {
+  const std::string rf = r.path.string();
   const fs::path families_dir = families_dir_in.empty() ? default_families_dir() : families_dir_in;
-  const Model m = resolve_model(r, families_dir, threads);
+  const fs::path fam_path = families_dir / (r.family + ".yaml");
+  if (!fs::exists(fam_path)) {
+    std::string known;
+    if (fs::is_directory(families_dir))
+      for (const auto& f : load_families(families_dir))
+        known += (known.empty() ? "" : ", ") + f.name;
+    throw InputError(rf, "family", "unknown family '" + r.family + "' (known: " + known + ")");
+  }
+  Model m{r,
+          load_family(fam_path),
+          {},
+          r.fast_rng ? NormalKind::Fast : NormalKind::Exact,
+          std::max(1, threads)};  // sizes are filled in below
   const Family& fam = m.fam;
-  const ExpertLayout& lay = m.layout;
+  const ModelShape& s = r.shape;
 
+  // Layout: classic = the first per-expert layout, fused = the first fused one.
+  const ExpertLayout* chosen = nullptr;
+  for (const auto& l : fam.layouts) {
+    if (r.layout.empty() || (r.layout == "fused") == l.fused()) {
+      chosen = &l;
+      break;
+    }
+  }
+  if (!chosen)
+    throw InputError(rf, "layout", "family " + fam.name + " has no " + r.layout + " layout");
+  m.layout = *chosen;
+  const ExpertLayout& lay = m.layout;
+  auto has_key = [&](const std::string& canon) {
+    auto it = fam.config_keys.find(canon);
+    return it != fam.config_keys.end() && !it->second.empty();
+  };
+
+  m.L = s.num_layers;
+  m.E = s.num_experts;
+  m.K = s.top_k;
+  m.H = s.hidden_size;
+  m.I = s.intermediate_size;
+  m.V = s.vocab_size;
+  m.heads = s.num_attention_heads;
+  m.kv = s.num_key_value_heads == 0 ? s.num_attention_heads : s.num_key_value_heads;
+  m.hd = static_cast<int>(s.hidden_size / s.num_attention_heads);
+  m.first_dense = s.first_k_dense_replace;
+  m.n_moe = m.L - m.first_dense;
+  m.dense_I = s.dense_intermediate_size > 0 ? s.dense_intermediate_size : 4 * s.hidden_size;
+  m.act = fam.activation;
+
+  // Shared experts: the family's default count unless the recipe sets one.
+  const int fam_shared = fam.config_defaults.count("num_shared_experts")
+                             ? json_int(fam.config_defaults.at("num_shared_experts"), 0)
+                             : 0;
+  m.n_shared = s.num_shared_experts >= 0 ? s.num_shared_experts : fam_shared;
+  if (m.n_shared > 0 && lay.shared_act.empty())
+    throw InputError(rf, "model.num_shared_experts",
+                     "family " + fam.name + " has no shared experts (expected 0)");
+  if (m.n_shared != fam_shared && !has_key("num_shared_experts"))
+    throw InputError(rf, "model.num_shared_experts",
+                     "family " + fam.name + " has a fixed number of shared experts (" +
+                         std::to_string(fam_shared) + ")");
+  if (m.n_shared > 0 && has_key("shared_intermediate_size"))
+    m.shared_I = s.shared_intermediate_size > 0 ? s.shared_intermediate_size : m.n_shared * m.I;
+  else if (m.n_shared > 0) {
+    if (s.shared_intermediate_size > 0 && s.shared_intermediate_size != m.n_shared * m.I)
+      throw InputError(
+          rf, "model.shared_intermediate_size",
+          "family " + fam.name + " fixes it to num_shared_experts * intermediate_size");
+    m.shared_I = m.n_shared * m.I;
+  }
+  if (m.n_shared == 0 && s.shared_intermediate_size > 0)
+    throw InputError(rf, "model.shared_intermediate_size", "set without shared experts");
+  if (m.first_dense > 0 && (fam.moe_layers.first.empty() || fam.dense.dense_act.empty()))
+    throw InputError(rf, "model.first_k_dense_replace",
+                     "family " + fam.name + " has no dense first layers (expected 0)");
+  if (r.plant.write_reference && m.first_dense > 0)
+    throw InputError(rf, "plant.upcycling.write_reference",
+                     "a dense reference needs every layer MoE (first_k_dense_replace 0)");
+  if (lay.fused() && uint64_t(m.E) * 2 * m.I * m.H > (uint64_t(1) << 30))
+    throw InputError(rf, "layout",
+                     "fused tensors above 2^30 elements are not supported (use classic)");
+
+  // Refuse before anything is written: above the cap, or above the free space of the target's
+  // file system, with the estimate in the message.
+  const double estimate = estimate_tensor_bytes(m, r.dtype);
+  if (estimate > double(max_output_bytes))
+    throw InputError(rf, "model",
+                     "the synthetic model would take about " + gigabytes(estimate) +
+                         " (estimate), above the limit of " + gigabytes(double(max_output_bytes)) +
+                         "; pass --max-output-gb to allow more");
+  std::error_code space_ec;
+  const fs::space_info space = fs::space(out_dir.parent_path(), space_ec);
+  if (!space_ec && estimate > double(space.available))
+    throw InputError(rf, "model",
+                     "the synthetic model would take about " + gigabytes(estimate) +
+                         " (estimate), but only " + gigabytes(double(space.available)) +
+                         " are free where " + target.string() + " is written");
   fs::create_directories(out_dir);
   Generator gen(m);
   std::vector<Job> jobs;
@@ -488,6 +644,22 @@ SynthResult synthesize(const Recipe& r, const fs::path& out_dir, const fs::path&
   auto add = [&](int w, std::string name, std::vector<int64_t> shape,
                  std::function<void(float*)> f) {
     jobs.push_back({w, TensorSpec{std::move(name), dt, std::move(shape)}, std::move(f)});
+  };
+  const Quantization& qz = r.quant;
+  if (qz.scheme == "mxfp4" && (!lay.fused() || m.H % 32 != 0 || m.I % 32 != 0))
+    throw InputError(rf, "quantization.scheme",
+                     "mxfp4 needs a fused layout and hidden/intermediate sizes divisible by 32");
+  if (!qz.twin.empty() && qz.scheme.empty())
+    throw InputError(rf, "quantization.twin", "a dequantised twin needs a quantization scheme");
+  // Expert weights: quantised when the recipe says so (FP8: routed and shared experts, as
+  // DeepSeek-V3 ships them; MXFP4: the fused routed experts, as gpt-oss does).
+  auto add_expert = [&](std::string name, std::vector<int64_t> shape, std::function<void(float*)> f,
+                        bool routed_fused) {
+    add(0, std::move(name), std::move(shape), std::move(f));
+    Job& j = jobs.back();
+    j.transposed = routed_fused && lay.fused_transposed;
+    if (qz.scheme == "fp8") j.quant = 'f';
+    if (qz.scheme == "mxfp4" && routed_fused) j.quant = 'm';
   };
   // Non-expert tensors: streams over fixed 4096-element blocks keyed by the tensor name, so a
   // tensor the reference model shares by name (embeddings, attention) gets identical bytes.
@@ -512,6 +684,14 @@ SynthResult synthesize(const Recipe& r, const fs::path& out_dir, const fs::path&
   const bool ref = r.plant.write_reference;
   const DenseTensorNames& dn = fam.dense;
 
+  // Multi-head latent attention sizes (families naming kv_a_proj_with_mqa): small, fixed
+  // fractions of the model's sizes, written to config.json below.
+  struct MlaDims {
+    int64_t q_lora, kv_lora, nope, rope, v;
+  };
+  const MlaDims mla{std::max<int64_t>(H / 2, 8), std::max<int64_t>(H / 4, 8), std::max(m.hd / 2, 2),
+                    std::max(m.hd / 2, 2), m.hd};
+  const bool has_mla = dn.extra.count("kv_a_proj_with_mqa") > 0;
   // Attention and norms of decoder layer l for writer w, under the given names.
   auto attention = [&](int w, const DenseTensorNames& names, int l) {
     if (!names.input_norm.empty()) constant(w, expand_pattern(names.input_norm, l), {H}, 1.0f);
@@ -528,6 +708,20 @@ SynthResult synthesize(const Recipe& r, const fs::path& out_dir, const fs::path&
         constant(w, name, {q_out}, 0.0f);
       else if (key == "k_bias" || key == "v_bias")
         constant(w, name, {kv_out}, 0.0f);
+      else if (key == "q_a_proj")  // DeepSeek V2/V3 multi-head latent attention (mla_dims)
+        randn(w, name, {mla.q_lora, H}, sH);
+      else if (key == "q_a_layernorm")
+        constant(w, name, {mla.q_lora}, 1.0f);
+      else if (key == "q_b_proj")
+        randn(w, name, {int64_t(m.heads) * (mla.nope + mla.rope), mla.q_lora},
+              1.0f / std::sqrt(float(mla.q_lora)));
+      else if (key == "kv_a_proj_with_mqa")
+        randn(w, name, {mla.kv_lora + mla.rope, H}, sH);
+      else if (key == "kv_a_layernorm")
+        constant(w, name, {mla.kv_lora}, 1.0f);
+      else if (key == "kv_b_proj")
+        randn(w, name, {int64_t(m.heads) * (mla.nope + mla.v), mla.kv_lora},
+              1.0f / std::sqrt(float(mla.kv_lora)));
       else if (key == "q_norm")
         constant(w, name, {q_out}, 1.0f);
       else if (key == "k_norm")
@@ -540,14 +734,28 @@ SynthResult synthesize(const Recipe& r, const fs::path& out_dir, const fs::path&
     }
   };
   auto dense_ffn = [&](int w, const std::string& pa, const std::string& pu, const std::string& pd,
-                       int64_t width) {
+                       int64_t width, bool quantized = false) {
     randn(w, pa, {width, H}, sH);
+    if (quantized && qz.scheme == "fp8") jobs.back().quant = 'f';
     randn(w, pu, {width, H}, sH);
+    if (quantized && qz.scheme == "fp8") jobs.back().quant = 'f';
     randn(w, pd, {H, width}, 1.0f / std::sqrt(float(width)));
+    if (quantized && qz.scheme == "fp8") jobs.back().quant = 'f';
   };
 
   // The dense reference model "F" is written in the layout of its own family file.
-  const DenseTensorNames& rn = m.ref_fam.dense;
+  Family ref_fam;
+  if (ref) {
+    const fs::path ref_path = families_dir / (r.plant.reference_family + ".yaml");
+    if (!fs::exists(ref_path))
+      throw InputError(rf, "plant.upcycling.reference_family",
+                       "no family file " + ref_path.string());
+    ref_fam = load_family(ref_path);
+    if (ref_fam.dense.dense_act.empty())
+      throw InputError(rf, "plant.upcycling.reference_family",
+                       "family " + ref_fam.name + " names no dense FFN tensors (dense.dense_act)");
+  }
+  const DenseTensorNames& rn = ref_fam.dense;
 
   randn(0, dn.embed, {m.V, H}, 1.0f);
   if (ref) randn(1, rn.embed, {m.V, H}, 1.0f);
@@ -568,37 +776,60 @@ SynthResult synthesize(const Recipe& r, const fs::path& out_dir, const fs::path&
     if (!lay.score_correction_bias.empty())
       constant(0, expand_pattern(lay.score_correction_bias, l), {E}, 0.0f);
     if (lay.fused()) {
-      add(0, expand_pattern(lay.fused_gate_up, l), {E, 2 * I, H}, [&gen, pos, I, H, E](float* out) {
-        const auto& p = gen.plan(pos);
-        for (int64_t e = 0; e < E; ++e) {
-          gen.expert_rows(p, int(e), "act", out + e * 2 * I * H);
-          gen.expert_rows(p, int(e), "up", out + e * 2 * I * H + I * H);
-        }
-      });
-      add(0, expand_pattern(lay.fused_down, l), {E, H, I}, [&gen, pos, I, H, E](float* out) {
-        const auto& p = gen.plan(pos);
-        for (int64_t e = 0; e < E; ++e) gen.expert_down(p, int(e), p.t, out + e * H * I);
-      });
+      const bool inter = lay.gate_up_interleaved;
+      add_expert(
+          expand_pattern(lay.fused_gate_up, l), {E, 2 * I, H},
+          [&gen, pos, I, H, E, inter](float* out) {
+            const auto& p = gen.plan(pos);
+            std::vector<float> act(static_cast<std::size_t>(I * H)), up(act.size());
+            for (int64_t e = 0; e < E; ++e) {
+              float* o = out + e * 2 * I * H;
+              gen.expert_rows(p, int(e), "act", act.data());
+              gen.expert_rows(p, int(e), "up", up.data());
+              // Act rows then up rows, or interleaved (gpt-oss: act row i at 2i, up at 2i + 1).
+              for (int64_t i = 0; i < I; ++i) {
+                std::copy_n(act.data() + i * H, H, o + (inter ? 2 * i : i) * H);
+                std::copy_n(up.data() + i * H, H, o + (inter ? 2 * i + 1 : I + i) * H);
+              }
+            }
+          },
+          true);
+      add_expert(
+          expand_pattern(lay.fused_down, l), {E, H, I},
+          [&gen, pos, I, H, E](float* out) {
+            const auto& p = gen.plan(pos);
+            for (int64_t e = 0; e < E; ++e) gen.expert_down(p, int(e), p.t, out + e * H * I);
+          },
+          true);
+      if (!lay.fused_gate_up_bias.empty())
+        randn(0, expand_pattern(lay.fused_gate_up_bias, l), {E, 2 * I}, 0.02f);
+      if (!lay.fused_down_bias.empty())
+        randn(0, expand_pattern(lay.fused_down_bias, l), {E, H}, 0.02f);
     } else {
       for (int e = 0; e < E; ++e) {
-        add(0, expand_pattern(lay.expert_act, l, e), {I, H},
-            [&gen, pos, e](float* out) { gen.expert_rows(gen.plan(pos), e, "act", out); });
-        add(0, expand_pattern(lay.expert_up, l, e), {I, H},
-            [&gen, pos, e](float* out) { gen.expert_rows(gen.plan(pos), e, "up", out); });
-        add(0, expand_pattern(lay.expert_down, l, e), {H, I}, [&gen, pos, e](float* out) {
-          const auto& p = gen.plan(pos);
-          gen.expert_down(p, e, p.t, out);
-        });
+        add_expert(
+            expand_pattern(lay.expert_act, l, e), {I, H},
+            [&gen, pos, e](float* out) { gen.expert_rows(gen.plan(pos), e, "act", out); }, false);
+        add_expert(
+            expand_pattern(lay.expert_up, l, e), {I, H},
+            [&gen, pos, e](float* out) { gen.expert_rows(gen.plan(pos), e, "up", out); }, false);
+        add_expert(
+            expand_pattern(lay.expert_down, l, e), {H, I},
+            [&gen, pos, e](float* out) {
+              const auto& p = gen.plan(pos);
+              gen.expert_down(p, e, p.t, out);
+            },
+            false);
       }
     }
     if (m.n_shared > 0) {
       if (lay.shared_act.find("{E}") != std::string::npos) {
         for (int e = 0; e < m.n_shared; ++e)
           dense_ffn(0, expand_pattern(lay.shared_act, l, e), expand_pattern(lay.shared_up, l, e),
-                    expand_pattern(lay.shared_down, l, e), m.shared_I / m.n_shared);
+                    expand_pattern(lay.shared_down, l, e), m.shared_I / m.n_shared, true);
       } else {
         dense_ffn(0, expand_pattern(lay.shared_act, l), expand_pattern(lay.shared_up, l),
-                  expand_pattern(lay.shared_down, l), m.shared_I);
+                  expand_pattern(lay.shared_down, l), m.shared_I, true);
       }
       if (!lay.shared_gate.empty()) randn(0, expand_pattern(lay.shared_gate, l), {1, H}, sH);
     }
@@ -623,22 +854,307 @@ SynthResult synthesize(const Recipe& r, const fs::path& out_dir, const fs::path&
     randn(1, rn.lm_head, {m.V, H}, sH);
   }
 
-  const fs::path dirs[2] = {out_dir, fs::path(r.plant.reference_dir).is_absolute()
-                                          ? fs::path(r.plant.reference_dir)
-                                          : out_dir / r.plant.reference_dir};
+  // config.json: each canonical size under the family's first config key for it. A size the
+  // family has no key for must equal the family's default (the checkpoint could not say otherwise).
+  auto config = [&](const Family& f, bool reference) {
+    ojson c;
+    c["model_type"] = f.model_types.empty() ? f.name : f.model_types[0];
+    if (!f.architectures.empty()) c["architectures"] = {f.architectures[0]};
+    auto put = [&](const std::string& canon, const ojson& v) {
+      if (canon.empty()) return;
+      const auto it = f.config_keys.find(canon);
+      if (it == f.config_keys.end() || it->second.empty()) {
+        const auto d = f.config_defaults.find(canon);
+        if (d != f.config_defaults.end() && nlohmann::json::parse(v.dump()) != d->second)
+          throw InputError(rf, "model",
+                           "family " + f.name + " has no config key for " + canon +
+                               "; its value is fixed at " + d->second.dump() + ", not " + v.dump());
+        return;
+      }
+      if (!c.contains(it->second[0])) c[it->second[0]] = v;
+    };
+    put("num_layers", m.L);
+    put("hidden_size", H);
+    if (reference) {
+      put("intermediate_size", I);
+    } else {
+      put("expert_intermediate_size", I);
+      put("intermediate_size", m.dense_I);
+      put("num_experts", E);
+      put("top_k", m.K);
+      if (m.n_shared > 0) {
+        put("num_shared_experts", m.n_shared);
+        put("shared_intermediate_size", m.shared_I);
+      }
+      put(f.moe_layers.first, m.first_dense);
+      put(f.moe_layers.period, 1);
+      put(f.moe_layers.except, ojson::array());
+      put("norm_topk_prob", f.routing.renormalize);
+      put("scoring_func", f.routing.scoring == Scoring::Sigmoid ? "sigmoid" : "softmax");
+    }
+    put("vocab_size", m.V);
+    put("num_attention_heads", m.heads);
+    put("num_key_value_heads", m.kv);
+    put("head_dim", m.hd);
+    put("rms_norm_eps", 1e-5);
+    put("rope_theta", 10000.0);
+    c["hidden_act"] =
+        f.activation == Activation::GELU || f.activation == Activation::GELUTanh ? "gelu" : "silu";
+    if (!reference && has_mla) {
+      c["q_lora_rank"] = mla.q_lora;
+      c["kv_lora_rank"] = mla.kv_lora;
+      c["qk_nope_head_dim"] = mla.nope;
+      c["qk_rope_head_dim"] = mla.rope;
+      c["v_head_dim"] = mla.v;
+    }
+    c["max_position_embeddings"] = 4096;
+    c["tie_word_embeddings"] = false;
+    c["bos_token_id"] = 1;
+    c["eos_token_id"] = 2;
+    c["torch_dtype"] = torch_dtype(dt);
+    return c;
+  };
+  ojson main_config = config(fam, false);
+  const ojson twin_config = main_config;
+  if (qz.scheme == "fp8")
+    main_config["quantization_config"] = {{"quant_method", "fp8"},
+                                          {"fmt", "e4m3"},
+                                          {"activation_scheme", "dynamic"},
+                                          {"weight_block_size", {qz.block_rows, qz.block_cols}}};
+  else if (qz.scheme == "mxfp4")
+    main_config["quantization_config"] = {{"quant_method", "mxfp4"}};
+  const ojson ref_config = ref ? config(ref_fam, true) : ojson();
+
+  // Stream: one tensor in flight, converted in parallel chunks and handed to its writer. Writer 0
+  // is the model, 1 the dense reference, 2 the dequantised twin (every tensor of writer 0, with
+  // quantised ones as their exact F32 values).
+  const bool twin = !qz.twin.empty();
+  auto stored_shape = [](const Job& j) {
+    return j.transposed && j.quant != 'm' ? swapped_last2(j.spec.shape) : j.spec.shape;
+  };
+  auto twin_shape = [](const Job& j) {
+    return j.transposed ? swapped_last2(j.spec.shape) : j.spec.shape;
+  };
+  std::vector<TensorSpec> specs[3];
+  uint64_t max_elems = 0;
+  for (const auto& j : jobs) {
+    const std::vector<int64_t> shape = stored_shape(j);
+    const std::size_t nd = shape.size();
+    const int64_t R = nd >= 2 ? shape[nd - 2] : 1, C = shape[nd - 1];
+    std::vector<int64_t> lead(shape.begin(), shape.end() - std::min<std::size_t>(nd, 2));
+    if (j.quant == 'f') {
+      specs[j.writer].push_back({j.spec.name, DType::F8_E4M3, shape});
+      std::vector<int64_t> sshape = lead;
+      sshape.push_back((R + qz.block_rows - 1) / qz.block_rows);
+      sshape.push_back((C + qz.block_cols - 1) / qz.block_cols);
+      specs[j.writer].push_back({j.spec.name + "_scale_inv", DType::F32, sshape});
+    } else if (j.quant == 'm') {
+      std::vector<int64_t> scales(shape.begin(), shape.end() - 1);
+      scales.push_back(C / 32);
+      std::vector<int64_t> blocks = scales;
+      blocks.push_back(16);
+      specs[j.writer].push_back({j.spec.name + "_blocks", DType::U8, blocks});
+      specs[j.writer].push_back({j.spec.name + "_scales", DType::U8, scales});
+    } else {
+      specs[j.writer].push_back({j.spec.name, dt, shape});
+    }
+    if (twin && j.writer == 0)
+      specs[2].push_back({j.spec.name, j.quant ? DType::F32 : dt, twin_shape(j)});
+    max_elems = std::max<uint64_t>(max_elems, j.spec.nbytes() / dtype_size(dt));
+  }
+  const std::map<std::string, std::string> meta = {{"format", "pt"}};
+  // load_recipe keeps reference_dir and the quantisation twin relative and inside the output (no
+  // "..").
+  const fs::path ref_dir = out_dir / r.plant.reference_dir;
+  const fs::path twin_dir = out_dir / qz.twin;
+  std::unique_ptr<ShardedWriter> writers[3];
+  writers[0] = std::make_unique<ShardedWriter>(out_dir, specs[0], r.shard_bytes, meta);
+  if (ref) {
+    fs::create_directories(ref_dir);
+    writers[1] = std::make_unique<ShardedWriter>(ref_dir, specs[1], r.shard_bytes, meta);
+  }
+  if (twin) {
+    fs::create_directories(twin_dir);
+    writers[2] = std::make_unique<ShardedWriter>(twin_dir, specs[2], r.shard_bytes, meta);
+  }
+  std::vector<float> buf(max_elems);
+  std::vector<unsigned char> bytes(max_elems * dtype_size(dt));
   SynthResult result;
   result.out_dir = out_dir;
-  result.tensor_bytes = write_tensor_jobs(jobs, dt, dirs, r.shard_bytes, m.threads);
+  auto encode = [&](const float* src, uint64_t n) {
+    const uint64_t chunk = 1 << 20;
+    const uint64_t chunks = (n + chunk - 1) / chunk;
+    parallel_chunks(static_cast<int64_t>(chunks), chunks >= 4 ? m.threads : 1,
+                    [&](int64_t cb, int64_t ce) {
+                      for (uint64_t c = cb; c < static_cast<uint64_t>(ce); ++c) {
+                        const uint64_t b = c * chunk, e = std::min(n, b + chunk);
+                        convert_from_float(dt, src + b, bytes.data() + b * dtype_size(dt), e - b);
+                      }
+                    });
+  };
+  for (const auto& j : jobs) {
+    const uint64_t n = j.spec.nbytes() / dtype_size(dt);
+    j.fill(buf.data());
+    const std::vector<int64_t>& ls = j.spec.shape;
+    const std::size_t nd = ls.size();
+    const int64_t R = nd >= 2 ? ls[nd - 2] : 1, C = ls[nd - 1];
+    const int64_t mats = static_cast<int64_t>(n) / std::max<int64_t>(R * C, 1);
+    std::vector<float> t;
+    const float* src = buf.data();
+    if (j.transposed && j.quant != 'm') {
+      t = transpose_last2(buf.data(), mats, R, C);
+      src = t.data();
+    }
+    if (!j.quant) {
+      encode(src, n);
+      writers[j.writer]->write(j.spec.name, bytes.data(), n * dtype_size(dt));
+      if (twin && j.writer == 0) writers[2]->write(j.spec.name, bytes.data(), n * dtype_size(dt));
+      result.tensor_bytes += n * dtype_size(dt);
+      continue;
+    }
+    std::vector<float> deq;
+    if (j.quant == 'f') {
+      const int64_t SR = j.transposed ? C : R, SC = j.transposed ? R : C;
+      std::vector<uint8_t> codes;
+      std::vector<float> scales;
+      quantize_fp8_blocks(src, mats, SR, SC, qz.block_rows, qz.block_cols, codes, scales, deq);
+      writers[0]->write(j.spec.name, codes.data(), codes.size());
+      writers[0]->write(j.spec.name + "_scale_inv", scales.data(), scales.size() * 4);
+      result.tensor_bytes += codes.size() + scales.size() * 4;
+    } else {
+      std::vector<uint8_t> blocks, scales;
+      quantize_mxfp4(src, mats * R, C, blocks, scales, deq);
+      writers[0]->write(j.spec.name + "_blocks", blocks.data(), blocks.size());
+      writers[0]->write(j.spec.name + "_scales", scales.data(), scales.size());
+      result.tensor_bytes += blocks.size() + scales.size();
+      if (j.transposed) deq = transpose_last2(deq.data(), mats, R, C);
+    }
+    if (twin) writers[2]->write(j.spec.name, deq.data(), deq.size() * 4);
+  }
+  for (auto& w : writers)
+    if (w) w->finish();
+  buf = {};
+  bytes = {};
 
-  write_text(out_dir / "config.json", model_config(m, fam, false).dump(2) + "\n");
+  write_text(out_dir / "config.json", main_config.dump(2) + "\n");
   write_tokenizer_files(out_dir);
   if (ref) {
-    write_text(dirs[1] / "config.json", model_config(m, m.ref_fam, true).dump(2) + "\n");
-    write_tokenizer_files(dirs[1]);
+    write_text(ref_dir / "config.json", ref_config.dump(2) + "\n");
+    write_tokenizer_files(ref_dir);
   }
-  for (int pos = 0; pos < m.n_moe; ++pos) result.layers.push_back(gen.reports().at(pos));
-  write_text(out_dir / "synth.json", synth_manifest(m, result.layers).dump(2) + "\n");
+  if (twin) {
+    ojson tc = twin_config;
+    tc["torch_dtype"] = "float32";
+    write_text(twin_dir / "config.json", tc.dump(2) + "\n");
+    write_tokenizer_files(twin_dir);
+  }
 
+  // synth.json: what was planted and the calibrated parameters, per MoE layer.
+  ojson manifest;
+  manifest["recipe"] = r.name;
+  manifest["family"] = fam.name;
+  manifest["layout"] = lay.name;
+  manifest["seed"] = r.seed;
+  manifest["dtype"] = dtype_name(dt);
+  manifest["rng"] = r.fast_rng ? "fast" : "exact";
+  ojson layers = ojson::array();
+  for (int pos = 0; pos < m.n_moe; ++pos) {
+    const LayerReport rep = gen.reports().at(pos);
+    result.layers.push_back(rep);
+    ojson jl = {{"layer", rep.layer},
+                {"similarity", rep.similarity},
+                {"keep_order", rep.keep_order},
+                {"output_scale", rep.output_scale}};
+    if (!rep.dark_experts.empty()) jl["dark_experts"] = rep.dark_experts;
+    if (!rep.base_weight.empty()) jl["base_weight"] = rep.base_weight;
+    if (rep.mean_neuron > 0) jl["mean_neuron"] = rep.mean_neuron;
+    if (rep.router_r2_target >= 0)
+      jl["router_r2"] = {{"target", rep.router_r2_target},
+                         {"planted", rep.router_r2},
+                         {"alpha", rep.router_alpha}};
+    if (rep.norm_target >= 0)
+      jl["norm_routing"] = {{"target", rep.norm_target},
+                            {"calibrated", rep.norm_achieved},
+                            {"amplitude", rep.norm_amplitude}};
+    if (rep.activation_ratio_target >= 0)
+      jl["activation_ratio"] = {{"target", rep.activation_ratio_target},
+                                {"dead_fraction", rep.dead_fraction}};
+    layers.push_back(jl);
+  }
+  manifest["layers"] = layers;
+  if (!r.expect.empty()) manifest["expect"] = r.expect;
+  write_text(out_dir / "synth.json", manifest.dump(2) + "\n");
+
+  return result;
+}
+
+// A staging directory beside the target, removed on destruction unless committed.
+class StagedDirectory {
+ public:
+  explicit StagedDirectory(const fs::path& target) : target_(target) {
+    const fs::path parent = target.has_parent_path() ? target.parent_path() : fs::path(".");
+    const std::string tag =
+        "." + target.filename().string() + ".synth-" + std::to_string(::getpid());
+    path_ = parent / (tag + "-tmp");
+    old_ = parent / (tag + "-old");
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+    fs::remove_all(old_, ec);
+  }
+  ~StagedDirectory() {
+    std::error_code ec;
+    if (!committed_) fs::remove_all(path_, ec);
+    fs::remove_all(old_, ec);
+  }
+  const fs::path& path() const { return path_; }
+  // Moves the staged model into place; a previous model there is replaced only now.
+  void commit() {
+    std::error_code ec;
+    if (fs::exists(target_, ec)) fs::rename(target_, old_, ec);
+    if (ec) throw InputError(target_.string(), "--out", "cannot replace it: " + ec.message());
+    fs::rename(path_, target_, ec);
+    if (ec) {
+      std::error_code restore;
+      if (fs::exists(old_, restore)) fs::rename(old_, target_, restore);
+      throw InputError(target_.string(), "--out",
+                       "cannot move the model into place: " + ec.message());
+    }
+    committed_ = true;
+  }
+
+ private:
+  fs::path target_, path_, old_;
+  bool committed_ = false;
+};
+
+// --out must be absent, an empty directory or a model synth wrote before (it has synth.json):
+// synth never replaces a directory of other files.
+void check_output_target(const Recipe& r, const fs::path& out_dir) {
+  std::error_code ec;
+  const fs::file_status st = fs::symlink_status(out_dir, ec);
+  if (ec || !fs::exists(st)) return;
+  if (!fs::is_directory(st))
+    throw InputError(out_dir.string(), "--out", "exists and is not a directory");
+  if (!fs::is_empty(out_dir, ec) && !fs::exists(out_dir / "synth.json"))
+    throw InputError(out_dir.string(), "--out",
+                     "is a non-empty directory that synth did not write (no synth.json); "
+                     "choose a new or empty directory");
+  if (!r.path.empty() && is_inside(r.path, out_dir))
+    throw InputError(out_dir.string(), "--out",
+                     "holds the recipe " + r.path.string() + " itself; choose another directory");
+}
+
+}  // namespace
+
+SynthResult synthesize(const Recipe& r, const fs::path& out_dir, const fs::path& families_dir,
+                       int threads, uint64_t max_output_bytes) {
+  if (out_dir.empty()) throw InputError("<command line>", "--out", "empty output path");
+  check_output_target(r, out_dir);
+  StagedDirectory stage(out_dir);
+  SynthResult result =
+      write_model(r, stage.path(), families_dir, threads, max_output_bytes, out_dir);
+  stage.commit();
+  result.out_dir = out_dir;
   for (const auto& e : fs::recursive_directory_iterator(out_dir))
     if (e.is_regular_file()) result.files.push_back(e.path());
   std::sort(result.files.begin(), result.files.end());
