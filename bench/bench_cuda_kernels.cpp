@@ -84,6 +84,20 @@ float time_ms(cudaEvent_t start, cudaEvent_t stop, F&& work) {
   return ms;
 }
 
+// One warm-up run of `work`, then one timed run per benchmark iteration (manual time); returns
+// the mean milliseconds of an iteration.
+template <typename F>
+double timed_iterations(benchmark::State& state, cudaEvent_t start, cudaEvent_t stop, F&& work) {
+  time_ms(start, stop, work);
+  double total_ms = 0;
+  for (auto _ : state) {
+    const float ms = time_ms(start, stop, work);
+    state.SetIterationTime(ms / 1e3);
+    total_ms += ms;
+  }
+  return total_ms / static_cast<double>(state.iterations());
+}
+
 // Device ceilings, measured once by main() before any benchmark runs.
 struct GpuCeilings {
   bool ok = false;
@@ -181,15 +195,17 @@ void report_gpu_work(benchmark::State& state, double mean_ms, double bytes, doub
   } while (0)
 
 // A plain copy of the set's bytes (pageable host memory, as the mmap is) to one device buffer.
+void copy_set(const HostSet& set, void* device) {
+  std::size_t offset = 0;
+  for (const auto& m : set.data) {
+    const std::size_t bytes = m.size() * sizeof(uint16_t);
+    cudaMemcpy(static_cast<char*>(device) + offset, m.data(), bytes, cudaMemcpyHostToDevice);
+    offset += bytes;
+  }
+}
+
 float copy_ms(const HostSet& set, void* device, cudaEvent_t start, cudaEvent_t stop) {
-  return time_ms(start, stop, [&] {
-    std::size_t offset = 0;
-    for (const auto& m : set.data) {
-      const std::size_t bytes = m.size() * sizeof(uint16_t);
-      cudaMemcpy(static_cast<char*>(device) + offset, m.data(), bytes, cudaMemcpyHostToDevice);
-      offset += bytes;
-    }
-  });
+  return time_ms(start, stop, [&] { copy_set(set, device); });
 }
 
 // Args: n matrices, rows, cols, axis (0 rows, 1 cols).
@@ -250,19 +266,12 @@ void BM_CudaHostToDeviceCopy(benchmark::State& state) {
   BENCH_CUDA_CHECK(cudaEventCreate(&stop));
   void* device = nullptr;
   BENCH_CUDA_CHECK(cudaMalloc(&device, set.bytes));
-  copy_ms(set, device, start, stop);
-  double total_ms = 0;
-  for (auto _ : state) {
-    const float ms = copy_ms(set, device, start, stop);
-    state.SetIterationTime(ms / 1e3);
-    total_ms += ms;
-  }
+  const double mean_ms = timed_iterations(state, start, stop, [&] { copy_set(set, device); });
   cudaFree(device);
   cudaEventDestroy(start);
   cudaEventDestroy(stop);
   // x_read: how far PCIe is below device-memory bandwidth for the same bytes.
-  report_gpu_work(state, total_ms / static_cast<double>(state.iterations()),
-                  static_cast<double>(set.bytes), 0);
+  report_gpu_work(state, mean_ms, static_cast<double>(set.bytes), 0);
 }
 
 // The ceilings as benchmarks of their own, so a baseline records them (ratios ~1 by construction).
@@ -275,19 +284,12 @@ void BM_CudaDeviceCopy(benchmark::State& state) {
   BENCH_CUDA_CHECK(cudaMalloc(&a, kCopyBytes));
   BENCH_CUDA_CHECK(cudaMalloc(&b, kCopyBytes));
   auto copy = [&] { cudaMemcpy(b, a, kCopyBytes, cudaMemcpyDeviceToDevice); };
-  time_ms(start, stop, copy);
-  double total_ms = 0;
-  for (auto _ : state) {
-    const float ms = time_ms(start, stop, copy);
-    state.SetIterationTime(ms / 1e3);
-    total_ms += ms;
-  }
+  const double mean_ms = timed_iterations(state, start, stop, copy);
   cudaFree(a);
   cudaFree(b);
   cudaEventDestroy(start);
   cudaEventDestroy(stop);
-  report_gpu_work(state, total_ms / static_cast<double>(state.iterations()),
-                  2.0 * static_cast<double>(kCopyBytes), 0);
+  report_gpu_work(state, mean_ms, 2.0 * static_cast<double>(kCopyBytes), 0);
 }
 
 void BM_CublasSgemm(benchmark::State& state) {
@@ -312,21 +314,14 @@ void BM_CublasSgemm(benchmark::State& state) {
   auto gemm = [&] {
     cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, n, n, n, &one, a, n, b, n, &zero, c, n);
   };
-  time_ms(start, stop, gemm);
-  double total_ms = 0;
-  for (auto _ : state) {
-    const float ms = time_ms(start, stop, gemm);
-    state.SetIterationTime(ms / 1e3);
-    total_ms += ms;
-  }
+  const double mean_ms = timed_iterations(state, start, stop, gemm);
   cublasDestroy(h);
   cudaFree(a);
   cudaFree(b);
   cudaFree(c);
   cudaEventDestroy(start);
   cudaEventDestroy(stop);
-  report_gpu_work(state, total_ms / static_cast<double>(state.iterations()), 0,
-                  2.0 * n * n * static_cast<double>(n));
+  report_gpu_work(state, mean_ms, 0, 2.0 * n * n * static_cast<double>(n));
 }
 
 #else

@@ -16,40 +16,93 @@ nlohmann::ordered_json num(double v) {
   return std::isfinite(v) ? nlohmann::ordered_json(v) : nlohmann::ordered_json(nullptr);
 }
 
-// Reading helpers that name the field on error.
-struct Reader {
-  std::string file;
-
-  [[noreturn]] void fail(const std::string& field, const std::string& what) const {
-    throw InputError(file, field, what);
-  }
-  const nlohmann::json& at(const nlohmann::json& j, const std::string& key,
-                           const std::string& path) const {
-    if (!j.is_object() || !j.contains(key)) fail(path + key, "missing");
-    return j.at(key);
-  }
-  std::string str(const nlohmann::json& j, const std::string& key, const std::string& path) const {
-    const auto& v = at(j, key, path);
-    if (!v.is_string()) fail(path + key, "expected a string");
-    return v.get<std::string>();
-  }
-  std::string str_or(const nlohmann::json& j, const std::string& key,
-                     const std::string& path) const {
-    if (!j.contains(key) || j.at(key).is_null()) return {};
-    return str(j, key, path);
-  }
-  double number(const nlohmann::json& j, const std::string& key, const std::string& path) const {
-    const auto& v = at(j, key, path);
-    if (v.is_null()) return std::numeric_limits<double>::quiet_NaN();
-    if (!v.is_number()) fail(path + key, "expected a number or null");
-    return v.get<double>();
-  }
-  int integer(const nlohmann::json& j, const std::string& key, const std::string& path) const {
-    const auto& v = at(j, key, path);
-    if (!v.is_number_integer()) fail(path + key, "expected an integer");
-    return v.get<int>();
-  }
+// Reading: results.json maps onto the result types through nlohmann's from_json (below) and
+// NLOHMANN_JSON_SERIALIZE_ENUM (suite/result.h). A bad field throws FieldError with its key path
+// inside the object being read; each enclosing from_json prefixes its own key, and
+// results_from_json turns it into InputError(file, full path, what was expected).
+struct FieldError {
+  std::string key, what;
 };
+
+[[noreturn]] void bad(const std::string& key, const std::string& what) {
+  throw FieldError{key, what};
+}
+
+const nlohmann::json& at(const nlohmann::json& j, const std::string& key) {
+  if (!j.is_object() || !j.contains(key)) bad(key, "missing");
+  return j.at(key);
+}
+
+std::string str(const nlohmann::json& j, const std::string& key) {
+  const auto& v = at(j, key);
+  if (!v.is_string()) bad(key, "expected a string");
+  return v.get<std::string>();
+}
+
+// Absent or null: empty.
+std::string str_or(const nlohmann::json& j, const std::string& key) {
+  if (!j.is_object() || !j.contains(key) || j.at(key).is_null()) return {};
+  return str(j, key);
+}
+
+// null: NaN (what the writer makes of a non-finite value).
+double number(const nlohmann::json& j, const std::string& key) {
+  const auto& v = at(j, key);
+  if (v.is_null()) return std::numeric_limits<double>::quiet_NaN();
+  if (!v.is_number()) bad(key, "expected a number or null");
+  return v.get<double>();
+}
+
+int integer(const nlohmann::json& j, const std::string& key) {
+  const auto& v = at(j, key);
+  if (!v.is_number_integer()) bad(key, "expected an integer");
+  return v.get<int>();
+}
+
+// An enum through NLOHMANN_JSON_SERIALIZE_ENUM, strictly: the macro maps an unknown string to the
+// enum's first value, so the value must also convert back to what was written.
+template <class E>
+E enumerated(const nlohmann::json& j, const std::string& key, const std::string& expected) {
+  const auto& v = at(j, key);
+  const E e = v.get<E>();
+  if (nlohmann::json(e) != v) bad(key, expected);
+  return e;
+}
+
+// A nested value through its from_json, its errors prefixed with `key`.
+template <class T>
+void nested(const nlohmann::json& j, const std::string& key, T& out) {
+  try {
+    at(j, key).get_to(out);
+  } catch (const FieldError& e) {
+    bad(key + (e.key.empty() || e.key[0] == '[' ? "" : ".") + e.key, e.what);
+  }
+}
+
+// A list of values through their from_json, errors prefixed with `key[i]`.
+template <class T>
+void nested_list(const nlohmann::json& j, const std::string& key, std::vector<T>& out) {
+  const auto& list = at(j, key);
+  if (!list.is_array()) bad(key, "expected a list");
+  out.clear();
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    try {
+      out.push_back(list[i].get<T>());
+    } catch (const FieldError& e) {
+      bad(key + "[" + std::to_string(i) + "]." + e.key, e.what);
+    }
+  }
+}
+
+// A value parsed by a function that throws std::invalid_argument (aggregates, thresholds).
+template <class F>
+auto parsed(const nlohmann::json& j, const std::string& key, F parse) {
+  try {
+    return parse(at(j, key));
+  } catch (const std::invalid_argument& ex) {
+    bad(key, ex.what());
+  }
+}
 
 Band band_from_json(const nlohmann::json& j) {
   Band b;
@@ -141,7 +194,7 @@ nlohmann::ordered_json results_to_json(const RunResult& r) {
                   {"params", h.params},
                   {"layers", h.layers},
                   {"aggregate", h.aggregate.to_json()},
-                  {"outcome", outcome_name(h.outcome)},
+                  {"outcome", h.outcome},
                   {"reason", h.reason},
                   {"value", num(h.value)},
                   {"interval", {num(h.lo), num(h.hi)}},
@@ -150,7 +203,7 @@ nlohmann::ordered_json results_to_json(const RunResult& r) {
                   {"interval_over", h.interval_over},
                   {"resamples", h.resamples},
                   {"threshold", h.threshold.to_json()},
-                  {"severity", h.severity == Severity::Fail ? "fail" : "warn"},
+                  {"severity", h.severity},
                   {"reference", reference},
                   {"tolerance", {{"abs", h.tolerance.abs}, {"rel", h.tolerance.rel}}},
                   {"per_layer", per_layer}});
@@ -163,104 +216,101 @@ std::string render_results_json(const RunResult& r) {
   return results_to_json(r).dump(2) + "\n";
 }
 
-RunResult results_from_json(const nlohmann::json& j, const std::string& file) {
-  Reader rd{file};
-  RunResult r;
-  if (!j.is_object()) rd.fail("", "expected a JSON object (a moeprobe results.json)");
-  if (rd.integer(j, "schema_version", "") != kResultsSchemaVersion)
-    rd.fail("schema_version", "expected " + std::to_string(kResultsSchemaVersion));
-  const auto& s = rd.at(j, "suite", "");
-  r.suite_name = rd.str(s, "name", "suite.");
-  r.suite_path = rd.str_or(s, "path", "suite.");
-  r.suite_paper = rd.str_or(s, "paper", "suite.");
-  r.suite_description = rd.str_or(s, "description", "suite.");
-  const auto& m = rd.at(j, "model", "");
-  r.model.path = rd.str(m, "path", "model.");
-  r.model.family = rd.str_or(m, "family", "model.");
-  r.model.layout = rd.str_or(m, "layout", "model.");
-  r.model.num_layers = rd.integer(m, "num_layers", "model.");
-  r.model.num_experts = rd.integer(m, "num_experts", "model.");
-  r.model.top_k = rd.integer(m, "top_k", "model.");
-  r.model.reference_model = rd.str_or(m, "reference_model", "model.");
+void from_json(const nlohmann::json& j, LayerResult& l) {
+  l.layer = integer(j, "layer");
+  l.position = j.contains("position") ? integer(j, "position") : 0;
+  l.value = number(j, "value");
+  l.detail = j.value("detail", nlohmann::json::object());
+}
+
+void from_json(const nlohmann::json& j, Tolerance& t) {
+  t.abs = number(j, "abs");
+  t.rel = number(j, "rel");
+}
+
+void from_json(const nlohmann::json& j, ModelInfo& m) {
+  m.path = str(j, "path");
+  m.family = str_or(j, "family");
+  m.layout = str_or(j, "layout");
+  m.num_layers = integer(j, "num_layers");
+  m.num_experts = integer(j, "num_experts");
+  m.top_k = integer(j, "top_k");
+  m.reference_model = str_or(j, "reference_model");
   try {
-    r.model.moe_layers = rd.at(m, "moe_layers", "model.").get<std::vector<int>>();
-    if (m.contains("dtypes")) r.model.dtypes = m.at("dtypes").get<std::vector<std::string>>();
+    m.moe_layers = at(j, "moe_layers").get<std::vector<int>>();
+    if (j.contains("dtypes")) m.dtypes = j.at("dtypes").get<std::vector<std::string>>();
   } catch (const nlohmann::json::exception&) {
-    rd.fail("model.moe_layers", "expected a list of integers (and model.dtypes a list of strings)");
+    bad("moe_layers", "expected a list of integers (and model.dtypes a list of strings)");
   }
-  const auto& e = rd.at(j, "environment", "");
-  r.environment.version = rd.str(e, "version", "environment.");
-  r.environment.git_revision = rd.str_or(e, "git_revision", "environment.");
-  r.environment.backend = rd.str_or(e, "backend", "environment.");
-  r.environment.device = rd.str_or(e, "device", "environment.");
+}
+
+void from_json(const nlohmann::json& j, EnvironmentInfo& e) {
+  e.version = str(j, "version");
+  e.git_revision = str_or(j, "git_revision");
+  e.backend = str_or(j, "backend");
+  e.device = str_or(j, "device");
+}
+
+void from_json(const nlohmann::json& j, HypothesisResult& h) {
+  h.id = str(j, "id");
+  h.finding = str_or(j, "finding");
+  h.metric = str(j, "metric");
+  h.params = j.value("params", nlohmann::json::object());
+  h.layers = str_or(j, "layers");
+  h.aggregate = parsed(j, "aggregate", aggregate_from_json);
+  (void)str(j, "outcome");  // "missing" / "expected a string" before the enum check
+  h.outcome = enumerated<Outcome>(j, "outcome",
+                                  "expected one of PASS, FAIL, WARN, INCONCLUSIVE, ERROR, SKIPPED");
+  h.reason = str_or(j, "reason");
+  h.value = number(j, "value");
+  const auto& iv = at(j, "interval");
+  if (!iv.is_array() || iv.size() != 2) bad("interval", "expected [lo, hi]");
+  h.lo = iv[0].is_number() ? iv[0].get<double>() : std::numeric_limits<double>::quiet_NaN();
+  h.hi = iv[1].is_number() ? iv[1].get<double>() : std::numeric_limits<double>::quiet_NaN();
+  h.level = number(j, "level");
+  h.interval_method = str_or(j, "interval_method");
+  h.interval_over = str_or(j, "interval_over");
+  if (j.contains("resamples") && j["resamples"].is_number_integer())
+    h.resamples = j["resamples"].get<int>();
+  h.threshold = parsed(j, "threshold", Threshold::from_json);
+  (void)str(j, "severity");
+  h.severity = enumerated<Severity>(j, "severity", "expected fail or warn");
+  if (j.contains("reference") && j["reference"].is_object())
+    for (const auto& [model, v] : j["reference"].items())
+      h.reference[model] =
+          v.is_number() ? v.get<double>() : std::numeric_limits<double>::quiet_NaN();
+  if (j.contains("tolerance")) nested(j, "tolerance", h.tolerance);
+  nested_list(j, "per_layer", h.per_layer);
+}
+
+void from_json(const nlohmann::json& j, RunResult& r) {
+  if (!j.is_object()) bad("", "expected a JSON object (a moeprobe results.json)");
+  if (integer(j, "schema_version") != kResultsSchemaVersion)
+    bad("schema_version", "expected " + std::to_string(kResultsSchemaVersion));
+  const auto& s = at(j, "suite");
+  try {
+    r.suite_name = str(s, "name");
+    r.suite_path = str_or(s, "path");
+    r.suite_paper = str_or(s, "paper");
+    r.suite_description = str_or(s, "description");
+  } catch (const FieldError& e) {
+    bad("suite." + e.key, e.what);
+  }
+  nested(j, "model", r.model);
+  nested(j, "environment", r.environment);
   if (j.contains("probe") && !j["probe"].is_null()) {
-    if (!j["probe"].is_object()) rd.fail("probe", "expected an object (the probe's description)");
+    if (!j["probe"].is_object()) bad("probe", "expected an object (the probe's description)");
     r.probe = j["probe"];
   }
+  nested_list(j, "hypotheses", r.hypotheses);
+}
 
-  const auto& hs = rd.at(j, "hypotheses", "");
-  if (!hs.is_array()) rd.fail("hypotheses", "expected a list");
-  for (std::size_t i = 0; i < hs.size(); ++i) {
-    const auto& hj = hs[i];
-    const std::string p = "hypotheses[" + std::to_string(i) + "].";
-    HypothesisResult h;
-    h.id = rd.str(hj, "id", p);
-    h.finding = rd.str_or(hj, "finding", p);
-    h.metric = rd.str(hj, "metric", p);
-    h.params = hj.value("params", nlohmann::json::object());
-    h.layers = rd.str_or(hj, "layers", p);
-    try {
-      h.aggregate = aggregate_from_json(rd.at(hj, "aggregate", p));
-    } catch (const std::invalid_argument& ex) {
-      rd.fail(p + "aggregate", ex.what());
-    }
-    try {
-      h.outcome = parse_outcome(rd.str(hj, "outcome", p));
-    } catch (const std::invalid_argument& ex) {
-      rd.fail(p + "outcome", ex.what());
-    }
-    h.reason = rd.str_or(hj, "reason", p);
-    h.value = rd.number(hj, "value", p);
-    const auto& iv = rd.at(hj, "interval", p);
-    if (!iv.is_array() || iv.size() != 2) rd.fail(p + "interval", "expected [lo, hi]");
-    h.lo = iv[0].is_number() ? iv[0].get<double>() : std::numeric_limits<double>::quiet_NaN();
-    h.hi = iv[1].is_number() ? iv[1].get<double>() : std::numeric_limits<double>::quiet_NaN();
-    h.level = rd.number(hj, "level", p);
-    h.interval_method = rd.str_or(hj, "interval_method", p);
-    h.interval_over = rd.str_or(hj, "interval_over", p);
-    if (hj.contains("resamples") && hj["resamples"].is_number_integer())
-      h.resamples = hj["resamples"].get<int>();
-    try {
-      h.threshold = Threshold::from_json(rd.at(hj, "threshold", p));
-    } catch (const std::invalid_argument& ex) {
-      rd.fail(p + "threshold", ex.what());
-    }
-    const std::string sev = rd.str(hj, "severity", p);
-    if (sev != "fail" && sev != "warn") rd.fail(p + "severity", "expected fail or warn");
-    h.severity = sev == "fail" ? Severity::Fail : Severity::Warn;
-    if (hj.contains("reference") && hj["reference"].is_object())
-      for (const auto& [model, v] : hj["reference"].items())
-        h.reference[model] =
-            v.is_number() ? v.get<double>() : std::numeric_limits<double>::quiet_NaN();
-    if (hj.contains("tolerance")) {
-      const auto& t = hj["tolerance"];
-      h.tolerance.abs = rd.number(t, "abs", p + "tolerance.");
-      h.tolerance.rel = rd.number(t, "rel", p + "tolerance.");
-    }
-    const auto& pl = rd.at(hj, "per_layer", p);
-    if (!pl.is_array()) rd.fail(p + "per_layer", "expected a list");
-    for (std::size_t k = 0; k < pl.size(); ++k) {
-      const std::string lp = p + "per_layer[" + std::to_string(k) + "].";
-      LayerResult l;
-      l.layer = rd.integer(pl[k], "layer", lp);
-      l.position = pl[k].contains("position") ? rd.integer(pl[k], "position", lp) : 0;
-      l.value = rd.number(pl[k], "value", lp);
-      l.detail = pl[k].value("detail", nlohmann::json::object());
-      h.per_layer.push_back(std::move(l));
-    }
-    r.hypotheses.push_back(std::move(h));
+RunResult results_from_json(const nlohmann::json& j, const std::string& file) {
+  try {
+    return j.get<RunResult>();
+  } catch (const FieldError& e) {
+    throw InputError(file, e.key, e.what);
   }
-  return r;
 }
 
 RunResult load_results(const std::string& path) {

@@ -17,15 +17,8 @@ cd "$(dirname "$0")/.."
 out=""
 build=build-gpu
 jobs="$(nproc)"
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --out) out="$2"; shift 2 ;;
-    --build) build="$2"; shift 2 ;;
-    --jobs) jobs="$2"; shift 2 ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
-    *) echo "gpu-check: unknown argument $1 (see --help)" >&2; exit 2 ;;
-  esac
-done
+source scripts/lib/options.sh
+parse_options "$0" 2,15 out build jobs -- "$@"
 [ -z "$out" ] && out="$build/gpu-check.md"
 start=$(date +%s)
 log="$build/gpu-check-logs"

@@ -14,15 +14,8 @@ cd "$(dirname "$0")/.."
 build=build
 out=configs/perf/baseline.json
 repetitions=9
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --build) build="$2"; shift 2 ;;
-    --out) out="$2"; shift 2 ;;
-    --repetitions) repetitions="$2"; shift 2 ;;
-    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
-    *) echo "update-perf-baseline: unknown argument $1 (see --help)" >&2; exit 2 ;;
-  esac
-done
+source scripts/lib/options.sh
+parse_options "$0" 2,11 build out repetitions -- "$@"
 
 # The set, by benchmark name (a Google Benchmark filter regex).
 filter='/16/512/1024/|/128/|^BM_Ceiling'

@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "cli/command.h"
+#include "cli/model_options.h"
 #include "forward/forward.h"
 #include "probe/capture.h"
 #include "util/error.h"
@@ -11,14 +12,15 @@ namespace moeprobe::cli {
 namespace {
 
 struct CaptureCliOptions {
-  std::string model_dir, text, lines, tokens_file, out, family, families_dir;
+  ModelOptions model;
+  std::string text, lines, tokens_file, out;
 };
 
 }  // namespace
 
 CommandRun setup_capture(CLI::App* sub) {
   auto o = std::make_shared<CaptureCliOptions>();
-  sub->add_option("MODEL_DIR", o->model_dir, "Hugging Face model directory")->required();
+  o->model.add_to(sub);
   auto* text = sub->add_option("--text", o->text,
                                "Probe text file: one sequence per usable line (non-empty, not "
                                "starting with \"=\"); .csv: its first column");
@@ -30,17 +32,15 @@ CommandRun setup_capture(CLI::App* sub) {
                                  "Token ids, one sequence per line (spaces or commas)");
   text->excludes(tokens);
   sub->add_option("--out", o->out, "Activations file to write (safetensors)")->required();
-  sub->add_option("--family", o->family, "Family name (skips detection from config.json)");
-  sub->add_option("--families", o->families_dir,
-                  "Directory of family YAML files (default: bundled configs/families)");
   return [o]() {
     if (o->text.empty() && o->tokens_file.empty())
       throw InputError("", "--text", "give a probe: --text FILE or --tokens-file FILE");
     require_forward();
-    const auto model = MoeModel::open(o->model_dir, o->family, o->families_dir);
-    const ProbeSequences probe = o->text.empty() ? token_ids_probe(o->model_dir, o->tokens_file)
-                                                 : text_probe(o->model_dir, o->text, o->lines);
-    const CaptureSummary s = capture_activations(*model, o->model_dir, probe, o->out);
+    const auto model = o->model.open();
+    const std::string& dir = o->model.model_dir;
+    const ProbeSequences probe =
+        o->text.empty() ? token_ids_probe(dir, o->tokens_file) : text_probe(dir, o->text, o->lines);
+    const CaptureSummary s = capture_activations(*model, dir, probe, o->out);
     std::cerr << "moeprobe: wrote " << o->out << ": " << s.tokens << " tokens in " << s.sequences
               << " sequences (" << s.bos_tokens << " BOS), " << s.layers << " MoE layers of "
               << s.hidden << "\n";

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "cli/command.h"
+#include "cli/model_options.h"
 #include "forward/forward.h"
 #include "model/moe_model.h"
 #include "util/error.h"
@@ -14,11 +15,9 @@ namespace moeprobe::cli {
 namespace {
 
 struct ForwardCliOptions {
-  std::string model_dir;
+  ModelOptions model;
   std::string tokens;
   bool json = false;
-  std::string family;
-  std::string families_dir;
 };
 
 std::vector<int64_t> parse_token_list(const std::string& text) {
@@ -45,16 +44,13 @@ std::string format_float(float v) {
 
 CommandRun setup_forward(CLI::App* sub) {
   auto opts = std::make_shared<ForwardCliOptions>();
-  sub->add_option("MODEL_DIR", opts->model_dir, "Hugging Face model directory")->required();
+  opts->model.add_to(sub);
   sub->add_option("--tokens", opts->tokens, "Comma-separated token ids, e.g. 1,2,3")->required();
   sub->add_flag("--json", opts->json, "Print {\"shape\": [seq, vocab], \"logits\": [...]} (flat)");
-  sub->add_option("--family", opts->family, "Family name (skips detection from config.json)");
-  sub->add_option("--families", opts->families_dir,
-                  "Directory of family YAML files (default: bundled configs/families)");
   return [opts]() {
     const std::vector<int64_t> ids = parse_token_list(opts->tokens);
     require_forward();  // exit 2 before opening anything when built without LibTorch
-    const auto model = MoeModel::open(opts->model_dir, opts->family, opts->families_dir);
+    const auto model = opts->model.open();
     const std::vector<SequenceLogits> out = run_forward(*model, {ids});
     const SequenceLogits& l = out.at(0);
     std::string text;

@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "cli/command.h"
+#include "cli/model_options.h"
 #include "model/model_summary.h"
 #include "model/moe_model.h"
 
@@ -10,23 +11,18 @@ namespace moeprobe::cli {
 namespace {
 
 struct InspectOptions {
-  std::string model_dir;
+  ModelOptions model;
   bool json = false;
-  std::string family;
-  std::string families_dir;
 };
 
 }  // namespace
 
 CommandRun setup_inspect(CLI::App* sub) {
   auto opts = std::make_shared<InspectOptions>();
-  sub->add_option("MODEL_DIR", opts->model_dir, "Hugging Face model directory")->required();
+  opts->model.add_to(sub);
   sub->add_flag("--json", opts->json, "Print the summary as JSON");
-  sub->add_option("--family", opts->family, "Family name (skips detection from config.json)");
-  sub->add_option("--families", opts->families_dir,
-                  "Directory of family YAML files (default: bundled configs/families)");
   return [opts]() {
-    const auto model = MoeModel::open(opts->model_dir, opts->family, opts->families_dir);
+    const auto model = opts->model.open();
     const nlohmann::json summary = summarize_model(*model);
     if (opts->json)
       std::cout << summary.dump(2) << "\n";

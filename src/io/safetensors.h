@@ -11,14 +11,12 @@
 #include <string>
 #include <vector>
 
+#include "io/tensor_spec.h"
 #include "io/tensor_view.h"
 
 namespace moeprobe {
 
-struct TensorEntry {
-  std::string name;
-  DType dtype = DType::F32;
-  std::vector<int64_t> shape;
+struct TensorEntry : TensorSpec {
   uint64_t begin = 0, end = 0;  // byte offsets inside the data section
 };
 

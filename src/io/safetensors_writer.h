@@ -14,15 +14,9 @@
 #include <vector>
 
 #include "io/dtype.h"
+#include "io/tensor_spec.h"
 
 namespace moeprobe {
-
-struct TensorSpec {
-  std::string name;
-  DType dtype = DType::F32;
-  std::vector<int64_t> shape;
-  uint64_t nbytes() const;
-};
 
 class SafetensorsWriter {
  public:

@@ -305,22 +305,24 @@ Family load_family(const std::filesystem::path& yaml_path) {
   }
 
   if (const YAML::Node n = root["dense"]) {
-    r.check_keys(n, "dense",
-                 {"embed", "lm_head", "final_norm", "input_norm", "post_attention_norm", "q_proj",
-                  "k_proj", "v_proj", "o_proj", "dense_act", "dense_up", "dense_down", "extra"});
     DenseTensorNames& d = f.dense;
-    optional_pattern(r, n, "dense", "embed", d.embed);
-    optional_pattern(r, n, "dense", "lm_head", d.lm_head);
-    optional_pattern(r, n, "dense", "final_norm", d.final_norm);
-    optional_pattern(r, n, "dense", "input_norm", d.input_norm);
-    optional_pattern(r, n, "dense", "post_attention_norm", d.post_attention_norm);
-    optional_pattern(r, n, "dense", "q_proj", d.q_proj);
-    optional_pattern(r, n, "dense", "k_proj", d.k_proj);
-    optional_pattern(r, n, "dense", "v_proj", d.v_proj);
-    optional_pattern(r, n, "dense", "o_proj", d.o_proj);
-    optional_pattern(r, n, "dense", "dense_act", d.dense_act);
-    optional_pattern(r, n, "dense", "dense_up", d.dense_up);
-    optional_pattern(r, n, "dense", "dense_down", d.dense_down);
+    const std::pair<const char*, std::string DenseTensorNames::*> patterns[] = {
+        {"embed", &DenseTensorNames::embed},
+        {"lm_head", &DenseTensorNames::lm_head},
+        {"final_norm", &DenseTensorNames::final_norm},
+        {"input_norm", &DenseTensorNames::input_norm},
+        {"post_attention_norm", &DenseTensorNames::post_attention_norm},
+        {"q_proj", &DenseTensorNames::q_proj},
+        {"k_proj", &DenseTensorNames::k_proj},
+        {"v_proj", &DenseTensorNames::v_proj},
+        {"o_proj", &DenseTensorNames::o_proj},
+        {"dense_act", &DenseTensorNames::dense_act},
+        {"dense_up", &DenseTensorNames::dense_up},
+        {"dense_down", &DenseTensorNames::dense_down}};
+    std::set<std::string> keys = {"extra"};
+    for (const auto& [key, member] : patterns) keys.insert(key);
+    r.check_keys(n, "dense", keys);
+    for (const auto& [key, member] : patterns) optional_pattern(r, n, "dense", key, d.*member);
     const int ffn = !d.dense_act.empty() + !d.dense_up.empty() + !d.dense_down.empty();
     if (ffn != 0 && ffn != 3) r.fail(n, "dense", "dense_act, dense_up and dense_down go together");
     if (const YAML::Node extra = n["extra"]) {

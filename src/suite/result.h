@@ -21,6 +21,16 @@ enum class Outcome { Pass, Fail, Warn, Inconclusive, Error, Skipped };
 const char* outcome_name(Outcome o);             // "PASS"
 Outcome parse_outcome(const std::string& name);  // throws std::invalid_argument
 
+// Their results.json spelling, for nlohmann's to_json/from_json (an unknown string maps to the
+// first value: readers check the round trip, reports/json_report.cpp).
+NLOHMANN_JSON_SERIALIZE_ENUM(Outcome, {{Outcome::Pass, "PASS"},
+                                       {Outcome::Fail, "FAIL"},
+                                       {Outcome::Warn, "WARN"},
+                                       {Outcome::Inconclusive, "INCONCLUSIVE"},
+                                       {Outcome::Error, "ERROR"},
+                                       {Outcome::Skipped, "SKIPPED"}})
+NLOHMANN_JSON_SERIALIZE_ENUM(Severity, {{Severity::Fail, "fail"}, {Severity::Warn, "warn"}})
+
 struct LayerResult {
   int layer = 0;     // decoder layer index
   int position = 0;  // among the MoE layers

@@ -15,9 +15,12 @@
 
 #include "io/safetensors_writer.h"
 #include "model/family.h"
+#include "synth/parallel.h"
 #include "synth/planting.h"
 #include "synth/quantize.h"
 #include "synth/rng.h"
+#include "synth/text_file.h"
+#include "synth/tokenizer_files.h"
 #include "util/error.h"
 #include "util/input_file.h"
 #include "util/parallel_for.h"
@@ -49,26 +52,6 @@ inline double dotf(const float* a, const float* b, int64_t n) {
   return s;
 }
 constexpr float kDeadScale = 1e-4f;  // dead act rows: pre-activations ~1e-4, |act| < 1e-3
-
-// f(begin, end) on contiguous slices of [0, n), one per thread. Results never depend on the
-// split: every row has its own random stream.
-template <class F>
-void parallel_chunks(int64_t n, int threads, F f) {
-  if (threads <= 1 || n < 64) {
-    f(int64_t(0), n);
-    return;
-  }
-  // Qualified: unqualified, argument-dependent lookup would pick synth::parallel_for below, which
-  // calls back into parallel_chunks (unbounded template recursion in the compiler).
-  moeprobe::parallel_for(threads, threads,
-                         [&](int64_t t) { f(n * t / threads, n * (t + 1) / threads); });
-}
-template <class F>
-void parallel_for(int64_t n, int threads, F f) {
-  parallel_chunks(n, threads, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) f(i);
-  });
-}
 
 struct Model {
   const Recipe& r;
@@ -530,92 +513,6 @@ int json_int(const nlohmann::json& j, int fallback) {
   return j.is_number_integer() ? j.get<int>() : fallback;
 }
 
-// GPT-2's byte-to-unicode map: printable bytes stand for themselves, the rest move above 255.
-std::string byte_token(int b) {
-  int cp = b;
-  const bool printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
-  if (!printable) {
-    int n = 0;
-    for (int c = 0; c < b; ++c)
-      if (!((c >= 33 && c <= 126) || (c >= 161 && c <= 172) || (c >= 174 && c <= 255))) ++n;
-    cp = 256 + n;
-  }
-  std::string s;
-  if (cp < 0x80) {
-    s += static_cast<char>(cp);
-  } else {
-    s += static_cast<char>(0xC0 | (cp >> 6));
-    s += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-  return s;
-}
-
-void write_text(const fs::path& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary);
-  out << text;
-  if (!out) throw InputError(path.string(), "", "cannot write");
-}
-
-void write_tokenizer(const fs::path& dir) {
-  const char* specials[kTokenizerSpecials] = {"<unk>", "<s>", "</s>", "<pad>"};
-  ojson added = ojson::array();
-  ojson vocab = ojson::object();
-  for (int i = 0; i < kTokenizerSpecials; ++i) {
-    added.push_back({{"id", i},
-                     {"content", specials[i]},
-                     {"single_word", false},
-                     {"lstrip", false},
-                     {"rstrip", false},
-                     {"normalized", false},
-                     {"special", true}});
-    vocab[specials[i]] = i;
-  }
-  for (int b = 0; b < 256; ++b) vocab[byte_token(b)] = kTokenizerSpecials + b;
-  const ojson byte_level = {{"type", "ByteLevel"},
-                            {"add_prefix_space", false},
-                            {"trim_offsets", true},
-                            {"use_regex", false}};
-  ojson tok = {
-      {"version", "1.0"},
-      {"truncation", nullptr},
-      {"padding", nullptr},
-      {"added_tokens", added},
-      {"normalizer", nullptr},
-      {"pre_tokenizer", byte_level},
-      {"post_processor",
-       {{"type", "TemplateProcessing"},
-        {"single",
-         {{{"SpecialToken", {{"id", "<s>"}, {"type_id", 0}}}},
-          {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}}},
-        {"pair",
-         {{{"SpecialToken", {{"id", "<s>"}, {"type_id", 0}}}},
-          {{"Sequence", {{"id", "A"}, {"type_id", 0}}}},
-          {{"SpecialToken", {{"id", "<s>"}, {"type_id", 1}}}},
-          {{"Sequence", {{"id", "B"}, {"type_id", 1}}}}}},
-        {"special_tokens", {{"<s>", {{"id", "<s>"}, {"ids", {1}}, {"tokens", {"<s>"}}}}}}}},
-      {"decoder", byte_level},
-      {"model",
-       {{"type", "BPE"},
-        {"dropout", nullptr},
-        {"unk_token", "<unk>"},
-        {"continuing_subword_prefix", nullptr},
-        {"end_of_word_suffix", nullptr},
-        {"fuse_unk", false},
-        {"byte_fallback", false},
-        {"vocab", vocab},
-        {"merges", ojson::array()}}}};
-  write_text(dir / "tokenizer.json", tok.dump(1) + "\n");
-  const ojson cfg = {{"tokenizer_class", "PreTrainedTokenizerFast"},
-                     {"bos_token", "<s>"},
-                     {"eos_token", "</s>"},
-                     {"unk_token", "<unk>"},
-                     {"pad_token", "<pad>"},
-                     {"add_bos_token", true},
-                     {"add_eos_token", false},
-                     {"model_max_length", 4096}};
-  write_text(dir / "tokenizer_config.json", cfg.dump(1) + "\n");
-}
-
 const char* torch_dtype(DType d) {
   return d == DType::BF16 ? "bfloat16" : d == DType::F16 ? "float16" : "float32";
 }
@@ -1066,7 +963,8 @@ SynthResult write_model(const Recipe& r, const fs::path& out_dir, const fs::path
     max_elems = std::max<uint64_t>(max_elems, j.spec.nbytes() / dtype_size(dt));
   }
   const std::map<std::string, std::string> meta = {{"format", "pt"}};
-  // load_recipe keeps reference_dir and the quantisation twin relative and inside the output (no "..").
+  // load_recipe keeps reference_dir and the quantisation twin relative and inside the output (no
+  // "..").
   const fs::path ref_dir = out_dir / r.plant.reference_dir;
   const fs::path twin_dir = out_dir / qz.twin;
   std::unique_ptr<ShardedWriter> writers[3];
@@ -1139,16 +1037,16 @@ SynthResult write_model(const Recipe& r, const fs::path& out_dir, const fs::path
   bytes = {};
 
   write_text(out_dir / "config.json", main_config.dump(2) + "\n");
-  write_tokenizer(out_dir);
+  write_tokenizer_files(out_dir);
   if (ref) {
     write_text(ref_dir / "config.json", ref_config.dump(2) + "\n");
-    write_tokenizer(ref_dir);
+    write_tokenizer_files(ref_dir);
   }
   if (twin) {
     ojson tc = twin_config;
     tc["torch_dtype"] = "float32";
     write_text(twin_dir / "config.json", tc.dump(2) + "\n");
-    write_tokenizer(twin_dir);
+    write_tokenizer_files(twin_dir);
   }
 
   // synth.json: what was planted and the calibrated parameters, per MoE layer.

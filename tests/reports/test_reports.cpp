@@ -226,6 +226,43 @@ void check_required(const nlohmann::json& schema, const nlohmann::json& value,
   }
 }
 
+// Reading results.json through from_json: each bad field is named by its full path, and enum
+// values are strict (NLOHMANN_JSON_SERIALIZE_ENUM alone would map unknown strings to PASS).
+TEST(Reports, ReadingResultsNamesTheBadFieldByPath) {
+  const auto good = nlohmann::json::parse(render_results_json(testing::sample_run()));
+  auto expect_field = [](const nlohmann::json& j, const std::string& field) {
+    try {
+      results_from_json(j, "r.json");
+      ADD_FAILURE() << "accepted; expected an error at " << field;
+    } catch (const InputError& e) {
+      EXPECT_EQ(e.file(), "r.json");
+      EXPECT_EQ(e.field(), field) << e.what();
+    }
+  };
+  nlohmann::json j = good;
+  j["hypotheses"][1]["outcome"] = "MAYBE";
+  expect_field(j, "hypotheses[1].outcome");
+  j = good;
+  j["hypotheses"][0]["severity"] = "loud";
+  expect_field(j, "hypotheses[0].severity");
+  j = good;
+  j["hypotheses"][2]["per_layer"][1]["layer"] = 1.5;
+  expect_field(j, "hypotheses[2].per_layer[1].layer");
+  j = good;
+  j["hypotheses"][0]["tolerance"]["rel"] = "wide";
+  expect_field(j, "hypotheses[0].tolerance.rel");
+  j = good;
+  j["model"].erase("path");
+  expect_field(j, "model.path");
+  j = good;
+  j["environment"]["version"] = 3;
+  expect_field(j, "environment.version");
+  j = good;
+  j["schema_version"] = 2;
+  expect_field(j, "schema_version");
+  expect_field(nlohmann::json::array(), "");
+}
+
 TEST(Reports, ResultsJsonMatchesItsSchema) {
   std::ifstream in(std::string(MOEPROBE_SOURCE_DIR) + "/reports/results.schema.json");
   ASSERT_TRUE(in.good());

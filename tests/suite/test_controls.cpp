@@ -1,15 +1,16 @@
-// Positive and negative synthetic controls of suites/closer_look.yaml: every recipe in
-// fixtures/recipes/ with an `expect:` map is generated into a temp dir (with its dense reference
-// when the recipe writes one), the suite is run on it through the library runner, and each
-// expected outcome of a closer_look hypothesis is checked (PASS <-> PASS; FAIL <-> FAIL or WARN:
-// a warn-severity hypothesis that misses its threshold reports WARN). Expectations for ids the
-// suite does not state (the dynamic A7-A12 ids) are left for their future suite. Every hypothesis
-// of the suite must have at least one control expecting PASS and one expecting FAIL, so a new
-// hypothesis without controls fails here.
+// Positive and negative synthetic controls of the suites in kControlledSuites, one test case per
+// (suite, recipe): every recipe in fixtures/recipes/ with an `expect:` map naming hypotheses of
+// the suite is generated into a temp dir (with its dense reference when the recipe writes one),
+// the suite is run on it through the library runner, and each expected outcome is checked
+// (PASS <-> PASS; FAIL <-> FAIL or WARN: a warn-severity hypothesis that misses its threshold
+// reports WARN). Expectations for ids no listed suite states (the dynamic A7-A12 ids) are left for
+// their future suite. Every hypothesis of a listed suite must have at least one control expecting
+// PASS and one expecting FAIL, so a new hypothesis without controls fails here.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -49,8 +50,14 @@ std::vector<fs::path> recipes_with_expectations() {
   return out;
 }
 
-Suite closer_look() {
-  return load_suite(kSource / "suites" / "closer_look.yaml", find_metric);
+// The suites whose hypotheses have synthetic controls. A suite of new hypotheses (the dynamic
+// analyses) is one line here; its recipes are found in fixtures/recipes/ by their expect maps.
+const char* const kControlledSuites[] = {
+    "closer_look.yaml",
+};
+
+Suite load_controlled_suite(const std::string& file) {
+  return load_suite(kSource / "suites" / file, find_metric);
 }
 
 bool is_suite_id(const Suite& s, const std::string& id) {
@@ -58,8 +65,44 @@ bool is_suite_id(const Suite& s, const std::string& id) {
                      [&](const Hypothesis& h) { return h.id == id; });
 }
 
-TEST(Controls, EveryHypothesisHasPositiveAndNegativeControls) {
-  const Suite suite = closer_look();
+// One control: a suite and a recipe that states expectations for some of its hypotheses.
+struct Control {
+  std::string suite;  // file under suites/
+  fs::path recipe;    // empty when listing the controls failed (error says why)
+  std::string error;
+};
+
+std::vector<Control> all_controls() {
+  std::vector<Control> out;
+  try {
+    for (const char* file : kControlledSuites) {
+      const Suite suite = load_controlled_suite(file);
+      for (const auto& path : recipes_with_expectations()) {
+        const synth::Recipe recipe = synth::load_recipe(path);
+        if (std::any_of(recipe.expect.begin(), recipe.expect.end(),
+                        [&](const auto& e) { return is_suite_id(suite, e.first); }))
+          out.push_back({file, path, ""});
+      }
+    }
+  } catch (const std::exception& e) {
+    out.push_back({"", "", e.what()});  // reported by the test, not at static initialisation
+  }
+  return out;
+}
+
+std::string test_name(const Control& c) {
+  if (c.recipe.empty()) return "listing_failed";
+  std::string name = fs::path(c.suite).stem().string() + "_" + c.recipe.stem().string();
+  for (char& ch : name)
+    if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+  return name;
+}
+
+class SuiteControls : public ::testing::TestWithParam<const char*> {};
+
+// Every hypothesis of the suite has at least one control expecting PASS and one expecting FAIL.
+TEST_P(SuiteControls, EveryHypothesisHasPositiveAndNegativeControls) {
+  const Suite suite = load_controlled_suite(GetParam());
   std::map<std::string, std::set<std::string>> seen;  // id -> {PASS, FAIL}
   for (const auto& p : recipes_with_expectations())
     for (const auto& [id, want] : synth::load_recipe(p).expect) seen[id].insert(want);
@@ -69,47 +112,61 @@ TEST(Controls, EveryHypothesisHasPositiveAndNegativeControls) {
   }
 }
 
-TEST(Controls, RecipesGiveTheirExpectedOutcomes) {
-  const Suite suite = closer_look();
-  const auto recipes = recipes_with_expectations();
-  ASSERT_FALSE(recipes.empty());
-  for (const auto& path : recipes) {
-    const synth::Recipe recipe = synth::load_recipe(path);
-    std::map<std::string, std::string> checked;
-    for (const auto& [id, want] : recipe.expect)
-      if (is_suite_id(suite, id)) checked[id] = want;
-    if (checked.empty()) continue;  // dynamic-only controls (A7-A12)
-    SCOPED_TRACE(path.filename().string());
+INSTANTIATE_TEST_SUITE_P(Suites, SuiteControls, ::testing::ValuesIn(kControlledSuites),
+                         [](const ::testing::TestParamInfo<const char*>& info) {
+                           std::string name = fs::path(info.param).stem().string();
+                           for (char& ch : name)
+                             if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+                           return name;
+                         });
 
-    const fs::path dir = fs::temp_directory_path() / ("moeprobe_control_" + path.stem().string() +
-                                                      "_" + std::to_string(::getpid()));
-    fs::remove_all(dir);
-    synth::synthesize(recipe, dir, kSource / "configs" / "families", 2);
-    RunOptions opt;
-    opt.model_dir = dir;
-    opt.device = "cpu";
-    if (recipe.plant.write_reference) {
-      const fs::path ref(recipe.plant.reference_dir);
-      opt.reference_model = ref.is_absolute() ? ref : dir / ref;
-    }
-    const RunResult result = run_suite(suite, opt);
-    for (const auto& h : result.hypotheses) {
-      const auto it = checked.find(h.id);
-      if (it == checked.end()) continue;
-      const std::string got = outcome_name(h.outcome);
-      const bool ok = it->second == "PASS"
-                          ? h.outcome == Outcome::Pass
-                          : (h.outcome == Outcome::Fail || h.outcome == Outcome::Warn);
-      EXPECT_TRUE(ok) << h.id << ": expected " << it->second << ", got " << got << " (value "
-                      << h.value << ", interval [" << h.lo << ", " << h.hi << "]"
-                      << (h.reason.empty() ? "" : ", " + h.reason) << ")";
-      checked.erase(it);
-    }
-    for (const auto& [id, want] : checked)
-      ADD_FAILURE() << id << ": expected " << want << " but the hypothesis was not run";
-    fs::remove_all(dir);
+class RecipeControl : public ::testing::TestWithParam<Control> {};
+
+// The recipe's model, generated into a temp dir (with its dense reference when the recipe writes
+// one), gives each expected outcome of the suite's hypotheses.
+TEST_P(RecipeControl, GivesItsExpectedOutcomes) {
+  const Control& control = GetParam();
+  ASSERT_TRUE(control.error.empty()) << "listing the controls failed: " << control.error;
+  const Suite suite = load_controlled_suite(control.suite);
+  const synth::Recipe recipe = synth::load_recipe(control.recipe);
+  std::map<std::string, std::string> checked;
+  for (const auto& [id, want] : recipe.expect)
+    if (is_suite_id(suite, id)) checked[id] = want;
+  ASSERT_FALSE(checked.empty());
+
+  const fs::path dir = fs::temp_directory_path() / ("moeprobe_control_" + test_name(control) + "_" +
+                                                    std::to_string(::getpid()));
+  fs::remove_all(dir);
+  synth::synthesize(recipe, dir, kSource / "configs" / "families", 2);
+  RunOptions opt;
+  opt.model_dir = dir;
+  opt.device = "cpu";
+  if (recipe.plant.write_reference) {
+    const fs::path ref(recipe.plant.reference_dir);
+    opt.reference_model = ref.is_absolute() ? ref : dir / ref;
   }
+  const RunResult result = run_suite(suite, opt);
+  for (const auto& h : result.hypotheses) {
+    const auto it = checked.find(h.id);
+    if (it == checked.end()) continue;
+    const std::string got = outcome_name(h.outcome);
+    const bool ok = it->second == "PASS"
+                        ? h.outcome == Outcome::Pass
+                        : (h.outcome == Outcome::Fail || h.outcome == Outcome::Warn);
+    EXPECT_TRUE(ok) << h.id << ": expected " << it->second << ", got " << got << " (value "
+                    << h.value << ", interval [" << h.lo << ", " << h.hi << "]"
+                    << (h.reason.empty() ? "" : ", " + h.reason) << ")";
+    checked.erase(it);
+  }
+  for (const auto& [id, want] : checked)
+    ADD_FAILURE() << id << ": expected " << want << " but the hypothesis was not run";
+  fs::remove_all(dir);
 }
+
+INSTANTIATE_TEST_SUITE_P(Recipes, RecipeControl, ::testing::ValuesIn(all_controls()),
+                         [](const ::testing::TestParamInfo<Control>& info) {
+                           return test_name(info.param);
+                         });
 
 }  // namespace
 }  // namespace moeprobe
