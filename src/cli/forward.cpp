@@ -46,11 +46,10 @@ std::string format_float(float v) {
   return buf;
 }
 
-CommandRun setup_forward(CLI::App& app) {
+}  // namespace
+
+CommandRun setup_forward(CLI::App* sub) {
   auto opts = std::make_shared<ForwardCliOptions>();
-  CLI::App* sub = app.add_subcommand(
-      "forward",
-      "Run the LibTorch forward pass on token ids and print the logits of every position");
   sub->add_option("MODEL_DIR", opts->model_dir, "Hugging Face model directory")->required();
   sub->add_option("--tokens", opts->tokens, "Comma-separated token ids, e.g. 1,2,3")->required();
   sub->add_flag("--json", opts->json, "Print {\"shape\": [seq, vocab], \"logits\": [...]} (flat)");
@@ -86,7 +85,4 @@ CommandRun setup_forward(CLI::App& app) {
   };
 }
 
-const CommandRegistrar kForward(25, setup_forward);
-
-}  // namespace
 }  // namespace moeprobe::cli

@@ -20,10 +20,10 @@ struct RunArgs {
   int64_t seed = -1;
 };
 
-CommandRegistrar registrar(20, [](CLI::App& app) -> CommandRun {
+}  // namespace
+
+CommandRun setup_run(CLI::App* sub) {
   auto args = std::make_shared<RunArgs>();
-  auto* sub =
-      app.add_subcommand("run", "Judge a suite's hypotheses on a checkpoint and write reports");
   sub->add_option("suite", args->suite, "Suite YAML (schema moeprobe/suite/v1)")->required();
   sub->add_option("--model", args->model, "Model directory (Hugging Face layout)")->required();
   sub->add_option("--out", args->out, "Report directory (created if missing)")
@@ -50,11 +50,10 @@ CommandRegistrar registrar(20, [](CLI::App& app) -> CommandRun {
     if (args->seed >= 0) opt.seed = static_cast<uint64_t>(args->seed);
     opt.log = &std::cerr;
     const RunResult result = run_suite(suite, opt);
-    write_reports(result, args->out, {"json", "junit", "md", "html"});
+    write_reports(result, args->out, all_report_formats());
     std::cout << render_markdown(result) << "\nReports in " << args->out << "/\n";
     return run_exit_code(result, args->strict);
   };
-});
+}
 
-}  // namespace
 }  // namespace moeprobe::cli
