@@ -7,15 +7,13 @@
 #include <cmath>
 #include <random>
 
+#include "cuda_test_backend.h"
 #include "kernels/all_experts_common.h"
 #include "kernels/cpu/all_experts_cpu.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/reference/reference_backend.h"
 #include "test_tensors.h"
 #include "util/error.h"
-#ifdef MOEPROBE_WITH_CUDA
-#include "kernels/cuda/cuda_backend.h"
-#endif
 
 namespace moeprobe {
 namespace {
@@ -164,9 +162,8 @@ TEST_P(AllExpertsParity, CpuMatchesReferenceInOneAndManyBlocks) {
 // The CUDA primitive against the reference on the same shapes (float32 SGEMMs on the device, the
 // Grams summed in float32 over the hidden dimension: same tolerance); skipped without a device.
 TEST_P(AllExpertsParity, CudaMatchesReference) {
-#ifdef MOEPROBE_WITH_CUDA
   std::string why;
-  std::unique_ptr<Backend> cuda = make_cuda_backend(&why);
+  std::unique_ptr<Backend> cuda = test::make_test_cuda_backend(0, test::Gemm::Auto, &why);
   if (!cuda) GTEST_SKIP() << why;
   const Shape s = GetParam();
   Problem p = make_problem(s, 101 + s.E);
@@ -175,9 +172,6 @@ TEST_P(AllExpertsParity, CudaMatchesReference) {
   AllExpertsRequest small = p.req;
   small.block_bytes = 1;  // one token per block
   expect_stats_near(cuda->all_experts(small), r, 2e-5);
-#else
-  GTEST_SKIP() << "this build has no CUDA support";
-#endif
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, AllExpertsParity,
