@@ -8,6 +8,7 @@
 #include <string>
 #include <utility>
 
+#include "kernels/cuda/all_experts.h"
 #include "kernels/cuda/context.h"
 #include "kernels/cuda/gram.h"
 #include "kernels/cuda/matrix_set_stats.h"
@@ -40,6 +41,12 @@ class CudaBackend final : public Backend {
     std::lock_guard<std::mutex> lock(mutex_);
     ctx_.begin_call();
     return cuda::neuron_cosine(ctx_, a, b, axis);
+  }
+
+  AllExpertsStats all_experts(const AllExpertsRequest& request) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ctx_.begin_call();
+    return cuda::all_experts(ctx_, request);
   }
 
  private:

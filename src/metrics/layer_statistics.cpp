@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <set>
 #include <stdexcept>
@@ -313,6 +314,45 @@ std::vector<int64_t> probe_tokens(const LayerStatistics& ls, bool exclude_bos,
                                             " BOS positions"
                                       : ""));
   return t;
+}
+
+namespace {
+
+// rank[e] = position of expert e when sorted ascending by v (ties: lower index first).
+void ascending_ranks(const double* v, int n, std::vector<int>& order, std::vector<int>& rank) {
+  order.resize(static_cast<std::size_t>(n));
+  rank.resize(static_cast<std::size_t>(n));
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(),
+            [v](int a, int b) { return v[a] < v[b] || (v[a] == v[b] && a < b); });
+  for (int i = 0; i < n; ++i) rank[static_cast<std::size_t>(order[i])] = i;
+}
+
+}  // namespace
+
+Matrix rank_count_matrix(const LayerStatistics& ls, const std::vector<int64_t>& tokens) {
+  const RoutingData& r = routing(ls);
+  const AllExpertsStats& o = expert_outputs(ls);
+  const int E = r.experts;
+  Matrix c(E, E);
+  std::vector<int> order, score_rank, norm_rank;
+  std::vector<double> norms(static_cast<std::size_t>(E));
+  for (int64_t t : tokens) {
+    ascending_ranks(r.probabilities.data.data() + t * E, E, order, score_rank);
+    for (int e = 0; e < E; ++e) norms[static_cast<std::size_t>(e)] = o.norm(t, e);
+    ascending_ranks(norms.data(), E, order, norm_rank);
+    for (int e = 0; e < E; ++e) c(score_rank[e], norm_rank[e]) += 1;
+  }
+  return c;
+}
+
+Matrix mean_output_similarity(const LayerStatistics& ls, bool angular, bool exclude_bos) {
+  const AllExpertsStats& o = expert_outputs(ls);
+  const SimilaritySums& s = exclude_bos ? o.non_bos : o.all;
+  Matrix m = angular ? s.angular : s.cosine;
+  for (double& v : m.data)
+    v = s.tokens > 0 ? v / static_cast<double>(s.tokens) : std::numeric_limits<double>::quiet_NaN();
+  return m;
 }
 
 const NeuronMatch& neuron_match(const LayerStatistics& ls, MatrixKind m, int a, int b) {

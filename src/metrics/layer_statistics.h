@@ -99,6 +99,16 @@ const ProbeInfo& probe_info(const LayerStatistics& ls);
 std::vector<int64_t> probe_tokens(const LayerStatistics& ls, bool exclude_bos,
                                   const std::string& metric);
 
+// The per-layer matrices results.json carries for the dynamic analyses (metrics put them in their
+// `detail`):
+// A10's rank-count matrix C[s][r]: over `tokens`, +1 for every routed expert whose rank by the
+// full-softmax probability is s and by output norm is r (ranks 0..E-1 ascending, ties to the
+// lower expert index). Needs Routing and ExpertOutputs.
+Matrix rank_count_matrix(const LayerStatistics& ls, const std::vector<int64_t>& tokens);
+// A8's mean output-similarity matrix over the entities (experts, shared block, F): the per-token
+// cosine (or angular) matrices averaged over all tokens or over the non-BOS ones.
+Matrix mean_output_similarity(const LayerStatistics& ls, bool angular, bool exclude_bos);
+
 // Expert pairs a > b to evaluate: all, or max_pairs of them spread evenly over the pair list
 // (deterministic, so reruns and backends agree).
 std::vector<std::pair<int, int>> selected_pairs(int n, long long max_pairs);

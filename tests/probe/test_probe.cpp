@@ -189,6 +189,18 @@ TEST_F(TinyModel, DynamicStatisticsReferenceVsCpu) {
   EXPECT_THROW(active_counts(r, 0.5), std::logic_error);  // not planned
   EXPECT_EQ(er.non_bos.tokens, 21);
   EXPECT_EQ(probe_tokens(r, true, "m").size(), 21u);
+  // Every token adds one count to each row and column of the rank-count matrix.
+  const Matrix rc = rank_count_matrix(r, probe_tokens(r, false, "m"));
+  ASSERT_EQ(rc.rows, 6);
+  for (int a = 0; a < 6; ++a) {
+    double row = 0, col = 0;
+    for (int b = 0; b < 6; ++b) row += rc(a, b), col += rc(b, a);
+    EXPECT_EQ(row, 23);
+    EXPECT_EQ(col, 23);
+  }
+  const Matrix ms = mean_output_similarity(r, false, true);
+  EXPECT_NEAR(ms(2, 2), 1.0, 1e-9);  // diagonal of a mean cosine matrix
+  EXPECT_NEAR(ms(0, 1), er.non_bos.cosine(0, 1) / 21, 1e-12);
   // Static intermediates were not planned.
   EXPECT_THROW(router_cosine(r), std::logic_error);
   LayerStatistics none = compute_layer_statistics(in, LayerPlan{}, ref);
