@@ -46,6 +46,8 @@ Tensor activate(const Tensor& x, Activation a) {
       return torch::gelu(x);
     case Activation::GELUTanh:
       return torch::gelu(x, "tanh");
+    case Activation::ClampedSwiGLU:  // gpt-oss: read_forward_config refuses the family
+      throw std::logic_error("forward: clamped SwiGLU experts are not implemented");
   }
   return x;
 }
