@@ -62,8 +62,8 @@ class DepthLimitedBuilder {
   bool end_object() { return close(); }
   bool start_array(std::size_t) { return open(json::array()); }
   bool end_array() { return close(); }
-  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& e) {
-    error_ = std::string("malformed JSON: ") + e.what();
+  bool parse_error(std::size_t byte, const std::string&, const nlohmann::detail::exception& e) {
+    error_ = "malformed JSON at byte " + std::to_string(byte) + ": " + e.what();
     return false;
   }
 
