@@ -9,9 +9,18 @@ namespace moeprobe {
 void check_matrix(const TensorView& m) {
   if (m.rank() != 2)
     throw InputError(m.file, m.name, "expected a matrix (rank 2), got shape " + m.shape_string());
-  if (!dtype_is_float(m.dtype))
+  if (!m.float_valued())
     throw InputError(m.file, m.name,
                      std::string("expected a float dtype, got ") + dtype_name(m.dtype));
+}
+
+void check_linear_rows(const TensorView& x, const TensorView& w) {
+  check_matrix(x);
+  check_matrix(w);
+  if (x.cols() != w.cols())
+    throw InputError(w.file, w.name,
+                     "expected " + std::to_string(x.cols()) + " columns (the hidden size of " +
+                         x.name + "), got " + w.shape_string());
 }
 
 void check_matrix_set(const std::vector<TensorView>& mats, NeuronAxis) {

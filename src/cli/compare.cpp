@@ -17,9 +17,10 @@ struct CompareArgs {
   double abs = -1, rel = -1;
 };
 
-CommandRegistrar registrar(40, [](CLI::App& app) -> CommandRun {
+}  // namespace
+
+CommandRun setup_compare(CLI::App* sub) {
   auto args = std::make_shared<CompareArgs>();
-  auto* sub = app.add_subcommand("compare", "Metric drift between two runs' results.json");
   sub->add_option("baseline", args->baseline, "results.json of the baseline run")->required();
   sub->add_option("current", args->current, "results.json of the current run")->required();
   sub->add_option("--abs", args->abs, "Absolute tolerance (overrides each hypothesis's)")
@@ -43,7 +44,6 @@ CommandRegistrar registrar(40, [](CLI::App& app) -> CommandRun {
     }
     return c.failed() ? 1 : 0;
   };
-});
+}
 
-}  // namespace
 }  // namespace moeprobe::cli

@@ -23,10 +23,10 @@ struct PerfGateArgs {
   bool report_only = false;
 };
 
-CommandRegistrar registrar(60, [](CLI::App& app) -> CommandRun {
+}  // namespace
+
+CommandRun setup_perf_gate(CLI::App* sub) {
   auto args = std::make_shared<PerfGateArgs>();
-  auto* sub = app.add_subcommand("perf-gate",
-                                 "Benchmark regressions between two Google Benchmark JSON files");
   sub->add_option("baseline", args->baseline, "Benchmark JSON of the baseline")->required();
   sub->add_option("current", args->current, "Benchmark JSON of the change under test")->required();
   sub->add_option("--thresholds", args->thresholds,
@@ -76,7 +76,6 @@ CommandRegistrar registrar(60, [](CLI::App& app) -> CommandRun {
     if (args->report_only) return 0;
     return result.regressed() ? 1 : 0;
   };
-});
+}
 
-}  // namespace
 }  // namespace moeprobe::cli

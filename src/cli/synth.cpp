@@ -23,9 +23,10 @@ struct SynthArgs {
   bool quiet = false;
 };
 
-CommandRegistrar synth_command(30, [](CLI::App& app) -> CommandRun {
+}  // namespace
+
+CommandRun setup_synth(CLI::App* sub) {
   auto args = std::make_shared<SynthArgs>();
-  auto* sub = app.add_subcommand("synth", "Write a synthetic MoE checkpoint with planted findings");
   sub->add_option("recipe", args->recipe, "Recipe YAML (fixtures/recipes/*.yaml)")->required();
   sub->add_option("--out", args->out, "Model directory to write")->required();
   sub->add_option("--seed", args->seed, "Random seed (overrides the recipe's)");
@@ -70,7 +71,6 @@ CommandRegistrar synth_command(30, [](CLI::App& app) -> CommandRun {
     }
     return static_cast<int>(kExitOk);
   };
-});
+}
 
-}  // namespace
 }  // namespace moeprobe::cli

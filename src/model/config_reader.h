@@ -23,12 +23,28 @@ class ConfigReader {
   ConfigReader(const Family& family, const nlohmann::json& config, std::string path)
       : family_(family), config_(config), path_(std::move(path)) {}
 
+  // The value at a config key; a dotted key reads nested objects (Llama-4's
+  // "text_config.hidden_size"). nullptr when absent or null.
+  static const nlohmann::json* at_key(const nlohmann::json& config, const std::string& key) {
+    const nlohmann::json* j = &config;
+    std::size_t begin = 0;
+    while (true) {
+      const std::size_t dot = key.find('.', begin);
+      const std::string part = key.substr(begin, dot == std::string::npos ? dot : dot - begin);
+      if (!j->is_object() || !j->contains(part)) return nullptr;
+      j = &(*j)[part];
+      if (dot == std::string::npos) break;
+      begin = dot + 1;
+    }
+    return j->is_null() ? nullptr : j;
+  }
+
   // The config key that holds `canon` (first present, non-null), or nullopt.
   std::optional<std::string> key_of(const std::string& canon) const {
     auto it = family_.config_keys.find(canon);
     if (it == family_.config_keys.end()) return std::nullopt;
     for (const auto& k : it->second)
-      if (config_.contains(k) && !config_[k].is_null()) return k;
+      if (at_key(config_, k)) return k;
     return std::nullopt;
   }
 
@@ -43,7 +59,7 @@ class ConfigReader {
 
   // Value and the field name it came from (the config key, or "<canon> (family default)").
   std::optional<std::pair<nlohmann::json, std::string>> value(const std::string& canon) const {
-    if (auto k = key_of(canon)) return std::make_pair(config_[*k], *k);
+    if (auto k = key_of(canon)) return std::make_pair(*at_key(config_, *k), *k);
     auto d = family_.config_defaults.find(canon);
     if (d != family_.config_defaults.end() && !d->second.is_null())
       return std::make_pair(d->second, canon + " (default of family " + family_.name + ")");

@@ -281,7 +281,7 @@ Suite parse_root(const YamlReader& v, const YAML::Node& root, const MetricLookup
     const Metric* metric = lookup ? lookup(hyp.metric) : nullptr;
     if (!metric)
       v.fail(nodes[i]["metric"], p + ".metric",
-             "unknown metric \"" + hyp.metric + "\" (see moeprobe metrics)");
+             "unknown metric \"" + hyp.metric + "\" (see moeprobe list metrics)");
     // Metrics name the bad parameter; the suite adds where it is.
     try {
       hyp.parsed = metric->parse_params(hyp.params, file);

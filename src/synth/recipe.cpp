@@ -104,6 +104,18 @@ class Parser {
   YamlReader y_;
 };
 
+// Directories a recipe names are written inside --out: a relative path without "..", "." or NUL.
+void require_inside_out(Parser& P, const YAML::Node& node, const std::string& key,
+                        const std::string& dir) {
+  const std::filesystem::path rel(dir);
+  bool inside = !dir.empty() && rel.is_relative() && dir.find('\0') == std::string::npos;
+  for (const auto& part : rel) inside = inside && part != ".." && part != ".";
+  if (!inside)
+    P.fail(key, node,
+           "got '" + printable(dir) +
+               "', expected a relative directory inside --out (no '..', '.', NUL or leading '/')");
+}
+
 }  // namespace
 
 Recipe parse_recipe(const std::string& text, const std::filesystem::path& path,
@@ -114,7 +126,7 @@ Recipe parse_recipe(const std::string& text, const std::filesystem::path& path,
   if (!root.IsMap()) throw InputError(file, "", "expected a YAML mapping at the top level");
   P.check_keys(root, "",
                {"schema", "name", "description", "family", "layout", "dtype", "seed", "rng",
-                "shard_bytes", "model", "plant", "expect"});
+                "shard_bytes", "model", "quantization", "plant", "expect"});
 
   Recipe r;
   r.path = path;
@@ -154,6 +166,26 @@ Recipe parse_recipe(const std::string& text, const std::filesystem::path& path,
   if (root["shard_bytes"])
     r.shard_bytes = static_cast<uint64_t>(
         P.integer(root["shard_bytes"], "shard_bytes", 1 << 20, int64_t(1) << 40));
+
+  if (const auto q = root["quantization"]) {
+    P.check_keys(q, "quantization", {"scheme", "block", "twin"});
+    if (!q["scheme"]) throw InputError(file, "quantization.scheme", "missing (fp8 or mxfp4)");
+    r.quant.scheme = P.string(q["scheme"], "quantization.scheme", "fp8 or mxfp4");
+    if (r.quant.scheme != "fp8" && r.quant.scheme != "mxfp4")
+      P.fail("quantization.scheme", q["scheme"], "expected fp8 or mxfp4");
+    if (const auto b = q["block"]) {
+      if (r.quant.scheme != "fp8")
+        P.fail("quantization.block", b, "only fp8 has a block shape (mxfp4: 32 values a row)");
+      if (!b.IsSequence() || b.size() != 2)
+        P.fail("quantization.block", b, "expected [rows, cols]");
+      r.quant.block_rows = P.integer(b[0], "quantization.block[0]", 1, 1 << 20);
+      r.quant.block_cols = P.integer(b[1], "quantization.block[1]", 1, 1 << 20);
+    }
+    if (q["twin"]) {
+      r.quant.twin = P.string(q["twin"], "quantization.twin", "a directory name");
+      require_inside_out(P, q["twin"], "quantization.twin", r.quant.twin);
+    }
+  }
 
   ModelShape& m = r.shape;
   if (const auto n = root["model"]) {
@@ -238,16 +270,8 @@ Recipe parse_recipe(const std::string& text, const std::filesystem::path& path,
       if (p["upcycling"]["reference_dir"]) {
         pl.reference_dir =
             P.string(p["upcycling"]["reference_dir"], "plant.upcycling.reference_dir", "a path");
-        // The reference is written inside --out: a relative path without "..", "." or NUL.
-        const std::filesystem::path ref(pl.reference_dir);
-        bool inside = !pl.reference_dir.empty() && ref.is_relative() &&
-                      pl.reference_dir.find('\0') == std::string::npos;
-        for (const auto& part : ref) inside = inside && part != ".." && part != ".";
-        if (!inside)
-          P.fail("plant.upcycling.reference_dir", p["upcycling"]["reference_dir"],
-                 "got '" + printable(pl.reference_dir) +
-                     "', expected a relative directory inside --out (no '..', '.', NUL or "
-                     "leading '/')");
+        require_inside_out(P, p["upcycling"]["reference_dir"], "plant.upcycling.reference_dir",
+                           pl.reference_dir);
       }
     }
     if (p["neuron_order"])
