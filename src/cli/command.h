@@ -27,6 +27,7 @@ const std::vector<Command>& command_registry();
 CommandRun setup_inspect(CLI::App* sub);
 CommandRun setup_run(CLI::App* sub);
 CommandRun setup_forward(CLI::App* sub);
+CommandRun setup_capture(CLI::App* sub);
 CommandRun setup_synth(CLI::App* sub);
 CommandRun setup_tokenize(CLI::App* sub);
 CommandRun setup_compare(CLI::App* sub);
