@@ -63,11 +63,13 @@ class DepthLimitedBuilder {
   bool start_array(std::size_t) { return open(json::array()); }
   bool end_array() { return close(); }
   bool parse_error(std::size_t byte, const std::string&, const nlohmann::detail::exception& e) {
-    error_ = "malformed JSON at byte " + std::to_string(byte) + ": " + e.what();
+    error_field_ = "byte " + std::to_string(byte);
+    error_ = std::string("malformed JSON: ") + e.what();
     return false;
   }
 
   const std::string& error() const { return error_; }
+  const std::string& error_field() const { return error_field_; }
 
  private:
   json* place(json&& v) {
@@ -104,7 +106,7 @@ class DepthLimitedBuilder {
   json& root_;
   int max_depth_;
   std::vector<json*> stack_;
-  std::string key_, error_;
+  std::string key_, error_, error_field_;
 };
 
 }  // namespace
@@ -175,7 +177,9 @@ json parse_json(const std::string& text, const std::string& file, int max_depth)
   } catch (const json::exception& e) {  // defensive: the SAX interface reports errors itself
     throw InputError(file, "", std::string("malformed JSON: ") + e.what());
   }
-  if (!ok) throw InputError(file, "", builder.error().empty() ? "malformed JSON" : builder.error());
+  if (!ok)
+    throw InputError(file, builder.error_field(),
+                     builder.error().empty() ? "malformed JSON" : builder.error());
   return root;
 }
 

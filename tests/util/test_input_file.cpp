@@ -71,7 +71,7 @@ TEST(InputFile, ReadTextFileRefusesWhatIsNotARegularFileWithoutBlocking) {
 }
 
 TEST(InputFile, MessagesEscapeControlBytesAndStayShort) {
-  const InputError e(std::string("a\0b", 3), "k\x1b[2J", "x\0y");
+  const InputError e(std::string("a\0b", 3), "k\x1b[2J", std::string("x\0y", 3));
   EXPECT_EQ(std::string(e.what()), "a\\x00b: k\\x1B[2J: x\\x00y");
   EXPECT_EQ(printable(std::string(500, 'z'), 10), std::string(10, 'z') + "...");
   EXPECT_EQ(json_excerpt(nlohmann::json::array({1, 2})), "[1,2]");
