@@ -19,6 +19,7 @@ packages=(
   libsentencepiece-dev # tokenizer.model
   python3-sentencepiece # scripts/make-tokenizer-refs.py only (reference ids for tokenizer.model)
   libblas-dev          # cblas.h and libblas.so for bench/'s GEMM ceiling (runs on OpenBLAS above)
+  clang libclang-rt-14-dev libomp-dev  # the debug preset: ASan/UBSan unit tests and libFuzzer harnesses (fuzz/)
 )
 
 # npm (scripts/fetch-test-data.sh: real tokenizer.json files, the HF tokenizers reference) only

@@ -12,6 +12,7 @@
 #include "cli/command.h"
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
+#include "util/input_file.h"
 
 namespace moeprobe::cli {
 namespace {
@@ -22,11 +23,7 @@ struct TokenizeOptions {
 };
 
 std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError(path, "", "cannot open");
-  std::stringstream buf;
-  buf << in.rdbuf();
-  return buf.str();
+  return read_text_file(path, "text file");  // a regular file, size-capped
 }
 
 std::string format_ids(const std::vector<tokenizer::TokenId>& ids, bool json) {

@@ -7,6 +7,7 @@
 
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
+#include "util/input_file.h"
 #include "util/parse_integer.h"
 
 namespace moeprobe {
@@ -15,11 +16,7 @@ namespace {
 namespace fs = std::filesystem;
 
 std::string slurp(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw InputError(file.string(), "", "cannot open the probe file");
-  std::stringstream buf;
-  buf << in.rdbuf();
-  return buf.str();
+  return read_text_file(file, "probe file");  // regular file, size-capped (docs/RELIABILITY.md)
 }
 
 std::string strip(const std::string& s) {
@@ -194,9 +191,9 @@ ProbeSequences token_ids_probe(const fs::path& model_dir, const fs::path& ids_fi
   const fs::path config_path = model_dir / "config.json";
   int64_t bos_id = -1;
   {
-    std::ifstream in(config_path);
-    if (in) {
-      const nlohmann::json c = nlohmann::json::parse(in, nullptr, false);
+    std::error_code ec;
+    if (fs::exists(config_path, ec)) {
+      const nlohmann::json c = read_json_file(config_path, "config.json");
       if (c.is_object() && c.contains("bos_token_id") && c["bos_token_id"].is_number_integer())
         bos_id = c["bos_token_id"].get<int64_t>();
     }

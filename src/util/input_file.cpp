@@ -64,15 +64,14 @@ class DepthLimitedBuilder {
   bool end_object() { return close(); }
   bool start_array(std::size_t) { return open(json::array()); }
   bool end_array() { return close(); }
-  bool parse_error(std::size_t position, const std::string&,
-                   const nlohmann::detail::exception& e) {
-    field_ = "byte " + std::to_string(position);
+  bool parse_error(std::size_t byte, const std::string&, const nlohmann::detail::exception& e) {
+    error_field_ = "byte " + std::to_string(byte);
     error_ = std::string("malformed JSON: ") + e.what();
     return false;
   }
 
   const std::string& error() const { return error_; }
-  const std::string& field() const { return field_; }  // "byte N" for a syntax error
+  const std::string& error_field() const { return error_field_; }
 
  private:
   json* place(json&& v) {
@@ -109,7 +108,7 @@ class DepthLimitedBuilder {
   json& root_;
   int max_depth_;
   std::vector<json*> stack_;
-  std::string key_, error_, field_;
+  std::string key_, error_, error_field_;
 };
 
 }  // namespace
@@ -181,7 +180,7 @@ json parse_json(const std::string& text, const std::string& file, int max_depth)
     throw InputError(file, "", std::string("malformed JSON: ") + e.what());
   }
   if (!ok)
-    throw InputError(file, builder.field(),
+    throw InputError(file, builder.error_field(),
                      builder.error().empty() ? "malformed JSON" : builder.error());
   return root;
 }

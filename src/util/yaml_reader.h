@@ -40,7 +40,7 @@ struct YamlScalar {
 };
 
 constexpr int kMaxYamlDepth = 64;
-constexpr uint64_t kMaxYamlNodes = 200000;
+constexpr uint64_t kMaxYamlNodes = 100000;
 
 class YamlReader {
  public:

@@ -265,6 +265,10 @@ TEST_F(HostileInput, YamlAliasBombIsRefused) {
   const fs::path r = recipe(std::string(kSmallRecipe) + bomb, "bomb_recipe.yaml");
   expect_bad(timed("synth " + q(r) + " --out " + q(scratch.path() / "model")),
              {"bomb_recipe.yaml", "expands to more than"});
+  // Found by fuzz_recipe: yaml-cpp 0.7 turns these 24 bytes into an endless stream of nodes.
+  const fs::path endless = recipe("&e_size,,\nmmte_size,,\nm\n", "endless.yaml");
+  expect_bad(timed("synth " + q(endless) + " --out " + q(scratch.path() / "model")),
+             {"endless.yaml", "more than 100000 nodes"});
   // A cyclic alias.
   const fs::path c = recipe(suite + "probe: &p [*p]\n", "cycle.yaml");
   expect_bad(timed("run " + q(c) + " --model " + q(classic())), {"cycle.yaml"});
