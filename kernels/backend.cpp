@@ -4,11 +4,8 @@
 #include <cmath>
 
 #include "kernels/backend_checks.h"
-<<<<<<< HEAD
 #include "kernels/backend_registry.h"
-=======
 #include "kernels/cpu/all_experts_cpu.h"
->>>>>>> dyncore
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/reference/reference_backend.h"
 #include "util/error.h"
@@ -34,7 +31,6 @@ std::vector<double> Backend::neuron_norms(const TensorView& m, NeuronAxis axis) 
   return sq;
 }
 
-<<<<<<< HEAD
 const std::vector<BackendEntry>& backend_registry() {
   static const std::vector<BackendEntry> table = {
       {"cpu", "the fast CPU path: float32 blocks summed in float64, AVX2, all cores",
@@ -54,7 +50,8 @@ const std::vector<BackendEntry>& backend_registry() {
        }},
   };
   return table;
-=======
+}
+
 Matrix Backend::linear_rows(const TensorView& x, const TensorView& w) {
   check_linear_rows(x, w);
   const int64_t T = x.rows(), N = w.rows(), H = x.cols();
@@ -74,7 +71,6 @@ Matrix Backend::linear_rows(const TensorView& x, const TensorView& w) {
 
 AllExpertsStats Backend::all_experts(const AllExpertsRequest& request) {
   return cpu_all_experts(request, 0);
->>>>>>> dyncore
 }
 
 std::unique_ptr<Backend> make_backend(const std::string& device, std::string* notice) {
