@@ -61,12 +61,13 @@ std::set<std::string> parse_report_formats(const std::string& list) {
 }
 
 void write_reports(const RunResult& r, const std::filesystem::path& dir,
-                   const std::set<std::string>& formats) {
+                   const std::set<std::string>& formats,
+                   const std::vector<std::filesystem::path>& inputs) {
   // Everything is rendered in memory first, so a rendering error leaves no file at all.
   std::vector<std::pair<std::string, std::string>> files;
   for (const ReportFormat& f : report_formats())
     if (formats.count(f.name)) files.push_back({f.file, f.render(r)});
-  write_files_atomically(dir, files);
+  write_files_atomically(dir, files, inputs);
 }
 
 }  // namespace moeprobe

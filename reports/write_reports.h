@@ -27,7 +27,9 @@ const std::vector<ReportFormat>& report_formats();
 std::set<std::string> all_report_formats();
 // A comma list of names or aliases. Throws InputError for an unknown format name.
 std::set<std::string> parse_report_formats(const std::string& comma_list);
+// `inputs`: the files the command read; a report that would replace one is refused.
 void write_reports(const RunResult& r, const std::filesystem::path& dir,
-                   const std::set<std::string>& formats);
+                   const std::set<std::string>& formats,
+                   const std::vector<std::filesystem::path>& inputs = {});
 
 }  // namespace moeprobe

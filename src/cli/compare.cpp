@@ -40,7 +40,7 @@ CommandRun setup_compare(CLI::App* sub) {
     if (!args->out.empty()) {
       const std::filesystem::path out(args->out);
       write_files_atomically(out.has_parent_path() ? out.parent_path() : ".",
-                             {{out.filename().string(), md}});
+                             {{out.filename().string(), md}}, {args->baseline, args->current});
     }
     return c.failed() ? 1 : 0;
   };

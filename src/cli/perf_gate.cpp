@@ -70,7 +70,8 @@ CommandRun setup_perf_gate(CLI::App* sub) {
       if (json_name == out.filename()) json_name += ".json";  // --out x.json: x.json.json
       write_files_atomically(
           out.has_parent_path() ? out.parent_path() : ".",
-          {{out.filename().string(), md}, {json_name.string(), perf::render_gate_json(result)}});
+          {{out.filename().string(), md}, {json_name.string(), perf::render_gate_json(result)}},
+          {args->baseline, args->current, args->thresholds});
     }
     if (args->report_only) return 0;
     return result.regressed() ? 1 : 0;

@@ -25,7 +25,7 @@ CommandRun setup_report(CLI::App* sub) {
   return [args]() {
     const auto formats = parse_report_formats(args->formats);
     const RunResult result = load_results(args->results);
-    write_reports(result, args->out, formats);
+    write_reports(result, args->out, formats, {args->results});
     std::cout << "Wrote " << args->formats << " reports to " << args->out << "/\n";
     return 0;
   };

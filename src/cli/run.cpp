@@ -5,6 +5,7 @@
 
 #include "cli/activations_option.h"
 #include "cli/command.h"
+#include "cli/probe_text_option.h"
 #include "metrics/metric.h"
 #include "reports/markdown_report.h"
 #include "reports/write_reports.h"
@@ -18,6 +19,7 @@ struct RunArgs {
   std::string suite, model, out = "out", layers, device = "auto", reference_model, activations;
   bool strict = false;
   int64_t seed = -1;
+  ProbeTextArgs probe_text;
 };
 
 }  // namespace
@@ -39,6 +41,7 @@ CommandRun setup_run(CLI::App* sub) {
   sub->add_option("--seed", args->seed, "Bootstrap seed (overrides the suite's)")
       ->check(CLI::NonNegativeNumber);
   add_activations_option(sub, args->activations);
+  add_probe_text_options(sub, args->probe_text);
   return [args]() {
     const Suite suite = load_suite(args->suite, find_metric);
     RunOptions opt;
@@ -49,8 +52,12 @@ CommandRun setup_run(CLI::App* sub) {
     opt.activations = args->activations;
     if (args->seed >= 0) opt.seed = static_cast<uint64_t>(args->seed);
     opt.log = &std::cerr;
+    // Removed when the run ends, whatever the outcome.
+    const auto captured = capture_text_probe(args->probe_text, suite, opt.activations, args->model,
+                                             args->out, opt.log);
+    if (captured) opt.activations = captured->file().string();
     const RunResult result = run_suite(suite, opt);
-    write_reports(result, args->out, all_report_formats());
+    write_reports(result, args->out, all_report_formats(), {args->suite});
     std::cout << render_markdown(result) << "\nReports in " << args->out << "/\n";
     return run_exit_code(result, args->strict);
   };

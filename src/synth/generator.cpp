@@ -1,7 +1,10 @@
 #include "synth/generator.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -16,6 +19,7 @@
 #include "synth/quantize.h"
 #include "synth/rng.h"
 #include "util/error.h"
+#include "util/input_file.h"
 #include "util/parallel_for.h"
 
 namespace moeprobe::synth {
@@ -616,10 +620,29 @@ const char* torch_dtype(DType d) {
   return d == DType::BF16 ? "bfloat16" : d == DType::F16 ? "float16" : "float32";
 }
 
-}  // namespace
+// Tensor bytes the model will take, from the shapes alone (before any job is listed: a recipe
+// inside every documented range can still ask for petabytes). Norms and biases are left out.
+double estimate_tensor_bytes(const Model& m, DType dt) {
+  const double H = double(m.H), I = double(m.I), E = double(m.E), V = double(m.V);
+  const double q = double(m.heads) * m.hd, kv = double(m.kv) * m.hd;
+  const double attention = H * (2 * q + 2 * kv);
+  const double moe_layer =
+      E * 3 * I * H + E * H + (m.n_shared > 0 ? 3 * double(m.shared_I) * H : 0);
+  const double dense_ffn = 3 * double(m.dense_I) * H;
+  double elems = 2 * V * H + double(m.L) * attention + double(m.n_moe) * moe_layer +
+                 double(m.first_dense) * dense_ffn;
+  if (m.r.plant.write_reference) elems += 2 * V * H + double(m.L) * (attention + 3 * I * H);
+  return elems * double(dtype_size(dt));
+}
 
-SynthResult synthesize(const Recipe& r, const fs::path& out_dir, const fs::path& families_dir_in,
-                       int threads) {
+std::string gigabytes(double bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3g GB", bytes / 1e9);
+  return buf;
+}
+
+SynthResult write_model(const Recipe& r, const fs::path& out_dir, const fs::path& families_dir_in,
+                        int threads, uint64_t max_output_bytes, const fs::path& target) {
   const std::string rf = r.path.string();
   const fs::path families_dir = families_dir_in.empty() ? default_families_dir() : families_dir_in;
   const fs::path fam_path = families_dir / (r.family + ".yaml");
@@ -702,6 +725,21 @@ SynthResult synthesize(const Recipe& r, const fs::path& out_dir, const fs::path&
     throw InputError(rf, "layout",
                      "fused tensors above 2^30 elements are not supported (use classic)");
 
+  // Refuse before anything is written: above the cap, or above the free space of the target's
+  // file system, with the estimate in the message.
+  const double estimate = estimate_tensor_bytes(m, r.dtype);
+  if (estimate > double(max_output_bytes))
+    throw InputError(rf, "model",
+                     "the synthetic model would take about " + gigabytes(estimate) +
+                         " (estimate), above the limit of " + gigabytes(double(max_output_bytes)) +
+                         "; pass --max-output-gb to allow more");
+  std::error_code space_ec;
+  const fs::space_info space = fs::space(out_dir.parent_path(), space_ec);
+  if (!space_ec && estimate > double(space.available))
+    throw InputError(rf, "model",
+                     "the synthetic model would take about " + gigabytes(estimate) +
+                         " (estimate), but only " + gigabytes(double(space.available)) +
+                         " are free where " + target.string() + " is written");
   fs::create_directories(out_dir);
   Generator gen(m);
   std::vector<Job> jobs;
@@ -1028,10 +1066,9 @@ SynthResult synthesize(const Recipe& r, const fs::path& out_dir, const fs::path&
     max_elems = std::max<uint64_t>(max_elems, j.spec.nbytes() / dtype_size(dt));
   }
   const std::map<std::string, std::string> meta = {{"format", "pt"}};
-  const fs::path ref_dir = fs::path(r.plant.reference_dir).is_absolute()
-                               ? fs::path(r.plant.reference_dir)
-                               : out_dir / r.plant.reference_dir;
-  const fs::path twin_dir = fs::path(qz.twin).is_absolute() ? fs::path(qz.twin) : out_dir / qz.twin;
+  // load_recipe keeps reference_dir and the quantisation twin relative and inside the output (no "..").
+  const fs::path ref_dir = out_dir / r.plant.reference_dir;
+  const fs::path twin_dir = out_dir / qz.twin;
   std::unique_ptr<ShardedWriter> writers[3];
   writers[0] = std::make_unique<ShardedWriter>(out_dir, specs[0], r.shard_bytes, meta);
   if (ref) {
@@ -1150,6 +1187,76 @@ SynthResult synthesize(const Recipe& r, const fs::path& out_dir, const fs::path&
   if (!r.expect.empty()) manifest["expect"] = r.expect;
   write_text(out_dir / "synth.json", manifest.dump(2) + "\n");
 
+  return result;
+}
+
+// A staging directory beside the target, removed on destruction unless committed.
+class StagedDirectory {
+ public:
+  explicit StagedDirectory(const fs::path& target) : target_(target) {
+    const fs::path parent = target.has_parent_path() ? target.parent_path() : fs::path(".");
+    const std::string tag =
+        "." + target.filename().string() + ".synth-" + std::to_string(::getpid());
+    path_ = parent / (tag + "-tmp");
+    old_ = parent / (tag + "-old");
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+    fs::remove_all(old_, ec);
+  }
+  ~StagedDirectory() {
+    std::error_code ec;
+    if (!committed_) fs::remove_all(path_, ec);
+    fs::remove_all(old_, ec);
+  }
+  const fs::path& path() const { return path_; }
+  // Moves the staged model into place; a previous model there is replaced only now.
+  void commit() {
+    std::error_code ec;
+    if (fs::exists(target_, ec)) fs::rename(target_, old_, ec);
+    if (ec) throw InputError(target_.string(), "--out", "cannot replace it: " + ec.message());
+    fs::rename(path_, target_, ec);
+    if (ec) {
+      std::error_code restore;
+      if (fs::exists(old_, restore)) fs::rename(old_, target_, restore);
+      throw InputError(target_.string(), "--out",
+                       "cannot move the model into place: " + ec.message());
+    }
+    committed_ = true;
+  }
+
+ private:
+  fs::path target_, path_, old_;
+  bool committed_ = false;
+};
+
+// --out must be absent, an empty directory or a model synth wrote before (it has synth.json):
+// synth never replaces a directory of other files.
+void check_output_target(const Recipe& r, const fs::path& out_dir) {
+  std::error_code ec;
+  const fs::file_status st = fs::symlink_status(out_dir, ec);
+  if (ec || !fs::exists(st)) return;
+  if (!fs::is_directory(st))
+    throw InputError(out_dir.string(), "--out", "exists and is not a directory");
+  if (!fs::is_empty(out_dir, ec) && !fs::exists(out_dir / "synth.json"))
+    throw InputError(out_dir.string(), "--out",
+                     "is a non-empty directory that synth did not write (no synth.json); "
+                     "choose a new or empty directory");
+  if (!r.path.empty() && is_inside(r.path, out_dir))
+    throw InputError(out_dir.string(), "--out",
+                     "holds the recipe " + r.path.string() + " itself; choose another directory");
+}
+
+}  // namespace
+
+SynthResult synthesize(const Recipe& r, const fs::path& out_dir, const fs::path& families_dir,
+                       int threads, uint64_t max_output_bytes) {
+  if (out_dir.empty()) throw InputError("<command line>", "--out", "empty output path");
+  check_output_target(r, out_dir);
+  StagedDirectory stage(out_dir);
+  SynthResult result =
+      write_model(r, stage.path(), families_dir, threads, max_output_bytes, out_dir);
+  stage.commit();
+  result.out_dir = out_dir;
   for (const auto& e : fs::recursive_directory_iterator(out_dir))
     if (e.is_regular_file()) result.files.push_back(e.path());
   std::sort(result.files.begin(), result.files.end());

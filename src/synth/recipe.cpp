@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "util/error.h"
+#include "util/input_file.h"
 #include "util/yaml_reader.h"
 
 namespace moeprobe::synth {
@@ -103,6 +104,18 @@ class Parser {
   YamlReader y_;
 };
 
+// Directories a recipe names are written inside --out: a relative path without "..", "." or NUL.
+void require_inside_out(Parser& P, const YAML::Node& node, const std::string& key,
+                        const std::string& dir) {
+  const std::filesystem::path rel(dir);
+  bool inside = !dir.empty() && rel.is_relative() && dir.find('\0') == std::string::npos;
+  for (const auto& part : rel) inside = inside && part != ".." && part != ".";
+  if (!inside)
+    P.fail(key, node,
+           "got '" + printable(dir) +
+               "', expected a relative directory inside --out (no '..', '.', NUL or leading '/')");
+}
+
 }  // namespace
 
 Recipe parse_recipe(const std::string& text, const std::filesystem::path& path,
@@ -168,7 +181,10 @@ Recipe parse_recipe(const std::string& text, const std::filesystem::path& path,
       r.quant.block_rows = P.integer(b[0], "quantization.block[0]", 1, 1 << 20);
       r.quant.block_cols = P.integer(b[1], "quantization.block[1]", 1, 1 << 20);
     }
-    if (q["twin"]) r.quant.twin = P.string(q["twin"], "quantization.twin", "a directory name");
+    if (q["twin"]) {
+      r.quant.twin = P.string(q["twin"], "quantization.twin", "a directory name");
+      require_inside_out(P, q["twin"], "quantization.twin", r.quant.twin);
+    }
   }
 
   ModelShape& m = r.shape;
@@ -216,8 +232,12 @@ Recipe parse_recipe(const std::string& text, const std::filesystem::path& path,
              "set without num_shared_experts");
   }
   if (overrides.num_layers) {
-    if (*overrides.num_layers < 1 || *overrides.num_layers <= m.first_k_dense_replace)
-      throw InputError(file, "--layers", "must be at least 1 and above first_k_dense_replace");
+    if (*overrides.num_layers < 1 || *overrides.num_layers > 4096 ||
+        *overrides.num_layers <= m.first_k_dense_replace)
+      throw InputError(file, "--layers",
+                       "got " + std::to_string(*overrides.num_layers) +
+                           ", expected 1 to 4096 (model.num_layers' range) and above "
+                           "first_k_dense_replace");
     m.num_layers = *overrides.num_layers;
   }
   if (overrides.seed) r.seed = *overrides.seed;
@@ -250,8 +270,8 @@ Recipe parse_recipe(const std::string& text, const std::filesystem::path& path,
       if (p["upcycling"]["reference_dir"]) {
         pl.reference_dir =
             P.string(p["upcycling"]["reference_dir"], "plant.upcycling.reference_dir", "a path");
-        if (pl.reference_dir.empty())
-          P.fail("plant.upcycling.reference_dir", p["upcycling"]["reference_dir"], "empty path");
+        require_inside_out(P, p["upcycling"]["reference_dir"], "plant.upcycling.reference_dir",
+                           pl.reference_dir);
       }
     }
     if (p["neuron_order"])
@@ -329,11 +349,7 @@ Recipe parse_recipe(const std::string& text, const std::filesystem::path& path,
 }
 
 Recipe load_recipe(const std::filesystem::path& path, const RecipeOverrides& overrides) {
-  std::ifstream in(path);
-  if (!in) throw InputError(path.string(), "", "cannot read the recipe file");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return parse_recipe(ss.str(), path, overrides);
+  return parse_recipe(read_text_file(path, "recipe file"), path, overrides);
 }
 
 }  // namespace moeprobe::synth
