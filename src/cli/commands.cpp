@@ -12,6 +12,8 @@ const std::vector<Command>& command_registry() {
       {"forward",
        "Run the LibTorch forward pass on token ids and print the logits of every position",
        setup_forward},
+      {"capture", "Run a probe through the forward pass and write every MoE layer's input",
+       setup_capture},
       {"synth", "Write a synthetic MoE checkpoint with planted findings", setup_synth},
       {"tokenize", "Print the token ids of a text (tokenizer.json or tokenizer.model)",
        setup_tokenize},
