@@ -73,6 +73,9 @@ void LayerPlan::add(const Need& n) {
     case Intermediate::ReferenceFfn:
       reference = true;
       break;
+    case Intermediate::NeuronPca:
+      neuron_pca_limits[k].insert(n.max_neurons);
+      break;
   }
 }
 
@@ -164,6 +167,8 @@ LayerStatistics compute_layer_statistics(const LayerInputs& in, const LayerPlan&
     if (plan.matrix_stats[k])
       ls.matrices[k] =
           compute_matrix_statistics(in, ls.has_reference, m, plan.standardized[k], backend);
+    for (long long limit : plan.neuron_pca_limits[k])
+      ls.neuron_pca[k].emplace(limit, compute_neuron_pca(in.layer->experts, m, limit));
     std::set<std::pair<int, int>> pairs;
     for (long long limit : plan.match_pair_limits[k])
       for (const auto& p : selected_pairs(ls.num_experts, limit)) pairs.insert(p);

@@ -13,6 +13,7 @@
 
 #include "kernels/backend.h"
 #include "metrics/metric.h"
+#include "metrics/neuron_pca.h"
 #include "model/moe_layer.h"
 
 namespace moeprobe {
@@ -58,6 +59,7 @@ struct LayerStatistics {
   std::optional<MatrixStatistics> matrices[3];
   std::optional<Matrix> router_cosine;
   std::map<std::pair<int, int>, NeuronMatch> matches[3];
+  std::map<long long, NeuronPca> neuron_pca[3];  // per kind, per max_neurons
 };
 
 // Computes everything the plan asks for. Throws InputError on bad input (a NaN weight, a reference

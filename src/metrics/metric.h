@@ -48,12 +48,14 @@ enum class Intermediate {
   RouterCosine,      // router-row cosines
   NeuronMatches,     // per kind: A2 matchings of the expert pairs selected by max_pairs
   ReferenceFfn,      // the dense FFN must be an entity of every MatrixStats (bad input if not)
+  NeuronPca,         // per kind: A6 neuron-level PCA (metrics/neuron_pca.h), per max_neurons
 };
 
 struct Need {
   Intermediate what = Intermediate::MatrixStats;
   MatrixKind kind = MatrixKind::Act;  // for the per-kind intermediates
   long long max_pairs = 0;            // NeuronMatches: 0 = every expert pair
+  long long max_neurons = 0;          // NeuronPca: neurons per expert, 0 = all
 };
 
 // The union of the needs of every metric measured on one layer.
@@ -63,6 +65,7 @@ struct LayerPlan {
   bool router = false;
   bool reference = false;
   std::set<long long> match_pair_limits[3];  // per kind, the max_pairs values asked for
+  std::set<long long> neuron_pca_limits[3];  // per kind, the max_neurons values asked for
   void add(const Need& n);
   void add(const std::vector<Need>& needs) {
     for (const Need& n : needs) add(n);

@@ -19,6 +19,7 @@ struct Registry {
     add_neuron_mean_similarity_metrics(metrics);    // A3
     add_gate_neuron_association_metrics(metrics);   // A4
     add_pca_outlier_metrics(metrics);               // A5
+    add_neuron_pca_metrics(metrics);                // A6
     for (const auto& m : metrics) by_name.emplace(m->name(), m.get());
   }
 };
