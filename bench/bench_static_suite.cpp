@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "bench/ceilings.h"
+#include "bench/rss_anon.h"
 #include "metrics/metric.h"
 #include "model/moe_model.h"
 #include "suite/runner.h"
@@ -39,21 +40,7 @@ namespace {
 fs::path g_model;
 double g_read_seconds = 0, g_suite_seconds = 0;
 
-// Anonymous resident memory of this process in bytes (the mmap'd checkpoint is file-backed and
-// does not count: it is the page cache, reclaimable).
-int64_t rss_anon_bytes() {
-  std::ifstream in("/proc/self/status");
-  std::string key;
-  while (in >> key) {
-    if (key == "RssAnon:") {
-      int64_t kb = 0;
-      in >> kb;
-      return kb * 1024;
-    }
-    std::getline(in, key);
-  }
-  return -1;
-}
+using bench::rss_anon_bytes;
 
 struct ByteRange {
   fs::path file;

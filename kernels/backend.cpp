@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "kernels/backend_checks.h"
+#include "kernels/cpu/all_experts_cpu.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/reference/reference_backend.h"
 #include "util/error.h"
@@ -26,6 +27,27 @@ std::vector<double> Backend::neuron_norms(const TensorView& m, NeuronAxis axis) 
   }
   for (double& v : sq) v = std::sqrt(v);
   return sq;
+}
+
+Matrix Backend::linear_rows(const TensorView& x, const TensorView& w) {
+  check_linear_rows(x, w);
+  const int64_t T = x.rows(), N = w.rows(), H = x.cols();
+  std::vector<double> wd(static_cast<std::size_t>(N * H)), row(static_cast<std::size_t>(H));
+  w.read_double(0, N * H, wd.data());
+  Matrix out(T, N);
+  for (int64_t t = 0; t < T; ++t) {
+    x.read_double(t * H, H, row.data());
+    for (int64_t n = 0; n < N; ++n) {
+      double s = 0;
+      for (int64_t k = 0; k < H; ++k) s += wd[static_cast<std::size_t>(n * H + k)] * row[k];
+      out(t, n) = s;
+    }
+  }
+  return out;
+}
+
+AllExpertsStats Backend::all_experts(const AllExpertsRequest& request) {
+  return cpu_all_experts(request, 0);
 }
 
 std::unique_ptr<Backend> make_backend(const std::string& device, std::string* notice) {

@@ -10,10 +10,12 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "io/tensor_view.h"
+#include "model/moe_layer.h"
 
 namespace moeprobe {
 
@@ -48,6 +50,77 @@ struct MatrixSetStats {
   int64_t skipped_positions = 0;  // element positions left out of the standardized Gram
 };
 
+// All-experts evaluation (the dynamic analyses A7-A11): every entity's output on every token of a
+// probe, E(x) = W_down (act(W_act x) * (W_up x)), evaluated on the full token matrix (never in
+// dispatch order) and reduced token block by token block to per-token statistics, so memory never
+// holds [T, N, H].
+//
+// An entity is a routed expert, the shared-expert block, or the dense reference FFN "F". The
+// shared block is the sum of its parts (one fused block or one part per shared expert), scaled per
+// token by sigmoid(gate . x) when the family has a shared-expert gate (Qwen2-MoE): the output the
+// block adds to the residual stream, the paper's "SE".
+struct FfnEntity {
+  std::vector<ExpertWeights> parts;  // output = sum over parts (usually one)
+  Activation activation = Activation::SiLU;
+  std::optional<TensorView> sigmoid_gate;  // [1, H] or [H]
+  int64_t neurons() const;                 // sum of the parts' intermediate sizes
+};
+
+struct AllExpertsRequest {
+  TensorView tokens;  // [T, H] float: the MoE block's input (post-attention norm)
+  // Entities in this order: num_experts routed experts, then num_shared shared blocks (0 or 1),
+  // then the reference FFN when has_reference.
+  std::vector<FfnEntity> entities;
+  int num_experts = 0;
+  int num_shared = 0;
+  bool has_reference = false;
+  // The routed experts each token selected, [T * top_k] (descending score); empty: no
+  // chosen-pair statistics.
+  std::vector<int> chosen;
+  int top_k = 0;
+  // [T], 1 at BOS positions: the similarity sums are also kept over non-BOS tokens. Empty: none.
+  std::vector<uint8_t> bos_mask;
+  // For each threshold, the count of neurons with |act(W_act x)_i| > threshold per token and
+  // entity (A11 activation ratio).
+  std::vector<double> activation_thresholds;
+  // Per token, the mean over routed-expert pairs of the Pearson correlation of their act vectors
+  // act(W_act x) across neuron positions (A11 "vertical lines"; needs equal expert widths).
+  bool act_correlation = false;
+  // Scratch memory one token block may use (activations, intermediate products, Grams); 0: the
+  // backend's default. The block length follows from it, so results never depend on it beyond
+  // float rounding.
+  std::size_t block_bytes = 0;
+};
+
+// Sums over tokens of the per-token cosine and angular (1 - arccos(cos)/pi) matrices of the
+// entities' outputs; the mean matrix is sum / tokens.
+struct SimilaritySums {
+  Matrix cosine, angular;  // [N_ent, N_ent]
+  int64_t tokens = 0;
+};
+
+struct AllExpertsStats {
+  int64_t tokens = 0;
+  int entities = 0, num_experts = 0, num_shared = 0;
+  bool has_reference = false;
+  std::vector<int64_t> entity_neurons;  // intermediate size of each entity
+  std::vector<double> norms;            // [T * N_ent]: ||E_n(x_t)||_2 (unweighted outputs)
+  // Per token, over routed-expert pairs a < b (NaN with fewer than two experts).
+  std::vector<double> mean_cosine, mean_angular;
+  // Per token, over the pairs of its chosen experts (NaN when top_k < 2 or no routing given).
+  std::vector<double> chosen_cosine, chosen_angular;
+  // Per token, mean over routed experts of the similarity to the shared block / to F (empty when
+  // the entity is absent).
+  std::vector<double> shared_cosine, shared_angular;
+  std::vector<double> reference_cosine, reference_angular;
+  SimilaritySums all, non_bos;  // over every token / over non-BOS tokens
+  // Per activation threshold (request order): [T * N_ent] counts of |act(W_act x)_i| > threshold.
+  std::vector<std::vector<int32_t>> active_counts;
+  std::vector<double> act_correlation;  // [T] when requested (NaN with fewer than two experts)
+
+  double norm(int64_t t, int n) const { return norms[static_cast<std::size_t>(t * entities + n)]; }
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -65,6 +138,14 @@ class Backend {
   // matched neurons' cosines back into dot products. The default streams the tensor in float64;
   // a backend may override it.
   virtual std::vector<double> neuron_norms(const TensorView& m, NeuronAxis axis);
+
+  // x [T, H] times w [N, H] transposed: [T, N] in float64 (router logits). The default
+  // accumulates in float64 (router logits decide top-k selections, so no float32 rounding).
+  virtual Matrix linear_rows(const TensorView& x, const TensorView& w);
+  // The all-experts evaluation above. Every backend returns the same statistics up to float32
+  // rounding of the products (tests: reference vs CPU vs CUDA). The default is the CPU
+  // implementation (kernels/cpu/all_experts_cpu.h) on default_threads().
+  virtual AllExpertsStats all_experts(const AllExpertsRequest& request);
 };
 
 // "reference", "cpu", "cuda" or "auto" (CUDA when a device is present, else the CPU; the fallback

@@ -14,6 +14,15 @@ void check_matrix(const TensorView& m) {
                      std::string("expected a float dtype, got ") + dtype_name(m.dtype));
 }
 
+void check_linear_rows(const TensorView& x, const TensorView& w) {
+  check_matrix(x);
+  check_matrix(w);
+  if (x.cols() != w.cols())
+    throw InputError(w.file, w.name,
+                     "expected " + std::to_string(x.cols()) + " columns (the hidden size of " +
+                         x.name + "), got " + w.shape_string());
+}
+
 void check_matrix_set(const std::vector<TensorView>& mats, NeuronAxis) {
   if (mats.empty()) throw InputError("", "matrix set", "expected at least one matrix");
   for (const TensorView& m : mats) {

@@ -15,6 +15,8 @@ void check_matrix_set(const std::vector<TensorView>& mats, NeuronAxis axis);
 void check_neuron_pair(const TensorView& a, const TensorView& b);
 // A rank-2 float matrix.
 void check_matrix(const TensorView& m);
+// x [T, H] and w [N, H] for linear_rows.
+void check_linear_rows(const TensorView& x, const TensorView& w);
 // Throws InputError naming mats[a] when G[a,a] is not finite.
 void check_gram_finite(const Matrix& gram, const std::vector<TensorView>& mats);
 // Throws InputError naming row a of m when G[a,a] is not finite.

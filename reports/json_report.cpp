@@ -123,6 +123,7 @@ nlohmann::ordered_json results_to_json(const RunResult& r) {
                         {"git_revision", r.environment.git_revision},
                         {"backend", r.environment.backend},
                         {"device", r.environment.device}};
+  if (!r.probe.is_null()) out["probe"] = r.probe;
   json hs = json::array();
   for (const auto& h : r.hypotheses) {
     json per_layer = json::array();
@@ -191,6 +192,10 @@ RunResult results_from_json(const nlohmann::json& j, const std::string& file) {
   r.environment.git_revision = rd.str_or(e, "git_revision", "environment.");
   r.environment.backend = rd.str_or(e, "backend", "environment.");
   r.environment.device = rd.str_or(e, "device", "environment.");
+  if (j.contains("probe") && !j["probe"].is_null()) {
+    if (!j["probe"].is_object()) rd.fail("probe", "expected an object (the probe's description)");
+    r.probe = j["probe"];
+  }
 
   const auto& hs = rd.at(j, "hypotheses", "");
   if (!hs.is_array()) rd.fail("hypotheses", "expected a list");

@@ -20,6 +20,8 @@ class CpuBackend : public Backend {
   Matrix gram_rows(const TensorView& m) override;
   Matrix neuron_cosine(const TensorView& a, const TensorView& b, NeuronAxis axis) override;
   std::vector<double> neuron_norms(const TensorView& m, NeuronAxis axis) override;
+  Matrix linear_rows(const TensorView& x, const TensorView& w) override;   // linear_rows_cpu.cpp
+  AllExpertsStats all_experts(const AllExpertsRequest& request) override;  // all_experts_cpu.cpp
 
  private:
   int threads_;

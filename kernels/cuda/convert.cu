@@ -2,7 +2,7 @@
 // a whole tensor).
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/common.cuh"
-#include "kernels/cuda/launchers.h"
+#include "kernels/cuda/convert.h"
 
 namespace moeprobe::cuda {
 namespace {

@@ -9,7 +9,7 @@
 // results are reproducible run to run (no floating-point atomics).
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/common.cuh"
-#include "kernels/cuda/launchers.h"
+#include "kernels/cuda/gram.h"
 
 namespace moeprobe::cuda {
 namespace {

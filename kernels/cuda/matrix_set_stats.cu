@@ -2,7 +2,7 @@
 // position across the set, and the row/column sums behind the mean neurons.
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/common.cuh"
-#include "kernels/cuda/launchers.h"
+#include "kernels/cuda/matrix_set_stats.h"
 
 namespace moeprobe::cuda {
 namespace {

@@ -1,8 +1,8 @@
 // Neuron normalisation for neuron_cosine: after every neuron vector has unit length, the cosine
-// matrix is one matrix product (cuBLAS, issued from cuda_backend.cpp).
+// matrix is one matrix product (cuBLAS, issued from neuron_cosine.cpp).
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/common.cuh"
-#include "kernels/cuda/launchers.h"
+#include "kernels/cuda/neuron_cosine.h"
 
 namespace moeprobe::cuda {
 namespace {

@@ -14,6 +14,7 @@ class ReferenceBackend : public Backend {
                                   const MatrixSetRequest& request) override;
   Matrix gram_rows(const TensorView& m) override;
   Matrix neuron_cosine(const TensorView& a, const TensorView& b, NeuronAxis axis) override;
+  AllExpertsStats all_experts(const AllExpertsRequest& request) override;
 };
 
 }  // namespace moeprobe

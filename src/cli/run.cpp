@@ -3,6 +3,7 @@
 #include <iostream>
 #include <memory>
 
+#include "cli/activations_option.h"
 #include "cli/command.h"
 #include "metrics/metric.h"
 #include "reports/markdown_report.h"
@@ -14,7 +15,7 @@ namespace moeprobe::cli {
 namespace {
 
 struct RunArgs {
-  std::string suite, model, out = "out", layers, device = "auto", reference_model;
+  std::string suite, model, out = "out", layers, device = "auto", reference_model, activations;
   bool strict = false;
   int64_t seed = -1;
 };
@@ -37,6 +38,7 @@ CommandRegistrar registrar(20, [](CLI::App& app) -> CommandRun {
   sub->add_flag("--strict", args->strict, "Count INCONCLUSIVE as a failure");
   sub->add_option("--seed", args->seed, "Bootstrap seed (overrides the suite's)")
       ->check(CLI::NonNegativeNumber);
+  add_activations_option(sub, args->activations);
   return [args]() {
     const Suite suite = load_suite(args->suite, find_metric);
     RunOptions opt;
@@ -44,6 +46,7 @@ CommandRegistrar registrar(20, [](CLI::App& app) -> CommandRun {
     opt.reference_model = args->reference_model;
     opt.layers = args->layers;
     opt.device = args->device;
+    opt.activations = args->activations;
     if (args->seed >= 0) opt.seed = static_cast<uint64_t>(args->seed);
     opt.log = &std::cerr;
     const RunResult result = run_suite(suite, opt);

@@ -76,7 +76,27 @@ void LayerPlan::add(const Need& n) {
     case Intermediate::NeuronPca:
       neuron_pca_limits[k].insert(n.max_neurons);
       break;
+    case Intermediate::Routing:
+      routing = true;
+      break;
+    case Intermediate::ActiveNeurons:
+      active_thresholds.insert(n.threshold);
+      routing = expert_outputs = true;
+      break;
+    case Intermediate::ActCorrelation:
+      act_correlation = true;
+      routing = expert_outputs = true;
+      break;
+    case Intermediate::ExpertOutputs:
+      // The chosen-pair similarities need the selection.
+      routing = expert_outputs = true;
+      break;
   }
+}
+
+bool is_dynamic(Intermediate what) {
+  return what == Intermediate::Routing || what == Intermediate::ExpertOutputs ||
+         what == Intermediate::ActiveNeurons || what == Intermediate::ActCorrelation;
 }
 
 std::vector<std::pair<int, int>> selected_pairs(int n, long long max_pairs) {
@@ -142,6 +162,50 @@ NeuronMatch match_pair(const Matrix& c, const std::vector<double>& na,
 
 }  // namespace
 
+namespace {
+
+// Routing and the all-experts evaluation on the layer's probe activations.
+void compute_dynamic_statistics(const LayerInputs& in, const LayerPlan& plan, Backend& backend,
+                                LayerStatistics& ls) {
+  if (!in.activations || !in.probe || !in.router_rule)
+    throw std::logic_error("layer " + std::to_string(ls.layer) +
+                           ": dynamic statistics planned without probe activations");
+  const MoeLayer& layer = *in.layer;
+  const TensorView& x = in.activations->x;
+  if (x.rank() != 2 || x.dim(1) != layer.hidden())
+    throw InputError(
+        in.probe->source, x.name,
+        "expected [tokens, " + std::to_string(layer.hidden()) + "], got " + x.shape_string());
+  ls.probe = in.probe;
+  if (plan.routing) ls.routing = route_layer(layer, *in.router_rule, x, backend);
+  if (!plan.expert_outputs) return;
+  AllExpertsRequest req;
+  req.tokens = x;
+  for (const ExpertWeights& e : layer.experts) req.entities.push_back({{e}, layer.activation, {}});
+  req.num_experts = layer.num_experts();
+  if (!layer.shared.empty()) {
+    req.entities.push_back({layer.shared, layer.activation, layer.shared_gate});
+    req.num_shared = 1;
+  }
+  // F is evaluated on the same inputs; only its hidden size must match the experts'.
+  if (in.reference_ffn && in.reference_ffn->hidden() == layer.hidden()) {
+    req.entities.push_back({{*in.reference_ffn}, in.reference_activation, {}});
+    req.has_reference = true;
+  }
+  if (ls.routing) {
+    req.chosen = ls.routing->selected;
+    req.top_k = ls.routing->top_k;
+  }
+  req.bos_mask = in.probe->bos_mask;
+  req.activation_thresholds.assign(plan.active_thresholds.begin(), plan.active_thresholds.end());
+  req.act_correlation = plan.act_correlation;
+  req.block_bytes = in.all_experts_block_bytes;
+  ls.active_thresholds = req.activation_thresholds;
+  ls.expert_outputs = backend.all_experts(req);
+}
+
+}  // namespace
+
 LayerStatistics compute_layer_statistics(const LayerInputs& in, const LayerPlan& plan,
                                          Backend& backend) {
   if (!in.layer) throw std::logic_error("compute_layer_statistics without a layer");
@@ -190,6 +254,7 @@ LayerStatistics compute_layer_statistics(const LayerInputs& in, const LayerPlan&
     }
   }
   if (plan.router) ls.router_cosine = cosine_from_gram(backend.gram_rows(in.layer->router));
+  if (plan.dynamic()) compute_dynamic_statistics(in, plan, backend, ls);
   return ls;
 }
 
@@ -212,6 +277,47 @@ const MatrixStatistics& matrix_statistics_with_reference(const LayerStatistics& 
 const Matrix& router_cosine(const LayerStatistics& ls) {
   if (!ls.router_cosine) unplanned("the router cosines");
   return *ls.router_cosine;
+}
+
+const RoutingData& routing(const LayerStatistics& ls) {
+  if (!ls.routing) unplanned("the routing data");
+  return *ls.routing;
+}
+
+const AllExpertsStats& expert_outputs(const LayerStatistics& ls) {
+  if (!ls.expert_outputs) unplanned("the all-experts outputs");
+  return *ls.expert_outputs;
+}
+
+const std::vector<int32_t>& active_counts(const LayerStatistics& ls, double threshold) {
+  const AllExpertsStats& s = expert_outputs(ls);
+  for (std::size_t q = 0; q < ls.active_thresholds.size(); ++q)
+    if (ls.active_thresholds[q] == threshold) return s.active_counts[q];
+  unplanned("the active-neuron counts at threshold " + std::to_string(threshold));
+}
+
+const std::vector<double>& act_correlation(const LayerStatistics& ls) {
+  const AllExpertsStats& s = expert_outputs(ls);
+  if (s.act_correlation.empty()) unplanned("the act-vector correlations");
+  return s.act_correlation;
+}
+
+const ProbeInfo& probe_info(const LayerStatistics& ls) {
+  if (!ls.probe) unplanned("the probe");
+  return *ls.probe;
+}
+
+std::vector<int64_t> probe_tokens(const LayerStatistics& ls, bool exclude_bos,
+                                  const std::string& metric) {
+  const ProbeInfo& p = probe_info(ls);
+  std::vector<int64_t> t = p.token_indices(exclude_bos);
+  if (t.empty())
+    throw InputError(p.source, exclude_bos ? "bos_mask" : "tokens",
+                     "metric " + metric + ": the probe \"" + p.name + "\" has no tokens" +
+                         (exclude_bos ? " after excluding its " + std::to_string(p.bos_count()) +
+                                            " BOS positions"
+                                      : ""));
+  return t;
 }
 
 const NeuronMatch& neuron_match(const LayerStatistics& ls, MatrixKind m, int a, int b) {

@@ -15,6 +15,9 @@
 #include "metrics/metric.h"
 #include "metrics/neuron_pca.h"
 #include "model/moe_layer.h"
+#include "model/router.h"
+#include "model/routing_data.h"
+#include "probe/activations.h"
 
 namespace moeprobe {
 
@@ -42,11 +45,16 @@ struct MatrixStatistics {
   Matrix mean_cosine;    // cosines of the mean neurons
 };
 
-// What a layer's statistics are computed from: the layer's bytes, and later the probe's
-// activations.
+// What a layer's statistics are computed from: the layer's bytes and, for the dynamic analyses,
+// the probe's activations of the layer with the router rule.
 struct LayerInputs {
   const MoeLayer* layer = nullptr;
-  const ExpertWeights* reference_ffn = nullptr;  // dense FFN "F" of the same layer, if given
+  const ExpertWeights* reference_ffn = nullptr;        // dense FFN "F" of the same layer, if given
+  Activation reference_activation = Activation::SiLU;  // F's activation (the dense family's)
+  const LayerActivations* activations = nullptr;       // the probe's MoE input of this layer [T, H]
+  const ProbeInfo* probe = nullptr;                    // which probe (outlives the run's judging)
+  const RouterRule* router_rule = nullptr;             // the model's routing rule
+  std::size_t all_experts_block_bytes = 0;             // AllExpertsRequest::block_bytes
 };
 
 struct LayerStatistics {
@@ -60,6 +68,11 @@ struct LayerStatistics {
   std::optional<Matrix> router_cosine;
   std::map<std::pair<int, int>, NeuronMatch> matches[3];
   std::map<long long, NeuronPca> neuron_pca[3];  // per kind, per max_neurons
+  // Dynamic intermediates (computed from the probe's activations).
+  const ProbeInfo* probe = nullptr;  // set whenever the layer had activations
+  std::optional<RoutingData> routing;
+  std::optional<AllExpertsStats> expert_outputs;  // entities: experts, shared block, F
+  std::vector<double> active_thresholds;          // order of expert_outputs->active_counts
 };
 
 // Computes everything the plan asks for. Throws InputError on bad input (a NaN weight, a reference
@@ -75,6 +88,19 @@ const MatrixStatistics& matrix_statistics_with_reference(const LayerStatistics& 
                                                          const std::string& metric);
 const Matrix& router_cosine(const LayerStatistics& ls);
 const NeuronMatch& neuron_match(const LayerStatistics& ls, MatrixKind m, int a, int b);
+// Dynamic intermediates; unplanned reads are logic_errors as above.
+const RoutingData& routing(const LayerStatistics& ls);
+const AllExpertsStats& expert_outputs(const LayerStatistics& ls);
+// Per token x entity counts of |act(W_act x)| > threshold ([T * N_ent]; denominators in
+// expert_outputs(ls).entity_neurons).
+const std::vector<int32_t>& active_counts(const LayerStatistics& ls, double threshold);
+const std::vector<double>& act_correlation(const LayerStatistics& ls);
+const ProbeInfo& probe_info(const LayerStatistics& ls);
+// The probe's token indices a dynamic metric resamples over, BOS positions left out when asked.
+// Throws InputError naming the probe when none is left (a probe of BOS tokens only).
+std::vector<int64_t> probe_tokens(const LayerStatistics& ls, bool exclude_bos,
+                                  const std::string& metric);
+
 // Expert pairs a > b to evaluate: all, or max_pairs of them spread evenly over the pair list
 // (deterministic, so reruns and backends agree).
 std::vector<std::pair<int, int>> selected_pairs(int n, long long max_pairs);

@@ -21,8 +21,15 @@ int RunPlan::measurements_at(int position) const {
   return k;
 }
 
+std::set<int> RunPlan::dynamic_positions() const {
+  std::set<int> out;
+  for (int p : positions)
+    if (layer_plan(p).dynamic()) out.insert(p);
+  return out;
+}
+
 RunPlan plan_run(const Suite& suite, const IntervalSpec& interval, int n, bool have_reference,
-                 const std::string& layers_option) {
+                 const std::string& layers_option, bool have_activations) {
   std::vector<int> restrict_to;
   const bool restricted = !layers_option.empty();
   if (restricted) {
@@ -56,6 +63,12 @@ RunPlan plan_run(const Suite& suite, const IntervalSpec& interval, int n, bool h
       skip("needs --reference-model (a dense reference model)");
       continue;
     }
+    std::vector<Need> needs = metric->needs(*params);
+    if (!have_activations &&
+        std::any_of(needs.begin(), needs.end(), [](const Need& d) { return is_dynamic(d.what); })) {
+      skip("needs probe activations (--activations FILE|synthetic, or the suite's probe)");
+      continue;
+    }
     std::string err;
     std::vector<int> pos = h.layers.resolve(n, &err);
     if (!err.empty()) {
@@ -78,7 +91,7 @@ RunPlan plan_run(const Suite& suite, const IntervalSpec& interval, int n, bool h
     auto it = index.find(key);
     if (it == index.end()) {
       it = index.emplace(key, static_cast<int>(plan.measurements.size())).first;
-      plan.measurements.push_back({metric, params, metric->needs(*params), {}});
+      plan.measurements.push_back({metric, params, std::move(needs), {}});
     }
     PlannedMeasurement& m = plan.measurements[static_cast<std::size_t>(it->second)];
     m.positions.insert(pos.begin(), pos.end());

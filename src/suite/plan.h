@@ -37,10 +37,15 @@ struct RunPlan {
   LayerPlan layer_plan(int position) const;
   // How many measurements are made at this position.
   int measurements_at(int position) const;
+  // The positions whose layer plan reads probe activations.
+  std::set<int> dynamic_positions() const;
 };
 
 // `layers_option` is --layers (empty: no restriction); throws InputError when it is malformed.
+// Without probe activations (`have_activations` false), hypotheses whose metric reads a dynamic
+// intermediate are SKIPPED with the reason.
 RunPlan plan_run(const Suite& suite, const IntervalSpec& interval, int num_moe_layers,
-                 bool have_reference, const std::string& layers_option);
+                 bool have_reference, const std::string& layers_option,
+                 bool have_activations = false);
 
 }  // namespace moeprobe

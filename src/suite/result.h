@@ -66,6 +66,9 @@ struct RunResult {
   std::string suite_name, suite_path, suite_paper, suite_description;
   ModelInfo model;
   EnvironmentInfo environment;
+  // The probe the dynamic metrics ran on (ProbeInfo::to_json: name, source, tokens, BOS tokens,
+  // sequences); null when the run had none.
+  nlohmann::json probe;
   std::vector<HypothesisResult> hypotheses;
 };
 

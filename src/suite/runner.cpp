@@ -2,6 +2,7 @@
 
 #include "kernels/backend.h"
 #include "model/moe_model.h"
+#include "probe/probe_source.h"
 #include "suite/judge.h"
 #include "suite/plan.h"
 #include "suite/stream.h"
@@ -21,7 +22,18 @@ RunResult run_suite(const Suite& suite, const RunOptions& opt) {
 
   IntervalSpec interval = suite.interval;
   if (opt.seed) interval.seed = *opt.seed;
-  const RunPlan plan = plan_run(suite, interval, n, reference != nullptr, opt.layers);
+  ProbeSpec probe_spec = probe_spec_from_option(opt.activations);
+  if (probe_spec.empty()) probe_spec = probe_spec_from_suite(suite.probe, suite.path);
+  const RunPlan plan =
+      plan_run(suite, interval, n, reference != nullptr, opt.layers, !probe_spec.empty());
+  // The probe is opened (and validated against the model) only for the layers that read it.
+  std::vector<int> probe_layers;
+  for (int p : plan.dynamic_positions())
+    probe_layers.push_back(cfg.moe_layers[static_cast<std::size_t>(p)]);
+  // A probe named on the command line is validated even when no metric reads it.
+  std::unique_ptr<ProbeActivations> probe;
+  if (!probe_layers.empty() || !opt.activations.empty())
+    probe = open_probe(probe_spec, *model, probe_layers);
 
   std::string notice;
   auto backend = make_backend(opt.device, &notice);
@@ -45,7 +57,9 @@ RunResult run_suite(const Suite& suite, const RunOptions& opt) {
   result.environment = {MOEPROBE_VERSION, MOEPROBE_GIT_REVISION, backend->name(),
                         backend->device()};
 
-  const Measurements measurements = stream_layers(plan, *model, reference.get(), *backend, log);
+  if (probe) result.probe = probe->info().to_json();
+  const Measurements measurements = stream_layers(plan, *model, reference.get(), *backend, log,
+                                                  probe.get(), opt.all_experts_block_bytes);
   result.hypotheses = judge_hypotheses(suite, interval, plan, measurements);
   return result;
 }

@@ -20,6 +20,9 @@ struct RunOptions {
   std::string device = "auto";            // auto | cpu | cuda | reference
   std::optional<uint64_t> seed;           // overrides the suite's interval seed
   std::ostream* log = nullptr;            // progress and notices (stderr in the CLI)
+  // --activations: "synthetic[:TOKENS]" or an activations file; empty: the suite's probe, if any.
+  std::string activations;
+  std::size_t all_experts_block_bytes = 0;  // scratch per token block of the all-experts pass
 };
 
 RunResult run_suite(const Suite& suite, const RunOptions& options);

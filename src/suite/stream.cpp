@@ -6,13 +6,20 @@
 #include "kernels/backend.h"
 #include "metrics/layer_statistics.h"
 #include "model/moe_model.h"
+#include "model/router.h"
+#include "probe/activations.h"
 
 namespace moeprobe {
 
 Measurements stream_layers(const RunPlan& plan, const MoeModel& model, const MoeModel* reference,
-                           Backend& backend, const std::function<void(const std::string&)>& log) {
+                           Backend& backend, const std::function<void(const std::string&)>& log,
+                           const ProbeActivations* probe, std::size_t all_experts_block_bytes) {
   Measurements out(plan.measurements.size());
   const auto& moe_layers = model.config().moe_layers;
+  std::optional<RouterRule> rule;
+  if (probe)
+    rule = make_router_rule(model.config().routing, model.config().num_experts,
+                            model.checkpoint().config(), model.checkpoint().config_path().string());
   int done = 0;
   for (int position : plan.positions) {
     const auto t0 = std::chrono::steady_clock::now();
@@ -20,8 +27,21 @@ Measurements stream_layers(const RunPlan& plan, const MoeModel& model, const Moe
     const MoeLayer layer = model.layer(decoder_layer);
     std::optional<ExpertWeights> ffn;
     if (reference) ffn = reference->dense_ffn(decoder_layer);
-    const LayerStatistics stats = compute_layer_statistics({&layer, ffn ? &*ffn : nullptr},
-                                                           plan.layer_plan(position), backend);
+    const LayerPlan layer_plan = plan.layer_plan(position);
+    LayerInputs inputs;
+    inputs.layer = &layer;
+    inputs.reference_ffn = ffn ? &*ffn : nullptr;
+    if (reference) inputs.reference_activation = reference->family().activation;
+    std::optional<LayerActivations> acts;  // this layer's probe input, dropped with the layer
+    if (layer_plan.dynamic()) {
+      if (!probe) throw std::logic_error("dynamic measurements planned without a probe");
+      acts = probe->layer(decoder_layer);
+      inputs.activations = &*acts;
+      inputs.probe = &probe->info();
+      inputs.router_rule = &*rule;
+      inputs.all_experts_block_bytes = all_experts_block_bytes;
+    }
+    const LayerStatistics stats = compute_layer_statistics(inputs, layer_plan, backend);
     // No catch: InputError is bad input (exit 2, no report), anything else a bug (exit 3).
     for (std::size_t k = 0; k < plan.measurements.size(); ++k) {
       const PlannedMeasurement& pm = plan.measurements[k];

@@ -5,18 +5,6 @@
 
 namespace moeprobe::synth {
 
-double activate(Activation a, double u) {
-  switch (a) {
-    case Activation::SiLU:
-      return u / (1.0 + std::exp(-u));
-    case Activation::GELU:
-      return 0.5 * u * std::erfc(-u / std::sqrt(2.0));
-    case Activation::GELUTanh:
-      return 0.5 * u * (1.0 + std::tanh(0.7978845608028654 * (u + 0.044715 * u * u * u)));
-  }
-  return u;
-}
-
 double active_probability(Activation a, double rho) {
   // Midpoint rule over z in [-40, 40]: fine steps resolve the |u| < 2e-3 dead zone near 0.
   const double lo = -40.0, hi = 40.0;

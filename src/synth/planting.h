@@ -7,11 +7,12 @@
 #include <cstdint>
 #include <vector>
 
+#include "model/activation.h"
 #include "model/family.h"
 
 namespace moeprobe::synth {
 
-double activate(Activation a, double u);
+using moeprobe::activate;  // model/activation.h
 
 // P(|act(rho * z)| > 1e-3) for z ~ N(0, 1): the active fraction of a neuron whose act row has
 // norm rho when the input is x ~ N(0, I). Numerical integration on a fixed grid.
