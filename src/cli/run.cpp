@@ -5,6 +5,7 @@
 
 #include "cli/activations_option.h"
 #include "cli/command.h"
+#include "cli/compare_model_option.h"
 #include "metrics/metric.h"
 #include "reports/markdown_report.h"
 #include "reports/write_reports.h"
@@ -18,6 +19,7 @@ struct RunArgs {
   std::string suite, model, out = "out", layers, device = "auto", reference_model, activations;
   bool strict = false;
   int64_t seed = -1;
+  CompareModelArgs compare;
 };
 
 CommandRegistrar registrar(20, [](CLI::App& app) -> CommandRun {
@@ -39,6 +41,7 @@ CommandRegistrar registrar(20, [](CLI::App& app) -> CommandRun {
   sub->add_option("--seed", args->seed, "Bootstrap seed (overrides the suite's)")
       ->check(CLI::NonNegativeNumber);
   add_activations_option(sub, args->activations);
+  add_compare_model_options(sub, args->compare);
   return [args]() {
     const Suite suite = load_suite(args->suite, find_metric);
     RunOptions opt;
@@ -47,6 +50,7 @@ CommandRegistrar registrar(20, [](CLI::App& app) -> CommandRun {
     opt.layers = args->layers;
     opt.device = args->device;
     opt.activations = args->activations;
+    apply_compare_model_options(args->compare, opt);
     if (args->seed >= 0) opt.seed = static_cast<uint64_t>(args->seed);
     opt.log = &std::cerr;
     const RunResult result = run_suite(suite, opt);

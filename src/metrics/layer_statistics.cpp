@@ -79,6 +79,9 @@ void LayerPlan::add(const Need& n) {
     case Intermediate::Routing:
       routing = true;
       break;
+    case Intermediate::BaselineRouting:
+      routing = baseline_routing = true;
+      break;
     case Intermediate::ActiveNeurons:
       active_thresholds.insert(n.threshold);
       routing = expert_outputs = true;
@@ -96,7 +99,8 @@ void LayerPlan::add(const Need& n) {
 
 bool is_dynamic(Intermediate what) {
   return what == Intermediate::Routing || what == Intermediate::ExpertOutputs ||
-         what == Intermediate::ActiveNeurons || what == Intermediate::ActCorrelation;
+         what == Intermediate::ActiveNeurons || what == Intermediate::ActCorrelation ||
+         what == Intermediate::BaselineRouting;
 }
 
 std::vector<std::pair<int, int>> selected_pairs(int n, long long max_pairs) {
@@ -178,6 +182,11 @@ void compute_dynamic_statistics(const LayerInputs& in, const LayerPlan& plan, Ba
         "expected [tokens, " + std::to_string(layer.hidden()) + "], got " + x.shape_string());
   ls.probe = in.probe;
   if (plan.routing) ls.routing = route_layer(layer, *in.router_rule, x, backend);
+  if (plan.baseline_routing) {
+    if (!in.baseline_route)
+      throw std::logic_error("baseline routing planned without --compare-model");
+    ls.baseline_routing = in.baseline_route(ls.layer, x, backend);
+  }
   if (!plan.expert_outputs) return;
   AllExpertsRequest req;
   req.tokens = x;
@@ -282,6 +291,11 @@ const Matrix& router_cosine(const LayerStatistics& ls) {
 const RoutingData& routing(const LayerStatistics& ls) {
   if (!ls.routing) unplanned("the routing data");
   return *ls.routing;
+}
+
+const RoutingData& baseline_routing(const LayerStatistics& ls) {
+  if (!ls.baseline_routing) unplanned("the baseline's routing");
+  return *ls.baseline_routing;
 }
 
 const AllExpertsStats& expert_outputs(const LayerStatistics& ls) {

@@ -50,11 +50,12 @@ enum class Intermediate {
   ReferenceFfn,      // the dense FFN must be an entity of every MatrixStats (bad input if not)
   NeuronPca,         // per kind: A6 neuron-level PCA (metrics/neuron_pca.h), per max_neurons
   // Dynamic (need the probe's activations of the layer, LayerInputs::activations):
-  Routing,         // router logits, full softmax, selected experts and weights (RoutingData)
-  ExpertOutputs,   // all-experts evaluation: per-token output norms and similarities
-                   // (AllExpertsStats); includes the shared block and, when given, F
-  ActiveNeurons,   // ExpertOutputs plus per-token counts of |act(W_act x)| > Need::threshold
-  ActCorrelation,  // ExpertOutputs plus the per-token mean cross-expert Pearson of act vectors
+  Routing,          // router logits, full softmax, selected experts and weights (RoutingData)
+  ExpertOutputs,    // all-experts evaluation: per-token output norms and similarities
+                    // (AllExpertsStats); includes the shared block and, when given, F
+  ActiveNeurons,    // ExpertOutputs plus per-token counts of |act(W_act x)| > Need::threshold
+  ActCorrelation,   // ExpertOutputs plus the per-token mean cross-expert Pearson of act vectors
+  BaselineRouting,  // Routing plus the --compare-model baseline's routing of the same probe
 };
 
 // True for the intermediates computed from probe activations.
@@ -64,8 +65,8 @@ struct Need {
   Intermediate what = Intermediate::MatrixStats;
   MatrixKind kind = MatrixKind::Act;  // for the per-kind intermediates
   long long max_pairs = 0;            // NeuronMatches: 0 = every expert pair
-  long long max_neurons = 0;          // NeuronPca: neurons per expert, 0 = all
   double threshold = 1e-3;            // ActiveNeurons: |act| above this counts as active
+  long long max_neurons = 0;          // NeuronPca: neurons per expert, 0 = all
 };
 
 // The union of the needs of every metric measured on one layer.
@@ -80,6 +81,7 @@ struct LayerPlan {
   bool expert_outputs = false;               // the all-experts evaluation
   bool act_correlation = false;
   std::set<double> active_thresholds;
+  bool baseline_routing = false;  // router regression (--compare-model)
   bool dynamic() const { return routing || expert_outputs; }
   void add(const Need& n);
   void add(const std::vector<Need>& needs) {

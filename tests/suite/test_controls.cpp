@@ -2,10 +2,12 @@
 // fixtures/recipes/ with an `expect:` map is generated into a temp dir (with its dense reference
 // when the recipe writes one), the suite is run on it through the library runner, and each
 // expected outcome of a closer_look hypothesis is checked (PASS <-> PASS; FAIL <-> FAIL or WARN:
-// a warn-severity hypothesis that misses its threshold reports WARN). Expectations for ids the
-// suite does not state (the dynamic A7-A12 ids) are left for their future suite. Every hypothesis
-// of the suite must have at least one control expecting PASS and one expecting FAIL, so a new
-// hypothesis without controls fails here.
+// a warn-severity hypothesis that misses its threshold reports WARN). The dynamic hypotheses
+// (A7-A12) run on the synthetic Gaussian probe (`--activations synthetic`: x ~ N(0, I) scaled by
+// the layer's norm weight, the input the recipes' dynamic plants are calibrated for). Only the
+// hypotheses a recipe expects are run on it. Every hypothesis of the suite must have at least one
+// control expecting PASS and one expecting FAIL, so a new hypothesis without controls fails here,
+// and every id a recipe expects must be a hypothesis of the suite.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -67,6 +69,8 @@ TEST(Controls, EveryHypothesisHasPositiveAndNegativeControls) {
     EXPECT_TRUE(seen[h.id].count("PASS")) << h.id << ": no recipe expects PASS";
     EXPECT_TRUE(seen[h.id].count("FAIL")) << h.id << ": no recipe expects FAIL";
   }
+  for (const auto& [id, outcomes] : seen)
+    EXPECT_TRUE(is_suite_id(suite, id)) << id << ": a recipe expects it, the suite has no such id";
 }
 
 TEST(Controls, RecipesGiveTheirExpectedOutcomes) {
@@ -78,8 +82,13 @@ TEST(Controls, RecipesGiveTheirExpectedOutcomes) {
     std::map<std::string, std::string> checked;
     for (const auto& [id, want] : recipe.expect)
       if (is_suite_id(suite, id)) checked[id] = want;
-    if (checked.empty()) continue;  // dynamic-only controls (A7-A12)
     SCOPED_TRACE(path.filename().string());
+    // Only the hypotheses this recipe expects (the others are another control's business).
+    Suite expected = suite;
+    expected.hypotheses.clear();
+    for (const auto& h : suite.hypotheses)
+      if (checked.count(h.id)) expected.hypotheses.push_back(h);
+    if (expected.hypotheses.empty()) continue;
 
     const fs::path dir = fs::temp_directory_path() / ("moeprobe_control_" + path.stem().string() +
                                                       "_" + std::to_string(::getpid()));
@@ -88,11 +97,12 @@ TEST(Controls, RecipesGiveTheirExpectedOutcomes) {
     RunOptions opt;
     opt.model_dir = dir;
     opt.device = "cpu";
+    opt.activations = "synthetic:256";  // the dynamic hypotheses' probe (ignored by static ones)
     if (recipe.plant.write_reference) {
       const fs::path ref(recipe.plant.reference_dir);
       opt.reference_model = ref.is_absolute() ? ref : dir / ref;
     }
-    const RunResult result = run_suite(suite, opt);
+    const RunResult result = run_suite(expected, opt);
     for (const auto& h : result.hypotheses) {
       const auto it = checked.find(h.id);
       if (it == checked.end()) continue;
