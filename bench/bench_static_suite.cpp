@@ -40,8 +40,6 @@ namespace {
 fs::path g_model;
 double g_read_seconds = 0, g_suite_seconds = 0;
 
-using bench::rss_anon_bytes;
-
 struct ByteRange {
   fs::path file;
   uint64_t offset, size;
@@ -51,12 +49,21 @@ struct ByteRange {
 std::vector<ByteRange> moe_layer_ranges(const MoeModel& model) {
   std::vector<ByteRange> out;
   const auto& ckpt = model.checkpoint();
-  auto add = [&](const TensorView& v) {
-    const std::string name = v.name.substr(0, v.name.find('['));
+  auto add_entry = [&](const std::string& name) {
     const TensorEntry* e = ckpt.entry(name);
+    if (!e) return;
     for (const auto& shard : ckpt.shards())
       if (shard->find(name) == e)
         out.push_back({shard->path(), 8 + shard->header_size() + e->begin, e->end - e->begin});
+  };
+  // A quantised view reads its codes and its scales.
+  auto add = [&](const TensorView& v) {
+    if (v.quantized()) {
+      add_entry(v.storage->name);
+      add_entry(v.storage->scale_name);
+      return;
+    }
+    add_entry(v.name.substr(0, v.name.find('[')));
   };
   for (int l : model.config().moe_layers) {
     const MoeLayer layer = model.layer(l);
@@ -140,15 +147,7 @@ void BM_StaticSuiteCpu(benchmark::State& state) {
   options.model_dir = g_model;
   options.device = "cpu";
 
-  std::atomic<bool> done{false};
-  std::atomic<int64_t> peak{rss_anon_bytes()};
-  std::thread sampler([&] {
-    while (!done) {
-      const int64_t now = rss_anon_bytes();
-      if (now > peak) peak = now;
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-  });
+  bench::PeakRssAnon peak;
   std::size_t outcomes = 0;
   uint64_t moe_bytes = 0;
   {
@@ -161,10 +160,8 @@ void BM_StaticSuiteCpu(benchmark::State& state) {
     g_suite_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     outcomes = result.hypotheses.size();
   }
-  done = true;
-  sampler.join();
   state.counters["hypotheses"] = static_cast<double>(outcomes);
-  state.counters["peak_rss_anon_MB"] = static_cast<double>(peak) / 1e6;
+  state.counters["peak_rss_anon_MB"] = static_cast<double>(peak.stop()) / 1e6;
   // The suite's floor is one read of the router and expert bytes from memory.
   bench::report_work(state, static_cast<double>(moe_bytes), 0);
 }

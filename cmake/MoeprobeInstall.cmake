@@ -1,5 +1,6 @@
 # The installed layout (GNU dirs under the prefix):
 #   bin/moeprobe                               the command line
+#   lib/moeprobe/libmoeprobe_sentencepiece.so  SentencePiece, loaded in its own namespace
 #   share/moeprobe/{families,suites,...}       bundled data (cmake/MoeprobeData.cmake)
 #   lib/libmoeprobe_core.a (+ libmoeprobe_cuda.a, libmoeprobe_torch.a)   the library, for embedding
 #   include/moeprobe/                          its headers, at their include paths (io/..., kernels/...)
@@ -8,6 +9,10 @@
 include(CMakePackageConfigHelpers)
 
 install(TARGETS moeprobe RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT runtime)
+# The SentencePiece module (loaded at run time, see CMakeLists.txt): the command line and every
+# program linking the library need it.
+install(TARGETS moeprobe_sentencepiece LIBRARY DESTINATION ${MOEPROBE_INSTALL_MODULEDIR}
+        COMPONENT runtime)
 
 set(moeprobe_library_targets moeprobe_core)
 set_target_properties(moeprobe_core PROPERTIES EXPORT_NAME core)

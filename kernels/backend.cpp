@@ -4,10 +4,12 @@
 #include <cmath>
 
 #include "kernels/backend_checks.h"
+#include "kernels/backend_registry.h"
 #include "kernels/cpu/all_experts_cpu.h"
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/reference/reference_backend.h"
 #include "util/error.h"
+#include "util/registry.h"
 
 #ifdef MOEPROBE_WITH_CUDA
 #include "kernels/cuda/cuda_backend.h"
@@ -27,6 +29,27 @@ std::vector<double> Backend::neuron_norms(const TensorView& m, NeuronAxis axis) 
   }
   for (double& v : sq) v = std::sqrt(v);
   return sq;
+}
+
+const std::vector<BackendEntry>& backend_registry() {
+  static const std::vector<BackendEntry> table = {
+      {"cpu", "the fast CPU path: float32 blocks summed in float64, AVX2, all cores",
+       [](std::string*) -> std::unique_ptr<Backend> { return std::make_unique<CpuBackend>(); }},
+      {"cuda", "NVIDIA GPU: staged double-buffered copies, device reductions, cuBLAS",
+       [](std::string* why_not) -> std::unique_ptr<Backend> {
+#ifdef MOEPROBE_WITH_CUDA
+         return make_cuda_backend(why_not);
+#else
+         *why_not = "this build has no CUDA support";
+         return nullptr;
+#endif
+       }},
+      {"reference", "float64 loops, slow and obviously right (the oracle of the tests)",
+       [](std::string*) -> std::unique_ptr<Backend> {
+         return std::make_unique<ReferenceBackend>();
+       }},
+  };
+  return table;
 }
 
 Matrix Backend::linear_rows(const TensorView& x, const TensorView& w) {
@@ -52,23 +75,22 @@ AllExpertsStats Backend::all_experts(const AllExpertsRequest& request) {
 
 std::unique_ptr<Backend> make_backend(const std::string& device, std::string* notice) {
   if (notice) notice->clear();
-  if (device == "reference") return std::make_unique<ReferenceBackend>();
-  if (device == "cpu") return std::make_unique<CpuBackend>();
-  if (device != "cuda" && device != "auto")
-    throw InputError("", "--device",
-                     "expected one of auto, cpu, cuda, reference; got '" + device + "'");
   std::string why_not;
-#ifdef MOEPROBE_WITH_CUDA
-  if (auto cuda = make_cuda_backend(&why_not)) return cuda;
-#else
-  why_not = "this build has no CUDA support";
-#endif
-  if (device == "cuda")
+  if (device == "auto") {
+    // The fastest usable backend: CUDA when a device is present, else the CPU.
+    if (auto cuda = find_entry(backend_registry(), "cuda")->make(&why_not)) return cuda;
+    if (notice) *notice = "moeprobe: no CUDA device (" + why_not + "); using the CPU backend";
+    return find_entry(backend_registry(), "cpu")->make(nullptr);
+  }
+  const BackendEntry* entry = find_entry(backend_registry(), device);
+  if (!entry)
     throw InputError(
         "", "--device",
-        "cuda requested but no CUDA device is usable (" + why_not + "); use --device cpu or auto");
-  if (notice) *notice = "moeprobe: no CUDA device (" + why_not + "); using the CPU backend";
-  return std::make_unique<CpuBackend>();
+        "expected one of auto, " + entry_names(backend_registry()) + "; got '" + device + "'");
+  if (auto backend = entry->make(&why_not)) return backend;
+  throw InputError(
+      "", "--device",
+      device + " requested but it cannot run here (" + why_not + "); use --device cpu or auto");
 }
 
 }  // namespace moeprobe

@@ -9,7 +9,7 @@ namespace moeprobe {
 void check_matrix(const TensorView& m) {
   if (m.rank() != 2)
     throw InputError(m.file, m.name, "expected a matrix (rank 2), got shape " + m.shape_string());
-  if (!dtype_is_float(m.dtype))
+  if (!m.float_valued())
     throw InputError(m.file, m.name,
                      std::string("expected a float dtype, got ") + dtype_name(m.dtype));
 }

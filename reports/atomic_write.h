@@ -1,6 +1,8 @@
-// Writing reports so that a reader never sees a partial file: every file is first written to
-// DIR/.NAME.tmp, and only when all of them are complete are they renamed into place. On any error
-// the temporary files (and files already renamed by this call) are removed and the error rethrown.
+// Writing reports so that a reader never sees a partial file and a failure never loses an earlier
+// report: every file is first written into a staging directory inside DIR, and only when all of
+// them are complete are they renamed into place, each previous version kept aside until the last
+// one is in. On any error the previous versions are restored, the staging directory removed and
+// the error rethrown.
 #pragma once
 
 #include <filesystem>
@@ -11,8 +13,12 @@
 namespace moeprobe {
 
 // (file name inside dir, content). Creates dir if missing. Throws InputError naming the path when
-// the directory cannot be created or a file cannot be written.
+// the directory cannot be created, a target exists and is not a regular file, or a file cannot
+// be written.
+// A target that is one of `inputs` (the files the command read) is refused before anything is
+// written: an output never replaces its own input.
 void write_files_atomically(const std::filesystem::path& dir,
-                            const std::vector<std::pair<std::string, std::string>>& files);
+                            const std::vector<std::pair<std::string, std::string>>& files,
+                            const std::vector<std::filesystem::path>& inputs = {});
 
 }  // namespace moeprobe

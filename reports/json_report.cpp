@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "util/error.h"
+#include "util/input_file.h"
 
 namespace moeprobe {
 
@@ -263,15 +264,7 @@ RunResult results_from_json(const nlohmann::json& j, const std::string& file) {
 }
 
 RunResult load_results(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError(path, "", "cannot read the results file");
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw InputError(path, "", std::string("malformed JSON: ") + e.what());
-  }
-  return results_from_json(j, path);
+  return results_from_json(read_json_file(path, "results file"), path);
 }
 
 }  // namespace moeprobe

@@ -1,18 +1,35 @@
-// Renders the report formats of a run and writes them atomically into one directory.
+// The report formats, each described once (name, file, renderer), and writing a run's reports
+// atomically into one directory. A new format is one entry in report_formats()
+// (reports/write_reports.cpp) plus its renderer file.
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "suite/result.h"
 
 namespace moeprobe {
 
-// Formats: json (results.json), junit (junit.xml), md (summary.md), html (report.html).
-// Throws InputError for an unknown format name.
+struct ReportFormat {
+  std::string name;                  // --format NAME
+  std::vector<std::string> aliases;  // also accepted by --format
+  std::string file;                  // written into the output directory
+  std::string description;           // one line
+  std::function<std::string(const RunResult&)> render;
+};
+
+// json (results.json), junit (junit.xml), md (summary.md), html (report.html), in that order.
+const std::vector<ReportFormat>& report_formats();
+// Every format's name: what `run` writes.
+std::set<std::string> all_report_formats();
+// A comma list of names or aliases. Throws InputError for an unknown format name.
 std::set<std::string> parse_report_formats(const std::string& comma_list);
+// `inputs`: the files the command read; a report that would replace one is refused.
 void write_reports(const RunResult& r, const std::filesystem::path& dir,
-                   const std::set<std::string>& formats);
+                   const std::set<std::string>& formats,
+                   const std::vector<std::filesystem::path>& inputs = {});
 
 }  // namespace moeprobe

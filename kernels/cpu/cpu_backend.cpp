@@ -52,8 +52,9 @@ struct SetAccumulator {
 };
 
 struct SetJob {
-  std::vector<const unsigned char*> data;
-  std::vector<DType> dtypes;    // per matrix (a dense FFN may be stored differently)
+  std::vector<const unsigned char*> data;  // plain views' bytes; null for a mapped view
+  std::vector<const TensorView*> views;    // mapped views (quantised, strided) read through these
+  std::vector<DType> dtypes;               // per matrix (a dense FFN may be stored differently)
   int64_t numel = 0, cols = 0;  // elements per matrix; columns of the [rows, cols] matrix
   int64_t hidden = 0;           // mean-neuron length
   NeuronAxis axis = NeuronAxis::Rows;
@@ -88,6 +89,12 @@ void add_row_sums(int64_t cols, const float* src, int64_t off, int64_t len, doub
   }
 }
 
+// sum[i] += x[i] for i < n (the column sums of a mapped view's dequantised block).
+MOEPROBE_MULTIVERSION
+void add_floats(const float* x, int64_t n, float* sum) {
+  for (int64_t i = 0; i < n; ++i) sum[i] += x[i];
+}
+
 // Processes elements [begin, end) of every matrix block by block into acc: convert the N rows'
 // block into a float scratch (cache-resident), add the mean neurons, the Gram, then standardise
 // the scratch in place and add its Gram.
@@ -113,6 +120,7 @@ void run_range(const SetJob& job, int64_t begin, int64_t end, int64_t block, Set
     const int64_t ahead = off + kAhead * block;
     if (ahead < end)
       for (int64_t a = 0; a < n; ++a) {
+        if (!job.data[a]) continue;
         const std::size_t esz = dtype_size(job.dtypes[a]);
         const unsigned char* p = job.data[a] + static_cast<std::size_t>(ahead) * esz;
         const std::size_t bytes = static_cast<std::size_t>(std::min(block, end - ahead)) * esz;
@@ -120,7 +128,16 @@ void run_range(const SetJob& job, int64_t begin, int64_t end, int64_t block, Set
       }
     for (int64_t a = 0; a < n; ++a) {
       float* r = x.data() + a * block;
-      if (rows_mean) {
+      if (!job.data[a]) {
+        // A mapped view dequantises its block; the column sums are added from the floats.
+        job.views[a]->read_float(off, len, r);
+        if (rows_mean)
+          for (int64_t k = 0; k < len;) {
+            const int64_t c = (off + k) % job.cols, seg = std::min(len - k, job.cols - c);
+            add_floats(r + k, seg, colsum.data() + a * job.hidden + c);
+            k += seg;
+          }
+      } else if (rows_mean) {
         // Row segment by row segment, each added into the float column sums as it is loaded.
         for (int64_t k = 0; k < len;) {
           const int64_t c = (off + k) % job.cols, seg = std::min(len - k, job.cols - c);
@@ -201,7 +218,10 @@ MatrixSetStats run_set(const SetJob& job, int max_threads) {
 std::vector<float> neuron_rows(const TensorView& m, NeuronAxis axis) {
   const int64_t rows = m.rows(), cols = m.cols();
   std::vector<float> flat(static_cast<std::size_t>(rows * cols));
-  cpu::set_kernels().load(m.dtype, m.data, 0, rows * cols, flat.data(), nullptr);
+  if (m.plain())
+    cpu::set_kernels().load(m.dtype, m.data, 0, rows * cols, flat.data(), nullptr);
+  else
+    m.read_float(0, rows * cols, flat.data());
   if (axis == NeuronAxis::Rows) return flat;
   std::vector<float> t(flat.size());
   for (int64_t r = 0; r < rows; ++r)
@@ -255,7 +275,8 @@ MatrixSetStats CpuBackend::matrix_set_stats(const std::vector<TensorView>& mats,
   check_matrix_set(mats, axis);
   SetJob job;
   for (const auto& m : mats) {
-    job.data.push_back(m.data);
+    job.data.push_back(m.plain() ? m.data : nullptr);
+    job.views.push_back(&m);
     job.dtypes.push_back(m.dtype);
   }
   job.numel = mats[0].numel();
@@ -271,9 +292,16 @@ MatrixSetStats CpuBackend::matrix_set_stats(const std::vector<TensorView>& mats,
 Matrix CpuBackend::gram_rows(const TensorView& m) {
   check_matrix(m);
   SetJob job;
+  // One [cols] vector per row; a mapped matrix's rows are mapped sub-views.
+  std::vector<TensorView> rows;
+  if (!m.plain()) {
+    rows.reserve(static_cast<std::size_t>(m.rows()));
+    for (int64_t r = 0; r < m.rows(); ++r) rows.push_back(m.index0(r));
+  }
   const std::size_t row_bytes = static_cast<std::size_t>(m.cols()) * dtype_size(m.dtype);
   for (int64_t r = 0; r < m.rows(); ++r) {
-    job.data.push_back(m.data + r * row_bytes);
+    job.data.push_back(m.plain() ? m.data + r * row_bytes : nullptr);
+    job.views.push_back(m.plain() ? &m : &rows[static_cast<std::size_t>(r)]);
     job.dtypes.push_back(m.dtype);
   }
   job.numel = m.cols();

@@ -1,6 +1,7 @@
 #include "kernels/cuda/gram.h"
 #include "kernels/backend_checks.h"
 #include "kernels/cuda/context.h"
+#include "kernels/cuda/mapped_views.h"
 #include "kernels/cuda/matrix_set_stats.h"
 
 namespace moeprobe::cuda {
@@ -9,14 +10,11 @@ Matrix gram_rows(CudaContext& ctx, const TensorView& m) {
   check_matrix(m);
   // Row i of m as a [1, D] matrix: the Gram of the rows is the Gram of this set, and the set
   // pipeline streams it in chunks whatever its size.
-  const int64_t n = m.rows(), d = m.cols();
+  const int64_t n = m.rows();
   if (n == 0) return Matrix(0, 0);
-  std::vector<TensorView> rows(static_cast<std::size_t>(n), m);
-  for (int64_t i = 0; i < n; ++i) {
-    TensorView& v = rows[static_cast<std::size_t>(i)];
-    v.shape = {1, d};
-    v.data = m.data ? m.data + static_cast<std::size_t>(i * d) * dtype_size(m.dtype) : nullptr;
-  }
+  std::vector<TensorView> rows;
+  rows.reserve(static_cast<std::size_t>(n));
+  for (int64_t i = 0; i < n; ++i) rows.push_back(row_as_matrix(m, i));
   MatrixSetRequest req;
   req.gram = true;
   Matrix g = matrix_set_stats(ctx, rows, NeuronAxis::Rows, req).gram;

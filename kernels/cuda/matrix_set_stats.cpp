@@ -8,6 +8,7 @@
 #include "kernels/cuda/context.h"
 #include "kernels/cuda/convert.h"
 #include "kernels/cuda/gram.h"
+#include "kernels/cuda/mapped_views.h"
 #include "kernels/cuda/matrix_set_stats.h"
 #include "util/error.h"
 
@@ -52,8 +53,8 @@ MatrixSetStats matrix_set_stats(CudaContext& ctx, const std::vector<TensorView>&
   std::size_t sum_esize = 0, max_esize = 0;
   bool uniform = true;
   for (int r = 0; r < n; ++r) {
-    esize[r] = dtype_size(mats[r].dtype);
-    codes[r] = static_cast<int>(mats[r].dtype);
+    esize[r] = staged_element_size(mats[r]);
+    codes[r] = staged_dtype_code(mats[r]);
     sum_esize += esize[r];
     max_esize = std::max(max_esize, esize[r]);
     uniform = uniform && codes[r] == codes[0];
@@ -92,9 +93,7 @@ MatrixSetStats matrix_set_stats(CudaContext& ctx, const std::vector<TensorView>&
   for (int64_t f0 = 0; f0 < numel; f0 += len) {
     const int64_t clen = std::min(len, numel - f0);
     for (int r = 0; r < n; ++r)
-      pieces[r] = {static_cast<std::size_t>(r) * stride,
-                   mats[r].data + static_cast<std::size_t>(f0) * esize[r],
-                   static_cast<std::size_t>(clen) * esize[r]};
+      pieces[r] = staged_piece(mats[r], static_cast<std::size_t>(r) * stride, f0, clen);
     const StagedChunk raw = staging.stage(pieces);
     launch_convert_to_float(raw.data, stride, dev_codes, codes[0], n, clen, X, len, stream);
     staging.consume(raw.slot);  // X holds the chunk now; the raw slot can take the chunk after next

@@ -20,7 +20,15 @@ void gather(unsigned char* dst, const std::vector<Piece>& pieces) {
     std::size_t base = 0;
     for (const Piece& p : pieces) {
       const std::size_t lo = std::max(begin, base), hi = std::min(end, base + p.bytes);
-      if (lo < hi) std::memcpy(dst + p.offset + (lo - base), p.src + (lo - base), hi - lo);
+      if (lo < hi && p.view) {
+        // The elements whose first byte lies in [lo, hi): disjoint across threads.
+        const int64_t e0 = static_cast<int64_t>((lo - base + 3) / 4);
+        const int64_t e1 = static_cast<int64_t>((hi - base + 3) / 4);
+        if (e1 > e0)
+          p.view->read_float(p.first + e0, e1 - e0, reinterpret_cast<float*>(dst + p.offset) + e0);
+      } else if (lo < hi) {
+        std::memcpy(dst + p.offset + (lo - base), p.src + (lo - base), hi - lo);
+      }
       base += p.bytes;
       if (base >= end) break;
     }

@@ -17,9 +17,10 @@ struct CompareArgs {
   double abs = -1, rel = -1;
 };
 
-CommandRegistrar registrar(40, [](CLI::App& app) -> CommandRun {
+}  // namespace
+
+CommandRun setup_compare(CLI::App* sub) {
   auto args = std::make_shared<CompareArgs>();
-  auto* sub = app.add_subcommand("compare", "Metric drift between two runs' results.json");
   sub->add_option("baseline", args->baseline, "results.json of the baseline run")->required();
   sub->add_option("current", args->current, "results.json of the current run")->required();
   sub->add_option("--abs", args->abs, "Absolute tolerance (overrides each hypothesis's)")
@@ -39,11 +40,10 @@ CommandRegistrar registrar(40, [](CLI::App& app) -> CommandRun {
     if (!args->out.empty()) {
       const std::filesystem::path out(args->out);
       write_files_atomically(out.has_parent_path() ? out.parent_path() : ".",
-                             {{out.filename().string(), md}});
+                             {{out.filename().string(), md}}, {args->baseline, args->current});
     }
     return c.failed() ? 1 : 0;
   };
-});
+}
 
-}  // namespace
 }  // namespace moeprobe::cli

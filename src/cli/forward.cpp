@@ -8,6 +8,7 @@
 #include "forward/forward.h"
 #include "model/moe_model.h"
 #include "util/error.h"
+#include "util/parse_integer.h"
 
 namespace moeprobe::cli {
 namespace {
@@ -25,16 +26,10 @@ std::vector<int64_t> parse_token_list(const std::string& text) {
   std::stringstream in(text);
   std::string item;
   while (std::getline(in, item, ',')) {
-    std::size_t used = 0;
-    long long v = 0;
-    try {
-      v = std::stoll(item, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used == 0 || used != item.size())
+    const std::optional<long long> v = parse_integer(item);
+    if (!v)
       throw InputError("", "--tokens", "expected comma-separated integers, got \"" + item + "\"");
-    ids.push_back(v);
+    ids.push_back(*v);
   }
   if (ids.empty()) throw InputError("", "--tokens", "expected at least one token id");
   return ids;
@@ -46,11 +41,10 @@ std::string format_float(float v) {
   return buf;
 }
 
-CommandRun setup_forward(CLI::App& app) {
+}  // namespace
+
+CommandRun setup_forward(CLI::App* sub) {
   auto opts = std::make_shared<ForwardCliOptions>();
-  CLI::App* sub = app.add_subcommand(
-      "forward",
-      "Run the LibTorch forward pass on token ids and print the logits of every position");
   sub->add_option("MODEL_DIR", opts->model_dir, "Hugging Face model directory")->required();
   sub->add_option("--tokens", opts->tokens, "Comma-separated token ids, e.g. 1,2,3")->required();
   sub->add_flag("--json", opts->json, "Print {\"shape\": [seq, vocab], \"logits\": [...]} (flat)");
@@ -86,7 +80,4 @@ CommandRun setup_forward(CLI::App& app) {
   };
 }
 
-const CommandRegistrar kForward(25, setup_forward);
-
-}  // namespace
 }  // namespace moeprobe::cli

@@ -16,11 +16,10 @@ struct InspectOptions {
   std::string families_dir;
 };
 
-CommandRun setup_inspect(CLI::App& app) {
+}  // namespace
+
+CommandRun setup_inspect(CLI::App* sub) {
   auto opts = std::make_shared<InspectOptions>();
-  CLI::App* sub = app.add_subcommand(
-      "inspect",
-      "Show how moeprobe reads a checkpoint: family, layout, MoE layers, experts, routing");
   sub->add_option("MODEL_DIR", opts->model_dir, "Hugging Face model directory")->required();
   sub->add_flag("--json", opts->json, "Print the summary as JSON");
   sub->add_option("--family", opts->family, "Family name (skips detection from config.json)");
@@ -37,7 +36,4 @@ CommandRun setup_inspect(CLI::App& app) {
   };
 }
 
-const CommandRegistrar kInspect(10, setup_inspect);
-
-}  // namespace
 }  // namespace moeprobe::cli

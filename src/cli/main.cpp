@@ -1,7 +1,6 @@
 // moeprobe: entry point. Parses the command line, runs the chosen subcommand and maps errors to
 // the exit codes of docs/ARCHITECTURE.md: InputError, YAML and usage errors are bad input (2);
 // every other exception is a bug in moeprobe (3).
-#include <algorithm>
 #include <iostream>
 #include <map>
 
@@ -9,19 +8,7 @@
 
 #include "cli/command.h"
 #include "util/error.h"
-
-namespace moeprobe::cli {
-
-std::vector<RegisteredCommand>& registered_commands() {
-  static std::vector<RegisteredCommand> commands;
-  return commands;
-}
-
-CommandRegistrar::CommandRegistrar(int order, CommandSetup setup) {
-  registered_commands().push_back({order, std::move(setup)});
-}
-
-}  // namespace moeprobe::cli
+#include "util/registry.h"
 
 int main(int argc, char** argv) {
   using namespace moeprobe;
@@ -29,15 +16,17 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string(MOEPROBE_VERSION) + " (" MOEPROBE_GIT_REVISION ")");
   app.require_subcommand(1);
 
-  auto commands = cli::registered_commands();
-  std::sort(commands.begin(), commands.end(),
-            [](const auto& a, const auto& b) { return a.order < b.order; });
   std::map<CLI::App*, cli::CommandRun> runs;
-  for (const auto& command : commands) {
-    const std::size_t before = app.get_subcommands({}).size();
-    cli::CommandRun run = command.setup(app);
-    auto subs = app.get_subcommands({});
-    if (subs.size() > before) runs[subs.back()] = std::move(run);
+  for (const cli::Command& command : cli::command_registry()) {
+    CLI::App* sub = app.add_subcommand(command.name, command.description);
+    runs[sub] = command.setup(sub);
+  }
+
+  // An unknown subcommand is a usage error (exit 2) that names what was expected.
+  if (argc > 1 && argv[1][0] != '-' && !find_entry(cli::command_registry(), argv[1])) {
+    std::cerr << "error: unknown subcommand '" << argv[1] << "'; expected one of "
+              << entry_names(cli::command_registry()) << " (see --help)\n";
+    return kExitBadInput;
   }
 
   try {

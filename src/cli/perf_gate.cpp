@@ -23,10 +23,10 @@ struct PerfGateArgs {
   bool report_only = false;
 };
 
-CommandRegistrar registrar(60, [](CLI::App& app) -> CommandRun {
+}  // namespace
+
+CommandRun setup_perf_gate(CLI::App* sub) {
   auto args = std::make_shared<PerfGateArgs>();
-  auto* sub = app.add_subcommand("perf-gate",
-                                 "Benchmark regressions between two Google Benchmark JSON files");
   sub->add_option("baseline", args->baseline, "Benchmark JSON of the baseline")->required();
   sub->add_option("current", args->current, "Benchmark JSON of the change under test")->required();
   sub->add_option("--thresholds", args->thresholds,
@@ -70,12 +70,12 @@ CommandRegistrar registrar(60, [](CLI::App& app) -> CommandRun {
       if (json_name == out.filename()) json_name += ".json";  // --out x.json: x.json.json
       write_files_atomically(
           out.has_parent_path() ? out.parent_path() : ".",
-          {{out.filename().string(), md}, {json_name.string(), perf::render_gate_json(result)}});
+          {{out.filename().string(), md}, {json_name.string(), perf::render_gate_json(result)}},
+          {args->baseline, args->current, args->thresholds});
     }
     if (args->report_only) return 0;
     return result.regressed() ? 1 : 0;
   };
-});
+}
 
-}  // namespace
 }  // namespace moeprobe::cli

@@ -6,6 +6,7 @@
 #include "cli/activations_option.h"
 #include "cli/command.h"
 #include "cli/compare_model_option.h"
+#include "cli/probe_text_option.h"
 #include "metrics/metric.h"
 #include "reports/markdown_report.h"
 #include "reports/write_reports.h"
@@ -20,12 +21,13 @@ struct RunArgs {
   bool strict = false;
   int64_t seed = -1;
   CompareModelArgs compare;
+  ProbeTextArgs probe_text;
 };
 
-CommandRegistrar registrar(20, [](CLI::App& app) -> CommandRun {
+}  // namespace
+
+CommandRun setup_run(CLI::App* sub) {
   auto args = std::make_shared<RunArgs>();
-  auto* sub =
-      app.add_subcommand("run", "Judge a suite's hypotheses on a checkpoint and write reports");
   sub->add_option("suite", args->suite, "Suite YAML (schema moeprobe/suite/v1)")->required();
   sub->add_option("--model", args->model, "Model directory (Hugging Face layout)")->required();
   sub->add_option("--out", args->out, "Report directory (created if missing)")
@@ -42,6 +44,7 @@ CommandRegistrar registrar(20, [](CLI::App& app) -> CommandRun {
       ->check(CLI::NonNegativeNumber);
   add_activations_option(sub, args->activations);
   add_compare_model_options(sub, args->compare);
+  add_probe_text_options(sub, args->probe_text);
   return [args]() {
     const Suite suite = load_suite(args->suite, find_metric);
     RunOptions opt;
@@ -53,12 +56,15 @@ CommandRegistrar registrar(20, [](CLI::App& app) -> CommandRun {
     apply_compare_model_options(args->compare, opt);
     if (args->seed >= 0) opt.seed = static_cast<uint64_t>(args->seed);
     opt.log = &std::cerr;
+    // Removed when the run ends, whatever the outcome.
+    const auto captured = capture_text_probe(args->probe_text, suite, opt.activations, args->model,
+                                             args->out, opt.log);
+    if (captured) opt.activations = captured->file().string();
     const RunResult result = run_suite(suite, opt);
-    write_reports(result, args->out, {"json", "junit", "md", "html"});
+    write_reports(result, args->out, all_report_formats(), {args->suite});
     std::cout << render_markdown(result) << "\nReports in " << args->out << "/\n";
     return run_exit_code(result, args->strict);
   };
-});
+}
 
-}  // namespace
 }  // namespace moeprobe::cli

@@ -1,5 +1,6 @@
 // moeprobe synth RECIPE.yaml --out MODEL_DIR [--seed N] [--dtype bf16|f16|f32] [--layers N]
 // Writes a synthetic MoE checkpoint with the recipe's planted findings (src/synth).
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -18,12 +19,14 @@ struct SynthArgs {
   int64_t seed = -1;
   int layers = 0;
   int threads = 0;
+  double max_output_gb = synth::kDefaultMaxOutputBytes / 1e9;
   bool quiet = false;
 };
 
-CommandRegistrar synth_command(30, [](CLI::App& app) -> CommandRun {
+}  // namespace
+
+CommandRun setup_synth(CLI::App* sub) {
   auto args = std::make_shared<SynthArgs>();
-  auto* sub = app.add_subcommand("synth", "Write a synthetic MoE checkpoint with planted findings");
   sub->add_option("recipe", args->recipe, "Recipe YAML (fixtures/recipes/*.yaml)")->required();
   sub->add_option("--out", args->out, "Model directory to write")->required();
   sub->add_option("--seed", args->seed, "Random seed (overrides the recipe's)");
@@ -31,6 +34,10 @@ CommandRegistrar synth_command(30, [](CLI::App& app) -> CommandRun {
   sub->add_option("--layers", args->layers, "Number of decoder layers (overrides the recipe's)");
   sub->add_option("--families", args->families, "Directory of family YAML files");
   sub->add_option("--threads", args->threads, "Generator threads (default: hardware, at most 8)");
+  sub->add_option("--max-output-gb", args->max_output_gb,
+                  "Refuse a model whose estimated size is above this (GB)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   sub->add_flag("--quiet", args->quiet, "Print nothing on success");
   return [args]() {
     synth::RecipeOverrides ov;
@@ -45,7 +52,9 @@ CommandRegistrar synth_command(30, [](CLI::App& app) -> CommandRun {
     int threads =
         args->threads > 0 ? args->threads : static_cast<int>(std::thread::hardware_concurrency());
     threads = std::clamp(threads, 1, 8);
-    const auto result = synth::synthesize(recipe, args->out, args->families, threads);
+    const auto result =
+        synth::synthesize(recipe, args->out, args->families, threads,
+                          static_cast<uint64_t>(std::min(args->max_output_gb * 1e9, 1e19)));
     const double secs =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (!args->quiet) {
@@ -62,7 +71,6 @@ CommandRegistrar synth_command(30, [](CLI::App& app) -> CommandRun {
     }
     return static_cast<int>(kExitOk);
   };
-});
+}
 
-}  // namespace
 }  // namespace moeprobe::cli

@@ -39,10 +39,10 @@ std::string format_ids(const std::vector<tokenizer::TokenId>& ids, bool json) {
   return out;
 }
 
-CommandRun setup_tokenize(CLI::App& app) {
+}  // namespace
+
+CommandRun setup_tokenize(CLI::App* sub) {
   auto opts = std::make_shared<TokenizeOptions>();
-  CLI::App* sub = app.add_subcommand(
-      "tokenize", "Print the token ids of a text (tokenizer.json or tokenizer.model)");
   sub->add_option("PATH", opts->path, "Model directory, tokenizer.json or tokenizer.model")
       ->required();
   auto* text = sub->add_option("--text", opts->text, "The text itself");
@@ -88,7 +88,4 @@ CommandRun setup_tokenize(CLI::App& app) {
   };
 }
 
-const CommandRegistrar kTokenize(35, setup_tokenize);
-
-}  // namespace
 }  // namespace moeprobe::cli

@@ -110,10 +110,15 @@ ForwardConfig read_forward_config(const MoeModel& model) {
   ForwardConfig fc;
   fc.family = fam.name;
   fc.config_path = r.path();
-  if (fam.name == "grok1")
+  if (fam.name == "gpt_oss" || fam.name == "llama4" || fam.name == "glm4_moe")
     throw InputError(r.path(), "model_type",
-                     "the forward pass of family grok1 (attention soft cap, multipliers) is not "
-                     "implemented");
+                     "the forward pass of family " + fam.name +
+                         " (attention sinks / chunked or partial-rotary attention, expert biases, "
+                         "input-scaled routing) is not implemented");
+  if (!model.quantization().method.empty())
+    throw InputError(r.path(), "quantization_config.quant_method",
+                     "the forward pass reads unquantised checkpoints only (got " +
+                         model.quantization().method + ")");
   fc.num_layers = mc.num_layers;
   fc.hidden = mc.hidden_size;
   fc.vocab = r.required_int("vocab_size");
@@ -121,9 +126,13 @@ ForwardConfig read_forward_config(const MoeModel& model) {
   fc.rms_eps = r.number("rms_norm_eps", 1e-6);
   fc.tie_word_embeddings = r.boolean("tie_word_embeddings", false);
   fc.activation = fam.activation;
-  const std::string act = r.string("hidden_act", "silu");
-  if (act != "silu" && act != "swish")
-    throw InputError(r.path(), "hidden_act", "\"" + act + "\" is not implemented (silu is)");
+  const bool grok = fam.name == "grok1";
+  const std::string act = r.string("hidden_act", grok ? "gelu" : "silu");
+  // Grok's experts are GELU (the family file says so); every other family here is SiLU.
+  if (grok ? act != "gelu" : act != "silu" && act != "swish")
+    throw InputError(r.path(), "hidden_act",
+                     "\"" + act + "\" is not implemented (" + (grok ? "gelu" : "silu") +
+                         " is, for this family)");
   if (r.boolean("mlp_bias", false))
     throw InputError(r.path(), "mlp_bias", "MLP biases are not implemented");
   fc.heads = static_cast<int>(r.required_int("num_attention_heads"));
@@ -159,6 +168,17 @@ ForwardConfig read_forward_config(const MoeModel& model) {
     if (fc.head_dim <= 0) fc.head_dim = fc.hidden / fc.heads;
     fc.rope.dim = fc.head_dim;
     fc.attention_scale = 1.0 / std::sqrt(static_cast<double>(fc.head_dim));
+  }
+  if (grok) {
+    // hpcai-tech's Grok1Config: every multiplier defaults to 1 (the checkpoint's config.json
+    // sets 78.38..., 0.577..., 30 and 0.0883... = 1/sqrt(128)).
+    fc.embedding_multiplier = r.number("embedding_multiplier_scale", 1.0);
+    fc.output_multiplier = r.number("output_multiplier_scale", 1.0);
+    fc.attention_scale = r.number("attn_output_multiplier", 1.0);
+    fc.attention_logit_cap = r.number("max_attn_value", 1.0);
+    if (fc.attention_logit_cap <= 0)
+      throw InputError(r.path(), "max_attn_value", "expected a positive soft cap");
+    fc.sandwich_norms = true;
   }
   if (r.present("partial_rotary_factor") && r.number("partial_rotary_factor", 1.0) != 1.0)
     throw InputError(r.path(), "partial_rotary_factor", "partial rotary is not implemented");

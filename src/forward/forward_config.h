@@ -45,6 +45,13 @@ struct ForwardConfig {
   double attention_scale = 0;  // softmax scale
   RopeConfig rope;
   bool tie_word_embeddings = false;
+  // Grok-1 (hpcai-tech port): embeddings times embedding_multiplier_scale, logits times
+  // output_multiplier_scale, attention scores soft-capped as cap * tanh(s / cap) (max_attn_value),
+  // and "sandwich" norms: post_attn_norm on the attention output, pre_moe_norm on the MoE input,
+  // post_moe_norm on the MoE output.
+  double embedding_multiplier = 1.0, output_multiplier = 1.0;
+  double attention_logit_cap = 0;  // 0: none
+  bool sandwich_norms = false;
   RouterRule router;
 };
 

@@ -21,7 +21,8 @@ using torch::Tensor;
 // written), converted otherwise.
 Tensor to_tensor(const TensorView& v) {
   const std::vector<int64_t> shape(v.shape.begin(), v.shape.end());
-  if (v.dtype == DType::F32 && reinterpret_cast<std::uintptr_t>(v.data) % alignof(float) == 0)
+  if (v.plain() && v.dtype == DType::F32 &&
+      reinterpret_cast<std::uintptr_t>(v.data) % alignof(float) == 0)
     return torch::from_blob(const_cast<unsigned char*>(v.data), shape, torch::kFloat32);
   Tensor t = torch::empty(shape, torch::kFloat32);
   v.read_float(0, v.numel(), t.data_ptr<float>());
@@ -135,8 +136,9 @@ Tensor apply_rope(const Tensor& x, const RopeTables& tables, bool interleaved) {
   return torch::cat({a * c - b * s, b * c + a * s}, -1);
 }
 
-// q [T, H, d], k [T, KV, d], v [T, KV, dv] → [T, H * dv]; causal, optionally sliding-window.
-Tensor attend(Tensor q, Tensor k, Tensor v, double scale, int64_t window) {
+// q [T, H, d], k [T, KV, d], v [T, KV, dv] → [T, H * dv]; causal, optionally sliding-window,
+// scores optionally soft-capped (cap * tanh(s / cap), Grok-1) before the mask.
+Tensor attend(Tensor q, Tensor k, Tensor v, double scale, int64_t window, double cap = 0) {
   const int64_t tokens = q.size(0), heads = q.size(1);
   q = q.transpose(0, 1);
   k = k.transpose(0, 1);
@@ -146,6 +148,7 @@ Tensor attend(Tensor q, Tensor k, Tensor v, double scale, int64_t window) {
     v = v.repeat_interleave(heads / v.size(0), 0);
   }
   Tensor scores = torch::matmul(q, k.transpose(1, 2)) * scale;
+  if (cap > 0) scores = torch::tanh(scores / cap) * cap;
   const Tensor pos = torch::arange(tokens, torch::kLong);
   const Tensor diff = pos.unsqueeze(1) - pos.unsqueeze(0);  // query - key
   Tensor allowed = diff.ge(0);
@@ -222,7 +225,7 @@ Tensor standard_attention(const ForwardConfig& fc, const LayerTensors& w, const 
   }
   q = apply_rope(q, rope, fc.rope.interleaved);
   k = apply_rope(k, rope, fc.rope.interleaved);
-  const Tensor o = attend(q, k, v, fc.attention_scale, fc.sliding_window);
+  const Tensor o = attend(q, k, v, fc.attention_scale, fc.sliding_window, fc.attention_logit_cap);
   return dense(o, w.get(n.o_proj), w.bias_of(n.o_proj));
 }
 
@@ -323,6 +326,7 @@ std::vector<SequenceLogits> run_forward(const MoeModel& model,
     Tensor h = torch::empty({tokens, fc.hidden}, torch::kFloat32);
     for (int64_t i = 0; i < tokens; ++i)
       embed.read_float(seq[i] * fc.hidden, fc.hidden, h.data_ptr<float>() + i * fc.hidden);
+    if (fc.embedding_multiplier != 1.0) h = h * fc.embedding_multiplier;
     hidden.push_back(h);
   }
   const RopeTables rope = rope_tables(fc.rope, longest);
@@ -332,14 +336,18 @@ std::vector<SequenceLogits> run_forward(const MoeModel& model,
     const LayerTensors w(ck, fam, l);
     const Tensor input_norm = w.get(names.input_norm);
     const Tensor post_norm = w.get(names.post_attention_norm);
+    // Sandwich norms (Grok-1): post_attention_norm normalises the attention output and
+    // pre_moe_norm the FFN input; otherwise post_attention_norm is the FFN input's norm.
+    const Tensor ffn_norm = fc.sandwich_norms ? w.extra("pre_moe_norm") : post_norm;
     std::vector<Tensor> ffn_in;
     for (Tensor& h : hidden) {
       const Tensor x = rms_norm(h, input_norm, fc.rms_eps);
-      const Tensor att =
+      Tensor att =
           (fc.attention == AttentionKind::Latent ? latent_attention(fc, w, names, rope, x)
                                                  : standard_attention(fc, w, names, rope, x));
+      if (fc.sandwich_norms) att = rms_norm(att, post_norm, fc.rms_eps);
       h = h + att;
-      ffn_in.push_back(rms_norm(h, post_norm, fc.rms_eps));
+      ffn_in.push_back(rms_norm(h, ffn_norm, fc.rms_eps));
     }
     const bool is_moe = std::find(moe_layers.begin(), moe_layers.end(), l) != moe_layers.end();
     if (is_moe && options.on_moe_input)
@@ -350,8 +358,9 @@ std::vector<SequenceLogits> run_forward(const MoeModel& model,
     // The FFN is per token: all sequences' tokens go through it together, so each expert's
     // weights are converted once per layer.
     const Tensor all = torch::cat(ffn_in, 0);
-    const Tensor out = is_moe ? moe_forward(model.layer(l), fc.router, all)
-                              : expert_forward(model.dense_ffn(l), all, fam.activation);
+    Tensor out = is_moe ? moe_forward(model.layer(l), fc.router, all)
+                        : expert_forward(model.dense_ffn(l), all, fam.activation);
+    if (fc.sandwich_norms) out = rms_norm(out, w.extra("post_moe_norm"), fc.rms_eps);
     int64_t row = 0;
     for (Tensor& h : hidden) {
       h = h + out.slice(0, row, row + h.size(0));
@@ -381,7 +390,9 @@ std::vector<SequenceLogits> run_forward(const MoeModel& model,
     const int64_t r1 = std::min(vocab, r0 + block);
     const Tensor wblock = to_tensor(head.slice0(r0, r1));
     for (std::size_t s = 0; s < normed.size(); ++s)
-      logits[s].slice(1, r0, r1).copy_(dense(normed[s], wblock));
+      logits[s].slice(1, r0, r1).copy_(fc.output_multiplier != 1.0
+                                           ? dense(normed[s], wblock) * fc.output_multiplier
+                                           : dense(normed[s], wblock));
   }
   for (const Tensor& t : logits) {
     SequenceLogits sl;

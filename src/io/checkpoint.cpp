@@ -1,25 +1,12 @@
 #include "io/checkpoint.h"
 
 #include <algorithm>
-#include <fstream>
 #include <set>
 
 #include "util/error.h"
+#include "util/input_file.h"
 
 namespace moeprobe {
-namespace {
-
-nlohmann::json read_json_file(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  if (!in) throw InputError(path.string(), "", "cannot open");
-  try {
-    return nlohmann::json::parse(in);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw InputError(path.string(), "", std::string("malformed JSON: ") + e.what());
-  }
-}
-
-}  // namespace
 
 Checkpoint::Checkpoint(std::filesystem::path dir) : dir_(std::move(dir)) {
   std::error_code ec;
@@ -29,13 +16,13 @@ Checkpoint::Checkpoint(std::filesystem::path dir) : dir_(std::move(dir)) {
   config_path_ = dir_ / "config.json";
   if (!std::filesystem::exists(config_path_, ec))
     throw InputError(config_path_.string(), "", "missing: a model directory needs config.json");
-  config_ = read_json_file(config_path_);
+  config_ = read_json_file(config_path_, "config.json");
   if (!config_.is_object()) throw InputError(config_path_.string(), "", "expected a JSON object");
 
   const auto index_path = dir_ / "model.safetensors.index.json";
   const auto single_path = dir_ / "model.safetensors";
   if (std::filesystem::exists(index_path, ec)) {
-    const nlohmann::json index = read_json_file(index_path);
+    const nlohmann::json index = read_json_file(index_path, "index file");
     if (!index.is_object() || !index.contains("weight_map") || !index["weight_map"].is_object())
       throw InputError(index_path.string(), "weight_map", "missing or not an object");
     // Open each shard once, in order of first appearance in the (sorted) weight map.
@@ -45,9 +32,11 @@ Checkpoint::Checkpoint(std::filesystem::path dir) : dir_(std::move(dir)) {
         throw InputError(index_path.string(), "weight_map." + it.key(),
                          "expected a shard file name");
       const std::string shard = it.value().get<std::string>();
-      if (shard.find('/') != std::string::npos || shard == "..")
+      if (shard.empty() || shard.find('/') != std::string::npos || shard == "." || shard == ".." ||
+          shard.find('\0') != std::string::npos)
         throw InputError(index_path.string(), "weight_map." + it.key(),
-                         "shard '" + shard + "' must be a file name inside the model directory");
+                         "shard '" + printable(shard) +
+                             "' must be a file name inside the model directory (no '/', no NUL)");
       if (!shard_ids.count(shard)) {
         const auto shard_path = dir_ / shard;
         if (!std::filesystem::exists(shard_path, ec))

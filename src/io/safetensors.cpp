@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "util/error.h"
+#include "util/input_file.h"
 
 namespace moeprobe {
 namespace {
@@ -40,7 +41,7 @@ struct Fd {
 
 uint64_t as_offset(const nlohmann::json& v, const std::string& file, const std::string& field) {
   if (!v.is_number_unsigned() && !(v.is_number_integer() && v.get<int64_t>() >= 0))
-    throw InputError(file, field, "expected a non-negative integer, got " + v.dump());
+    throw InputError(file, field, "expected a non-negative integer, got " + json_excerpt(v));
   return v.get<uint64_t>();
 }
 
@@ -49,11 +50,9 @@ uint64_t as_offset(const nlohmann::json& v, const std::string& file, const std::
 SafetensorsFile::SafetensorsFile(std::filesystem::path path) : path_(std::move(path)) {
   const std::string file = path_.string();
   Fd fd;
-  fd.fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd.fd < 0) throw InputError(file, "", std::string("cannot open: ") + std::strerror(errno));
+  fd.fd = open_regular_file(path_, "safetensors file");  // a FIFO or directory fails here
   struct stat st {};
-  if (::fstat(fd.fd, &st) != 0 || !S_ISREG(st.st_mode))
-    throw InputError(file, "", "not a regular file");
+  if (::fstat(fd.fd, &st) != 0) throw InputError(file, "", "cannot stat the safetensors file");
   file_size_ = static_cast<uint64_t>(st.st_size);
 
   if (file_size_ < 8)
@@ -78,10 +77,12 @@ SafetensorsFile::SafetensorsFile(std::filesystem::path path) : path_(std::move(p
   if (!read_at(fd.fd, text.data(), n, 8)) throw InputError(file, "header", "read failed");
   nlohmann::json header;
   try {
-    header = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw InputError(file, "header", std::string("malformed JSON: ") + e.what());
+    // Tensors sit at depth 2 and their shapes at 3; __metadata__ is a flat string map.
+    header = parse_json(text, file, 8);
+  } catch (const InputError& e) {
+    throw InputError(file, "header", e.problem());
   }
+  text = std::string();
   if (!header.is_object()) throw InputError(file, "header", "expected a JSON object");
 
   const uint64_t data_size = file_size_ - 8 - n;
@@ -92,7 +93,7 @@ SafetensorsFile::SafetensorsFile(std::filesystem::path path) : path_(std::move(p
       if (!v.is_object()) throw InputError(file, "__metadata__", "expected an object");
       for (auto m = v.begin(); m != v.end(); ++m)
         metadata_[m.key()] =
-            m.value().is_string() ? m.value().get<std::string>() : m.value().dump();
+            m.value().is_string() ? m.value().get<std::string>() : json_excerpt(m.value(), 4096);
       continue;
     }
     const std::string field = "tensor '" + name + "'";
@@ -105,7 +106,7 @@ SafetensorsFile::SafetensorsFile(std::filesystem::path path) : path_(std::move(p
     if (!dtype)
       throw InputError(
           file, field + ".dtype",
-          "unknown dtype '" + dtype_str +
+          "unknown dtype '" + printable(dtype_str, 40) +
               "', expected one of F32, F16, BF16, F64, F8_E4M3, F8_E5M2, I8..U64, BOOL");
     if (!v.contains("shape") || !v["shape"].is_array())
       throw InputError(file, field + ".shape", "missing or not an array");
@@ -137,7 +138,7 @@ SafetensorsFile::SafetensorsFile(std::filesystem::path path) : path_(std::move(p
     const uint64_t expected = numel * dtype_size(*dtype);
     if (entry.end - entry.begin != expected)
       throw InputError(file, field,
-                       "shape " + v["shape"].dump() + " x " + dtype_str + " needs " +
+                       "shape " + json_excerpt(v["shape"]) + " x " + dtype_str + " needs " +
                            std::to_string(expected) + " bytes but data_offsets span " +
                            std::to_string(entry.end - entry.begin));
     entries_.push_back(std::move(entry));
@@ -171,9 +172,7 @@ const TensorEntry* SafetensorsFile::find(const std::string& name) const {
 void SafetensorsFile::map() const {
   if (map_) return;
   Fd fd;
-  fd.fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd.fd < 0)
-    throw InputError(path_.string(), "", std::string("cannot open: ") + std::strerror(errno));
+  fd.fd = open_regular_file(path_, "safetensors file");
   struct stat st {};
   if (::fstat(fd.fd, &st) != 0 || static_cast<uint64_t>(st.st_size) != file_size_)
     throw InputError(path_.string(), "", "file changed size since its header was read");

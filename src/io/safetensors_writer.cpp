@@ -65,6 +65,8 @@ SafetensorsWriter::~SafetensorsWriter() {
 
 const TensorSpec& SafetensorsWriter::expect_next(const std::string& name, uint64_t nbytes) const {
   if (finished_) throw std::logic_error("SafetensorsWriter: write after finish");
+  if (part_written_ != 0)
+    throw std::logic_error("SafetensorsWriter: " + name + " written while a tensor is partial");
   if (next_ >= tensors_.size())
     throw std::logic_error("SafetensorsWriter: more tensors written than declared (" + name + ")");
   const TensorSpec& spec = tensors_[next_];
@@ -81,6 +83,22 @@ void SafetensorsWriter::write(const std::string& name, const void* bytes, uint64
   out_.write(static_cast<const char*>(bytes), static_cast<std::streamsize>(nbytes));
   if (!out_) throw InputError(path_.string(), name, "write failed (disk full?)");
   ++next_;
+}
+
+void SafetensorsWriter::write_part(const std::string& name, const void* bytes, uint64_t nbytes) {
+  if (finished_ || next_ >= tensors_.size() || tensors_[next_].name != name)
+    throw std::logic_error("SafetensorsWriter: part of " + name + " out of order");
+  const uint64_t total = tensors_[next_].nbytes();
+  if (part_written_ + nbytes > total)
+    throw std::logic_error("SafetensorsWriter: parts of " + name + " exceed its " +
+                           std::to_string(total) + " bytes");
+  out_.write(static_cast<const char*>(bytes), static_cast<std::streamsize>(nbytes));
+  if (!out_) throw InputError(path_.string(), name, "write failed (disk full?)");
+  part_written_ += nbytes;
+  if (part_written_ == total) {
+    part_written_ = 0;
+    ++next_;
+  }
 }
 
 void SafetensorsWriter::write_floats(const std::string& name, const float* values, uint64_t count) {

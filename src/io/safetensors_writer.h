@@ -32,6 +32,9 @@ class SafetensorsWriter {
   ~SafetensorsWriter();
   // Bytes of the next tensor in declaration order, already encoded in its dtype.
   void write(const std::string& name, const void* bytes, uint64_t nbytes);
+  // Part of the next tensor's bytes: parts are appended, in order, until the tensor is complete
+  // (a tensor produced piece by piece is never held whole).
+  void write_part(const std::string& name, const void* bytes, uint64_t nbytes);
   // Convenience: encodes floats into the tensor's dtype.
   void write_floats(const std::string& name, const float* values, uint64_t count);
   // Checks that every tensor was written, then flushes and closes. Called by the destructor too.
@@ -43,6 +46,7 @@ class SafetensorsWriter {
   std::filesystem::path path_;
   std::vector<TensorSpec> tensors_;
   std::size_t next_ = 0;
+  uint64_t part_written_ = 0;  // bytes of tensors_[next_] already written by write_part
   std::ofstream out_;
   bool finished_ = false;
 };

@@ -1,6 +1,12 @@
 // The experts' activation functions (a family's `activation`) in float64 and float32: SiLU
-// u * sigmoid(u), exact GELU (erf) and GELU's tanh approximation.
+// u * sigmoid(u), exact GELU (erf), GELU's tanh approximation and gpt-oss's clamped SwiGLU gate
+// g * sigmoid(1.702 g), g = min(u, 7) (activate() uses these defaults). The whole elementwise
+// product the down projection reads, E(x) = W_down glu(W_act x, W_up x), is glu(): act(a) * u for
+// most families, act(a) * (clamp(u, -limit, limit) + 1) for gpt-oss.
 #pragma once
+
+#include <algorithm>
+#include <cmath>
 
 #include "model/family.h"
 
@@ -8,5 +14,28 @@ namespace moeprobe {
 
 double activate(Activation a, double u);
 float activate(Activation a, float u);
+
+struct ActivationSpec {
+  Activation kind = Activation::SiLU;
+  double alpha = 1.702, limit = 7.0;  // ClampedSwiGLU (gpt-oss: config swiglu_limit)
+};
+
+// act(a) alone (for ClampedSwiGLU the gate part with the spec's alpha and limit).
+template <class T>
+T activate(const ActivationSpec& s, T a) {
+  if (s.kind != Activation::ClampedSwiGLU) return activate(s.kind, a);
+  const T g = std::min(a, T(s.limit));
+  return g / (T(1) + std::exp(-T(s.alpha) * g));
+}
+
+// The elementwise product the down projection reads.
+template <class T>
+T glu(const ActivationSpec& s, T a, T u) {
+  if (s.kind == Activation::ClampedSwiGLU) {
+    const T lim = T(s.limit);
+    return activate(s, a) * (std::clamp(u, -lim, lim) + T(1));
+  }
+  return activate(s.kind, a) * u;
+}
 
 }  // namespace moeprobe

@@ -22,6 +22,8 @@ const char* activation_name(Activation a) {
       return "gelu";
     case Activation::GELUTanh:
       return "gelu_tanh";
+    case Activation::ClampedSwiGLU:
+      return "clamped_swiglu";
   }
   return "?";
 }
@@ -52,7 +54,9 @@ const std::set<std::string>& canonical_config_names() {
                                               "head_dim",
                                               "rms_norm_eps",
                                               "rope_theta",
-                                              "intermediate_size"};
+                                              "intermediate_size",
+                                              "interleave_moe_layer_step",
+                                              "swiglu_limit"};
   return names;
 }
 
@@ -82,8 +86,9 @@ void optional_pattern(const YamlReader& r, const YAML::Node& n, const std::strin
 ExpertLayout parse_layout(const YAML::Node& n, const YamlReader& r, const std::string& path) {
   r.check_keys(n, path,
                {"name", "router", "router_bias", "score_correction_bias", "expert_act", "expert_up",
-                "expert_down", "fused_gate_up", "fused_down", "shared_act", "shared_up",
-                "shared_down", "shared_gate"});
+                "expert_down", "fused_gate_up", "fused_down", "fused_transposed",
+                "gate_up_interleaved", "fused_gate_up_bias", "fused_down_bias", "shared_act",
+                "shared_up", "shared_down", "shared_gate"});
   ExpertLayout l;
   if (!n["name"]) r.fail(n, path + ".name", "missing; every layout needs a name");
   l.name = r.string(n["name"], path + ".name");
@@ -96,6 +101,12 @@ ExpertLayout parse_layout(const YAML::Node& n, const YamlReader& r, const std::s
   optional_pattern(r, n, path, "expert_down", l.expert_down, true);
   optional_pattern(r, n, path, "fused_gate_up", l.fused_gate_up);
   optional_pattern(r, n, path, "fused_down", l.fused_down);
+  if (n["fused_transposed"])
+    l.fused_transposed = r.boolean(n["fused_transposed"], path + ".fused_transposed");
+  if (n["gate_up_interleaved"])
+    l.gate_up_interleaved = r.boolean(n["gate_up_interleaved"], path + ".gate_up_interleaved");
+  optional_pattern(r, n, path, "fused_gate_up_bias", l.fused_gate_up_bias);
+  optional_pattern(r, n, path, "fused_down_bias", l.fused_down_bias);
   optional_pattern(r, n, path, "shared_act", l.shared_act);
   optional_pattern(r, n, path, "shared_up", l.shared_up);
   optional_pattern(r, n, path, "shared_down", l.shared_down);
@@ -112,6 +123,10 @@ ExpertLayout parse_layout(const YAML::Node& n, const YamlReader& r, const std::s
   if (!(all_per || all_fused))
     r.fail(n, path,
            "expected expert_act, expert_up and expert_down, or fused_gate_up and fused_down");
+  if (!all_fused && (l.fused_transposed || l.gate_up_interleaved || !l.fused_gate_up_bias.empty() ||
+                     !l.fused_down_bias.empty()))
+    r.fail(n, path,
+           "fused_transposed, gate_up_interleaved and the fused biases need a fused layout");
   const int shared_given = !l.shared_act.empty() + !l.shared_up.empty() + !l.shared_down.empty();
   if (shared_given != 0 && shared_given != 3)
     r.fail(n, path, "shared_act, shared_up and shared_down go together");
@@ -125,7 +140,7 @@ ExpertLayout parse_layout(const YAML::Node& n, const YamlReader& r, const std::s
 RoutingPatch parse_routing(const YAML::Node& n, const YamlReader& r, const std::string& path) {
   r.check_keys(n, path,
                {"scoring", "softmax_before_topk", "renormalize", "selection_bias", "n_group",
-                "topk_group", "routed_scaling_factor"});
+                "topk_group", "routed_scaling_factor", "weight_on_input"});
   RoutingPatch p;
   const auto at = [&](const char* key) { return YamlReader::join(path, key); };
   if (n["scoring"]) {
@@ -147,6 +162,8 @@ RoutingPatch parse_routing(const YAML::Node& n, const YamlReader& r, const std::
     p.topk_group = static_cast<int>(r.integer(n["topk_group"], at("topk_group"), 1, 1 << 20));
   if (n["routed_scaling_factor"])
     p.routed_scaling_factor = r.number(n["routed_scaling_factor"], at("routed_scaling_factor"));
+  if (n["weight_on_input"])
+    p.weight_on_input = r.boolean(n["weight_on_input"], at("weight_on_input"));
   return p;
 }
 
@@ -187,6 +204,7 @@ void RoutingPatch::apply(RoutingConvention& r) const {
   if (n_group) r.n_group = *n_group;
   if (topk_group) r.topk_group = *topk_group;
   if (routed_scaling_factor) r.routed_scaling_factor = *routed_scaling_factor;
+  if (weight_on_input) r.weight_on_input = *weight_on_input;
 }
 
 Family load_family(const std::filesystem::path& yaml_path) {
@@ -245,8 +263,11 @@ Family load_family(const std::filesystem::path& yaml_path) {
       f.activation = Activation::GELU;
     else if (a == "gelu_tanh")
       f.activation = Activation::GELUTanh;
+    else if (a == "clamped_swiglu")
+      f.activation = Activation::ClampedSwiGLU;
     else
-      r.fail(root["activation"], "activation", "'" + a + "': expected silu, gelu or gelu_tanh");
+      r.fail(root["activation"], "activation",
+             "'" + a + "': expected silu, gelu, gelu_tanh or clamped_swiglu");
   }
 
   if (const YAML::Node n = root["routing"]) {

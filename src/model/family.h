@@ -18,7 +18,10 @@
 
 namespace moeprobe {
 
-enum class Activation { SiLU, GELU, GELUTanh };
+// ClampedSwiGLU is gpt-oss's expert activation: with g = min(W_act x, limit) and
+// u = clamp(W_up x, -limit, limit), the product is (u + 1) * g * sigmoid(alpha * g), alpha = 1.702
+// (model/activation.h evaluates every kind).
+enum class Activation { SiLU, GELU, GELUTanh, ClampedSwiGLU };
 const char* activation_name(Activation a);
 
 enum class Scoring { Softmax, Sigmoid };
@@ -35,6 +38,10 @@ struct RoutingConvention {
   int topk_group = 1;           //   the best topk_group groups are eligible
   double routed_scaling_factor = 1.0;
   int top_k = 0;
+  // false: the weight scales the expert's output (every family but Llama-4); true: it scales the
+  // expert's input, E(w x) (Llama-4's top-1 sigmoid router), so expert output norms and router
+  // scores are no longer independent quantities.
+  bool weight_on_input = false;
 };
 
 // Some of the routing fields, as a family file's `routing` section or one entry of its
@@ -44,6 +51,7 @@ struct RoutingPatch {
   std::optional<bool> softmax_before_topk, renormalize, selection_bias;
   std::optional<int> n_group, topk_group;
   std::optional<double> routed_scaling_factor;
+  std::optional<bool> weight_on_input;
   void apply(RoutingConvention& r) const;
 };
 
@@ -71,6 +79,13 @@ struct ExpertLayout {
   // Fused tensors (empty when per-expert): gate_up [E, 2I, H] with act rows first, down [E, H, I].
   std::string fused_gate_up, fused_down;
   bool fused() const { return !fused_gate_up.empty(); }
+  // Stored transposed, [E, H, 2I] and [E, I, H] (Llama-4; gpt-oss's dequantised form). MXFP4
+  // blocks are always [E, out, in/32, 16], whatever this says.
+  bool fused_transposed = false;
+  // Act and up interleaved (gpt-oss): act = gate_up rows 0, 2, 4, ..., up = rows 1, 3, 5, ...
+  bool gate_up_interleaved = false;
+  // Optional expert biases (gpt-oss): [E, 2I] ordered like gate_up's rows, [E, H].
+  std::string fused_gate_up_bias, fused_down_bias;
   // Shared experts (optional). Either one fused block (count from config) with act/up/down, or
   // per-shared-expert patterns using {E}.
   std::string shared_act, shared_up, shared_down;

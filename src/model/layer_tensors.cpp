@@ -32,7 +32,7 @@ const ExpertLayout& choose_layout(const Family& fam, const Checkpoint& ckpt, int
     if (!ckpt.has(router)) continue;
     const std::string first_expert = layout.fused() ? expand_pattern(layout.fused_gate_up, l0)
                                                     : expand_pattern(layout.expert_act, l0, 0);
-    if (ckpt.has(first_expert)) {
+    if (has_weight(ckpt, first_expert)) {
       chosen = &layout;
       break;
     }
@@ -46,31 +46,37 @@ const ExpertLayout& choose_layout(const Family& fam, const Checkpoint& ckpt, int
 }
 
 void validate_moe_tensors(const Checkpoint& ckpt, const Family& fam, const ExpertLayout& lay,
-                          const ModelConfig& c, const ConfigReader& r) {
+                          const ModelConfig& c, const ConfigReader& r, const QuantConfig& q) {
   const std::string& cfg_path = r.path();
   const RoutingConvention& rc = c.routing;
   // Validate every MoE layer from headers only.
   const int64_t E = c.num_experts, H = c.hidden_size, I = c.expert_intermediate_size;
   const std::string where = ckpt.dir().string();
-  auto need = [&](const std::string& name, const std::vector<int64_t>& shape,
-                  const std::string& what) -> const TensorEntry& {
+  // `shape` is the Linear-layout shape; `transposable` tensors (fused, fused_transposed) are
+  // expected with their last two dimensions swapped unless MXFP4-packed.
+  auto need = [&](const std::string& name, std::vector<int64_t> shape, const std::string& what,
+                  bool transposable = false) -> WeightInfo {
     const std::string field = "tensor '" + name + "'";
-    const TensorEntry* e = ckpt.entry(name);
-    if (!e)
+    const std::optional<WeightInfo> w = weight_info(ckpt, name, q);
+    if (transposable && lay.fused_transposed && !(w && w->scheme == QuantScheme::Mxfp4))
+      std::swap(shape[shape.size() - 1], shape[shape.size() - 2]);
+    if (!w)
       throw InputError(where, field,
                        "missing; expected the " + what + " " + shape_str(shape) + " (family " +
                            fam.name + ", layout " + lay.name + ")");
-    if (e->shape != shape)
-      throw InputError(ckpt.shard_of(name).string(), field,
-                       "shape " + shape_str(e->shape) + ", expected " + shape_str(shape) +
+    const std::string stored = w->stored_name == name ? "" : " (stored as " + w->stored_name + ")";
+    if (w->shape != shape)
+      throw InputError(ckpt.shard_of(w->stored_name).string(), field,
+                       "shape " + shape_str(w->shape) + stored + ", expected " + shape_str(shape) +
                            " for the " + what + " (config: hidden " + std::to_string(H) +
                            ", experts " + std::to_string(E) + ", expert intermediate " +
                            std::to_string(I) + ")");
-    if (!dtype_is_float(e->dtype))
-      throw InputError(ckpt.shard_of(name).string(), field,
-                       std::string("dtype ") + dtype_name(e->dtype) +
-                           ", expected a float type (F32, F16, BF16, F64, F8)");
-    return *e;
+    if (!w->float_valued())
+      throw InputError(
+          ckpt.shard_of(name).string(), field,
+          std::string("dtype ") + dtype_name(w->dtype) +
+              ", expected a float type (F32, F16, BF16, F64, F8) or a quantised weight");
+    return *w;
   };
   const std::string experts_key = r.field("num_experts");
   auto count_mismatch = [&](int layer, int64_t present, const std::string& pattern) {
@@ -83,11 +89,12 @@ void validate_moe_tensors(const Checkpoint& ckpt, const Family& fam, const Exper
     // Expert count first: "config says 8, tensors hold 4" is the clearest message.
     if (lay.fused()) {
       const std::string gu = expand_pattern(lay.fused_gate_up, l);
-      if (const TensorEntry* e = ckpt.entry(gu); e && e->shape.size() == 3 && e->shape[0] != E)
-        throw count_mismatch(l, e->shape[0], lay.fused_gate_up);
+      if (const auto w = weight_info(ckpt, gu, q); w && w->shape.size() == 3 && w->shape[0] != E)
+        throw count_mismatch(l, w->shape[0], lay.fused_gate_up);
     } else {
       int64_t present = 0;
-      while (ckpt.has(expand_pattern(lay.expert_act, l, static_cast<int>(present)))) ++present;
+      while (has_weight(ckpt, expand_pattern(lay.expert_act, l, static_cast<int>(present))))
+        ++present;
       if (present != E) throw count_mismatch(l, present, lay.expert_act);
     }
     need(expand_pattern(lay.router, l), {E, H}, "router");
@@ -98,8 +105,14 @@ void validate_moe_tensors(const Checkpoint& ckpt, const Family& fam, const Exper
       need(expand_pattern(lay.score_correction_bias, l), {E}, "score-correction bias");
     if (lay.fused()) {
       need(expand_pattern(lay.fused_gate_up, l), {E, 2 * I, H},
-           "fused gate_up (act rows, then up)");
-      need(expand_pattern(lay.fused_down, l), {E, H, I}, "fused down");
+           lay.gate_up_interleaved ? "fused gate_up (act and up rows interleaved)"
+                                   : "fused gate_up (act rows, then up)",
+           true);
+      need(expand_pattern(lay.fused_down, l), {E, H, I}, "fused down", true);
+      if (!lay.fused_gate_up_bias.empty() && ckpt.has(expand_pattern(lay.fused_gate_up_bias, l)))
+        need(expand_pattern(lay.fused_gate_up_bias, l), {E, 2 * I}, "fused gate_up bias");
+      if (!lay.fused_down_bias.empty() && ckpt.has(expand_pattern(lay.fused_down_bias, l)))
+        need(expand_pattern(lay.fused_down_bias, l), {E, H}, "fused down bias");
     } else {
       for (int e = 0; e < E; ++e) {
         need(expand_pattern(lay.expert_act, l, e), {I, H}, "expert act (gate) projection");

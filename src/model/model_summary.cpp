@@ -1,8 +1,12 @@
 // Inspect summary from headers only (Checkpoint entries and config), never tensor data.
 #include "model/model_summary.h"
 
+#include <cctype>
 #include <cstdio>
+#include <map>
 #include <sstream>
+
+#include "io/quantization.h"
 
 namespace moeprobe {
 
@@ -34,6 +38,48 @@ std::string human_bytes(uint64_t bytes) {
     std::snprintf(buf, sizeof buf, "%.2f %s", v, units[u]);
   return buf;
 }
+
+namespace {
+
+// A tensor name with every run of digits replaced by "*": the group it belongs to.
+std::string name_group(const std::string& name) {
+  std::string out;
+  for (std::size_t i = 0; i < name.size();) {
+    if (std::isdigit(static_cast<unsigned char>(name[i]))) {
+      while (i < name.size() && std::isdigit(static_cast<unsigned char>(name[i]))) ++i;
+      out += '*';
+    } else {
+      out += name[i++];
+    }
+  }
+  return out;
+}
+
+// Per tensor group (names up to their indices), how its weights are stored: plain dtype,
+// FP8 with block or per-channel scales, MXFP4. Scale tensors are shown with their weights.
+nlohmann::json quantization_summary(const MoeModel& model) {
+  const Checkpoint& ckpt = model.checkpoint();
+  const QuantConfig& q = model.quantization();
+  std::map<std::pair<std::string, std::string>, int> groups;  // (group, format) -> tensors
+  for (const std::string& name : ckpt.tensor_names()) {
+    if (is_scale_companion(ckpt, name)) continue;
+    const std::string suffix = "_blocks";
+    const bool blocks = name.size() > suffix.size() &&
+                        name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0 &&
+                        ckpt.has(name.substr(0, name.size() - suffix.size()) + "_scales");
+    const std::string weight = blocks ? name.substr(0, name.size() - suffix.size()) : name;
+    const auto info = weight_info(ckpt, weight, q);
+    if (!info) continue;
+    ++groups[{name_group(weight), info->format()}];
+  }
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& [key, count] : groups)
+    list.push_back({{"tensors", key.first}, {"count", count}, {"format", key.second}});
+  return {
+      {"method", q.method.empty() ? "none" : q.method}, {"config", q.describe()}, {"groups", list}};
+}
+
+}  // namespace
 
 nlohmann::json summarize_model(const MoeModel& model) {
   const Checkpoint& ckpt = model.checkpoint();
@@ -72,6 +118,7 @@ nlohmann::json summarize_model(const MoeModel& model) {
   j["tensor_bytes"] = ckpt.tensor_bytes();
   j["num_tensors"] = ckpt.tensor_names().size();
   j["shards"] = ckpt.shards().size();
+  j["quantization"] = quantization_summary(model);
   return j;
 }
 
@@ -125,6 +172,22 @@ std::string format_summary_table(const nlohmann::json& s) {
   for (const auto& [name, bytes] : s["dtypes"].items())
     dtypes += (dtypes.empty() ? "" : ", ") + name + " " + human_bytes(bytes.get<uint64_t>());
   row("dtypes", dtypes.empty() ? "none" : dtypes);
+  if (s.contains("quantization")) {
+    const auto& q = s["quantization"];
+    row("quantization", q["config"].get<std::string>());
+    // Quantised groups one per line; plain ones counted.
+    int plain = 0;
+    for (const auto& g : q["groups"]) {
+      const std::string f = g["format"].get<std::string>();
+      if (f.find(" x ") == std::string::npos && f.rfind("MXFP4", 0) != 0) {
+        plain += g["count"].get<int>();
+        continue;
+      }
+      row("", g["tensors"].get<std::string>() + " (" + std::to_string(g["count"].get<int>()) +
+                  "): " + f);
+    }
+    if (q["method"] != "none") row("", std::to_string(plain) + " other tensors unquantised");
+  }
   row("tensors", std::to_string(s["num_tensors"].get<std::size_t>()) + " in " +
                      std::to_string(s["shards"].get<std::size_t>()) + " shard(s), " +
                      human_bytes(s["tensor_bytes"].get<uint64_t>()));

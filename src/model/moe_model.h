@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "io/checkpoint.h"
+#include "io/quantization.h"
 #include "model/family.h"
 #include "model/model_config.h"
 #include "model/moe_layer.h"
@@ -30,7 +31,9 @@ class MoeModel {
   const Checkpoint& checkpoint() const { return *checkpoint_; }
   const Family& family() const { return family_; }
   const ModelConfig& config() const { return config_; }
-  const ExpertLayout& layout() const { return layout_; }  // the on-disk layout found
+  const ExpertLayout& layout() const { return layout_; }      // the on-disk layout found
+  const QuantConfig& quantization() const { return quant_; }  // config.json quantization_config
+  const ActivationSpec& activation() const { return activation_; }
 
   // The canonical view of decoder layer `layer` (must be one of config().moe_layers).
   MoeLayer layer(int layer) const;
@@ -45,6 +48,8 @@ class MoeModel {
   Family family_;
   ModelConfig config_;
   ExpertLayout layout_;
+  QuantConfig quant_;
+  ActivationSpec activation_;
 };
 
 }  // namespace moeprobe

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "util/error.h"
+#include "util/input_file.h"
 
 namespace moeprobe::perf {
 
@@ -48,13 +49,7 @@ const BenchmarkSamples* BenchmarkFile::find(const std::string& name) const {
 }
 
 BenchmarkFile parse_benchmark_json(const std::string& text, const std::string& label) {
-  json doc;
-  try {
-    doc = json::parse(text);
-  } catch (const json::parse_error& e) {
-    throw InputError(label, "byte " + std::to_string(e.byte),
-                     "malformed JSON: " + std::string(e.what()));
-  }
+  const json doc = parse_json(text, label);
   if (!doc.is_object()) throw InputError(label, "", "expected a Google Benchmark JSON object");
   if (!doc.contains("benchmarks") || !doc["benchmarks"].is_array())
     throw InputError(label, "benchmarks",
@@ -154,11 +149,7 @@ BenchmarkFile parse_benchmark_json(const std::string& text, const std::string& l
 }
 
 BenchmarkFile load_benchmark_json(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError(path.string(), "", "cannot open the file");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return parse_benchmark_json(ss.str(), path.string());
+  return parse_benchmark_json(read_text_file(path, "benchmark JSON file"), path.string());
 }
 
 }  // namespace moeprobe::perf

@@ -7,6 +7,8 @@
 #include <yaml-cpp/yaml.h>
 
 #include "util/error.h"
+#include "util/input_file.h"
+#include "util/yaml_reader.h"
 
 namespace moeprobe::perf {
 
@@ -113,12 +115,7 @@ GateRule Thresholds::rule_for(const std::string& benchmark) const {
 
 Thresholds parse_thresholds(const std::string& yaml, const std::string& label) {
   const Reader r{label};
-  YAML::Node root;
-  try {
-    root = YAML::Load(yaml);
-  } catch (const YAML::ParserException& e) {
-    throw InputError(label, "line " + std::to_string(e.mark.line + 1), "malformed YAML: " + e.msg);
-  }
+  const YAML::Node root = YamlReader(label).parse(yaml);  // the bounded YAML parse
   Thresholds t;
   r.keys(root, "", {"alpha", "time", "default", "overrides"});
   if (root["alpha"]) {
@@ -163,11 +160,7 @@ Thresholds parse_thresholds(const std::string& yaml, const std::string& label) {
 }
 
 Thresholds load_thresholds(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError(path.string(), "", "cannot open the thresholds file");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return parse_thresholds(ss.str(), path.string());
+  return parse_thresholds(read_text_file(path, "thresholds file"), path.string());
 }
 
 }  // namespace moeprobe::perf

@@ -122,15 +122,22 @@ std::vector<int> LayerSelector::resolve(int n, std::string* error) const {
     if (v < 0) v += n;
     return std::clamp(v, lo, hi);
   };
+  // b and e lie in [-1, n], so e - i never overflows; the loops stop before i + step could.
   std::set<int> uniq;
   if (step > 0) {
     const long b = start ? norm(*start, 0, n) : 0;
     const long e = stop ? norm(*stop, 0, n) : n;
-    for (long i = b; i < e; i += step) uniq.insert(static_cast<int>(i));
+    for (long i = b; i < e; i += step) {
+      uniq.insert(static_cast<int>(i));
+      if (step >= e - i) break;
+    }
   } else {
     const long b = start ? norm(*start, -1, n - 1) : n - 1;
     const long e = stop ? norm(*stop, -1, n - 1) : -1;
-    for (long i = b; i > e; i += step) uniq.insert(static_cast<int>(i));
+    for (long i = b; i > e; i += step) {
+      uniq.insert(static_cast<int>(i));
+      if (step <= e - i) break;
+    }
   }
   return {uniq.begin(), uniq.end()};
 }

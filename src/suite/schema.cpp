@@ -1,7 +1,6 @@
 #include "suite/schema.h"
 
 #include <cctype>
-#include <fstream>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -10,6 +9,7 @@
 
 #include "metrics/metric.h"
 #include "util/error.h"
+#include "util/input_file.h"
 #include "util/yaml_reader.h"
 
 namespace moeprobe {
@@ -103,7 +103,8 @@ Aggregate parse_aggregate(const Validator& v, const YAML::Node& n, const std::st
   }
   if (!n.IsMap() || n.size() != 1) v.fail(n, key, expected);
   const auto kv = *n.begin();
-  const std::string kind = kv.first.as<std::string>();
+  if (!kv.first.IsScalar()) v.fail(kv.first, key, std::string("expected a plain key; ") + expected);
+  const std::string kind = kv.first.Scalar();
   const YAML::Node body = kv.second;
   const std::string sub = key + "." + kind;
   if (kind == "fraction") {
@@ -280,7 +281,7 @@ Suite parse_root(const YamlReader& v, const YAML::Node& root, const MetricLookup
     const Metric* metric = lookup ? lookup(hyp.metric) : nullptr;
     if (!metric)
       v.fail(nodes[i]["metric"], p + ".metric",
-             "unknown metric \"" + hyp.metric + "\" (see moeprobe metrics)");
+             "unknown metric \"" + hyp.metric + "\" (see moeprobe list metrics)");
     // Metrics name the bad parameter; the suite adds where it is.
     try {
       hyp.parsed = metric->parse_params(hyp.params, file);
@@ -302,11 +303,7 @@ Suite parse_suite(const std::string& text, const std::string& file, const Metric
 }
 
 Suite load_suite(const std::filesystem::path& path, const MetricLookup& lookup) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError(path.string(), "", "cannot read the suite file");
-  std::stringstream buf;
-  buf << in.rdbuf();
-  Suite s = parse_suite(buf.str(), path.string(), lookup);
+  Suite s = parse_suite(read_text_file(path, "suite file"), path.string(), lookup);
   s.path = path;
   return s;
 }

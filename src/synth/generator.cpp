@@ -1,7 +1,10 @@
 #include "synth/generator.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -13,8 +16,10 @@
 #include "io/safetensors_writer.h"
 #include "model/family.h"
 #include "synth/planting.h"
+#include "synth/quantize.h"
 #include "synth/rng.h"
 #include "util/error.h"
+#include "util/input_file.h"
 #include "util/parallel_for.h"
 
 namespace moeprobe::synth {
@@ -501,9 +506,25 @@ class Generator {
 // One tensor to write: which model (0 main, 1 reference), its spec and how to fill it.
 struct Job {
   int writer;
-  TensorSpec spec;
+  TensorSpec spec;  // name, recipe dtype, Linear-layout shape (what fill produces)
   std::function<void(float*)> fill;
+  char quant = 0;           // 0 plain, 'f' FP8 blocks, 'm' MXFP4 (recipe quantization)
+  bool transposed = false;  // the plain (and FP8) form stores the last two dimensions swapped
 };
+
+// Last two dimensions of `matrices` row-major [R, C] matrices swapped.
+std::vector<float> transpose_last2(const float* x, int64_t matrices, int64_t R, int64_t C) {
+  std::vector<float> t(static_cast<std::size_t>(matrices * R * C));
+  for (int64_t m = 0; m < matrices; ++m)
+    for (int64_t r = 0; r < R; ++r)
+      for (int64_t c = 0; c < C; ++c) t[(m * C + c) * R + r] = x[(m * R + r) * C + c];
+  return t;
+}
+
+std::vector<int64_t> swapped_last2(std::vector<int64_t> shape) {
+  std::swap(shape[shape.size() - 1], shape[shape.size() - 2]);
+  return shape;
+}
 
 int json_int(const nlohmann::json& j, int fallback) {
   return j.is_number_integer() ? j.get<int>() : fallback;
@@ -599,10 +620,29 @@ const char* torch_dtype(DType d) {
   return d == DType::BF16 ? "bfloat16" : d == DType::F16 ? "float16" : "float32";
 }
 
-}  // namespace
+// Tensor bytes the model will take, from the shapes alone (before any job is listed: a recipe
+// inside every documented range can still ask for petabytes). Norms and biases are left out.
+double estimate_tensor_bytes(const Model& m, DType dt) {
+  const double H = double(m.H), I = double(m.I), E = double(m.E), V = double(m.V);
+  const double q = double(m.heads) * m.hd, kv = double(m.kv) * m.hd;
+  const double attention = H * (2 * q + 2 * kv);
+  const double moe_layer =
+      E * 3 * I * H + E * H + (m.n_shared > 0 ? 3 * double(m.shared_I) * H : 0);
+  const double dense_ffn = 3 * double(m.dense_I) * H;
+  double elems = 2 * V * H + double(m.L) * attention + double(m.n_moe) * moe_layer +
+                 double(m.first_dense) * dense_ffn;
+  if (m.r.plant.write_reference) elems += 2 * V * H + double(m.L) * (attention + 3 * I * H);
+  return elems * double(dtype_size(dt));
+}
 
-SynthResult synthesize(const Recipe& r, const fs::path& out_dir, const fs::path& families_dir_in,
-                       int threads) {
+std::string gigabytes(double bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3g GB", bytes / 1e9);
+  return buf;
+}
+
+SynthResult write_model(const Recipe& r, const fs::path& out_dir, const fs::path& families_dir_in,
+                        int threads, uint64_t max_output_bytes, const fs::path& target) {
   const std::string rf = r.path.string();
   const fs::path families_dir = families_dir_in.empty() ? default_families_dir() : families_dir_in;
   const fs::path fam_path = families_dir / (r.family + ".yaml");
@@ -685,6 +725,21 @@ SynthResult synthesize(const Recipe& r, const fs::path& out_dir, const fs::path&
     throw InputError(rf, "layout",
                      "fused tensors above 2^30 elements are not supported (use classic)");
 
+  // Refuse before anything is written: above the cap, or above the free space of the target's
+  // file system, with the estimate in the message.
+  const double estimate = estimate_tensor_bytes(m, r.dtype);
+  if (estimate > double(max_output_bytes))
+    throw InputError(rf, "model",
+                     "the synthetic model would take about " + gigabytes(estimate) +
+                         " (estimate), above the limit of " + gigabytes(double(max_output_bytes)) +
+                         "; pass --max-output-gb to allow more");
+  std::error_code space_ec;
+  const fs::space_info space = fs::space(out_dir.parent_path(), space_ec);
+  if (!space_ec && estimate > double(space.available))
+    throw InputError(rf, "model",
+                     "the synthetic model would take about " + gigabytes(estimate) +
+                         " (estimate), but only " + gigabytes(double(space.available)) +
+                         " are free where " + target.string() + " is written");
   fs::create_directories(out_dir);
   Generator gen(m);
   std::vector<Job> jobs;
@@ -692,6 +747,22 @@ SynthResult synthesize(const Recipe& r, const fs::path& out_dir, const fs::path&
   auto add = [&](int w, std::string name, std::vector<int64_t> shape,
                  std::function<void(float*)> f) {
     jobs.push_back({w, TensorSpec{std::move(name), dt, std::move(shape)}, std::move(f)});
+  };
+  const Quantization& qz = r.quant;
+  if (qz.scheme == "mxfp4" && (!lay.fused() || m.H % 32 != 0 || m.I % 32 != 0))
+    throw InputError(rf, "quantization.scheme",
+                     "mxfp4 needs a fused layout and hidden/intermediate sizes divisible by 32");
+  if (!qz.twin.empty() && qz.scheme.empty())
+    throw InputError(rf, "quantization.twin", "a dequantised twin needs a quantization scheme");
+  // Expert weights: quantised when the recipe says so (FP8: routed and shared experts, as
+  // DeepSeek-V3 ships them; MXFP4: the fused routed experts, as gpt-oss does).
+  auto add_expert = [&](std::string name, std::vector<int64_t> shape, std::function<void(float*)> f,
+                        bool routed_fused) {
+    add(0, std::move(name), std::move(shape), std::move(f));
+    Job& j = jobs.back();
+    j.transposed = routed_fused && lay.fused_transposed;
+    if (qz.scheme == "fp8") j.quant = 'f';
+    if (qz.scheme == "mxfp4" && routed_fused) j.quant = 'm';
   };
   // Non-expert tensors: streams over fixed 4096-element blocks keyed by the tensor name, so a
   // tensor the reference model shares by name (embeddings, attention) gets identical bytes.
@@ -716,6 +787,14 @@ SynthResult synthesize(const Recipe& r, const fs::path& out_dir, const fs::path&
   const bool ref = r.plant.write_reference;
   const DenseTensorNames& dn = fam.dense;
 
+  // Multi-head latent attention sizes (families naming kv_a_proj_with_mqa): small, fixed
+  // fractions of the model's sizes, written to config.json below.
+  struct MlaDims {
+    int64_t q_lora, kv_lora, nope, rope, v;
+  };
+  const MlaDims mla{std::max<int64_t>(H / 2, 8), std::max<int64_t>(H / 4, 8), std::max(m.hd / 2, 2),
+                    std::max(m.hd / 2, 2), m.hd};
+  const bool has_mla = dn.extra.count("kv_a_proj_with_mqa") > 0;
   // Attention and norms of decoder layer l for writer w, under the given names.
   auto attention = [&](int w, const DenseTensorNames& names, int l) {
     if (!names.input_norm.empty()) constant(w, expand_pattern(names.input_norm, l), {H}, 1.0f);
@@ -732,6 +811,20 @@ SynthResult synthesize(const Recipe& r, const fs::path& out_dir, const fs::path&
         constant(w, name, {q_out}, 0.0f);
       else if (key == "k_bias" || key == "v_bias")
         constant(w, name, {kv_out}, 0.0f);
+      else if (key == "q_a_proj")  // DeepSeek V2/V3 multi-head latent attention (mla_dims)
+        randn(w, name, {mla.q_lora, H}, sH);
+      else if (key == "q_a_layernorm")
+        constant(w, name, {mla.q_lora}, 1.0f);
+      else if (key == "q_b_proj")
+        randn(w, name, {int64_t(m.heads) * (mla.nope + mla.rope), mla.q_lora},
+              1.0f / std::sqrt(float(mla.q_lora)));
+      else if (key == "kv_a_proj_with_mqa")
+        randn(w, name, {mla.kv_lora + mla.rope, H}, sH);
+      else if (key == "kv_a_layernorm")
+        constant(w, name, {mla.kv_lora}, 1.0f);
+      else if (key == "kv_b_proj")
+        randn(w, name, {int64_t(m.heads) * (mla.nope + mla.v), mla.kv_lora},
+              1.0f / std::sqrt(float(mla.kv_lora)));
       else if (key == "q_norm")
         constant(w, name, {q_out}, 1.0f);
       else if (key == "k_norm")
@@ -744,10 +837,13 @@ SynthResult synthesize(const Recipe& r, const fs::path& out_dir, const fs::path&
     }
   };
   auto dense_ffn = [&](int w, const std::string& pa, const std::string& pu, const std::string& pd,
-                       int64_t width) {
+                       int64_t width, bool quantized = false) {
     randn(w, pa, {width, H}, sH);
+    if (quantized && qz.scheme == "fp8") jobs.back().quant = 'f';
     randn(w, pu, {width, H}, sH);
+    if (quantized && qz.scheme == "fp8") jobs.back().quant = 'f';
     randn(w, pd, {H, width}, 1.0f / std::sqrt(float(width)));
+    if (quantized && qz.scheme == "fp8") jobs.back().quant = 'f';
   };
 
   // The dense reference model "F" is written in the layout of its own family file.
@@ -783,37 +879,60 @@ SynthResult synthesize(const Recipe& r, const fs::path& out_dir, const fs::path&
     if (!lay.score_correction_bias.empty())
       constant(0, expand_pattern(lay.score_correction_bias, l), {E}, 0.0f);
     if (lay.fused()) {
-      add(0, expand_pattern(lay.fused_gate_up, l), {E, 2 * I, H}, [&gen, pos, I, H, E](float* out) {
-        const auto& p = gen.plan(pos);
-        for (int64_t e = 0; e < E; ++e) {
-          gen.expert_rows(p, int(e), "act", out + e * 2 * I * H);
-          gen.expert_rows(p, int(e), "up", out + e * 2 * I * H + I * H);
-        }
-      });
-      add(0, expand_pattern(lay.fused_down, l), {E, H, I}, [&gen, pos, I, H, E](float* out) {
-        const auto& p = gen.plan(pos);
-        for (int64_t e = 0; e < E; ++e) gen.expert_down(p, int(e), p.t, out + e * H * I);
-      });
+      const bool inter = lay.gate_up_interleaved;
+      add_expert(
+          expand_pattern(lay.fused_gate_up, l), {E, 2 * I, H},
+          [&gen, pos, I, H, E, inter](float* out) {
+            const auto& p = gen.plan(pos);
+            std::vector<float> act(static_cast<std::size_t>(I * H)), up(act.size());
+            for (int64_t e = 0; e < E; ++e) {
+              float* o = out + e * 2 * I * H;
+              gen.expert_rows(p, int(e), "act", act.data());
+              gen.expert_rows(p, int(e), "up", up.data());
+              // Act rows then up rows, or interleaved (gpt-oss: act row i at 2i, up at 2i + 1).
+              for (int64_t i = 0; i < I; ++i) {
+                std::copy_n(act.data() + i * H, H, o + (inter ? 2 * i : i) * H);
+                std::copy_n(up.data() + i * H, H, o + (inter ? 2 * i + 1 : I + i) * H);
+              }
+            }
+          },
+          true);
+      add_expert(
+          expand_pattern(lay.fused_down, l), {E, H, I},
+          [&gen, pos, I, H, E](float* out) {
+            const auto& p = gen.plan(pos);
+            for (int64_t e = 0; e < E; ++e) gen.expert_down(p, int(e), p.t, out + e * H * I);
+          },
+          true);
+      if (!lay.fused_gate_up_bias.empty())
+        randn(0, expand_pattern(lay.fused_gate_up_bias, l), {E, 2 * I}, 0.02f);
+      if (!lay.fused_down_bias.empty())
+        randn(0, expand_pattern(lay.fused_down_bias, l), {E, H}, 0.02f);
     } else {
       for (int e = 0; e < E; ++e) {
-        add(0, expand_pattern(lay.expert_act, l, e), {I, H},
-            [&gen, pos, e](float* out) { gen.expert_rows(gen.plan(pos), e, "act", out); });
-        add(0, expand_pattern(lay.expert_up, l, e), {I, H},
-            [&gen, pos, e](float* out) { gen.expert_rows(gen.plan(pos), e, "up", out); });
-        add(0, expand_pattern(lay.expert_down, l, e), {H, I}, [&gen, pos, e](float* out) {
-          const auto& p = gen.plan(pos);
-          gen.expert_down(p, e, p.t, out);
-        });
+        add_expert(
+            expand_pattern(lay.expert_act, l, e), {I, H},
+            [&gen, pos, e](float* out) { gen.expert_rows(gen.plan(pos), e, "act", out); }, false);
+        add_expert(
+            expand_pattern(lay.expert_up, l, e), {I, H},
+            [&gen, pos, e](float* out) { gen.expert_rows(gen.plan(pos), e, "up", out); }, false);
+        add_expert(
+            expand_pattern(lay.expert_down, l, e), {H, I},
+            [&gen, pos, e](float* out) {
+              const auto& p = gen.plan(pos);
+              gen.expert_down(p, e, p.t, out);
+            },
+            false);
       }
     }
     if (m.n_shared > 0) {
       if (lay.shared_act.find("{E}") != std::string::npos) {
         for (int e = 0; e < m.n_shared; ++e)
           dense_ffn(0, expand_pattern(lay.shared_act, l, e), expand_pattern(lay.shared_up, l, e),
-                    expand_pattern(lay.shared_down, l, e), m.shared_I / m.n_shared);
+                    expand_pattern(lay.shared_down, l, e), m.shared_I / m.n_shared, true);
       } else {
         dense_ffn(0, expand_pattern(lay.shared_act, l), expand_pattern(lay.shared_up, l),
-                  expand_pattern(lay.shared_down, l), m.shared_I);
+                  expand_pattern(lay.shared_down, l), m.shared_I, true);
       }
       if (!lay.shared_gate.empty()) randn(0, expand_pattern(lay.shared_gate, l), {1, H}, sH);
     }
@@ -882,7 +1001,15 @@ SynthResult synthesize(const Recipe& r, const fs::path& out_dir, const fs::path&
     put("head_dim", m.hd);
     put("rms_norm_eps", 1e-5);
     put("rope_theta", 10000.0);
-    c["hidden_act"] = f.activation != Activation::SiLU ? "gelu" : "silu";
+    c["hidden_act"] =
+        f.activation == Activation::GELU || f.activation == Activation::GELUTanh ? "gelu" : "silu";
+    if (!reference && has_mla) {
+      c["q_lora_rank"] = mla.q_lora;
+      c["kv_lora_rank"] = mla.kv_lora;
+      c["qk_nope_head_dim"] = mla.nope;
+      c["qk_rope_head_dim"] = mla.rope;
+      c["v_head_dim"] = mla.v;
+    }
     c["max_position_embeddings"] = 4096;
     c["tie_word_embeddings"] = false;
     c["bos_token_id"] = 1;
@@ -890,44 +1017,121 @@ SynthResult synthesize(const Recipe& r, const fs::path& out_dir, const fs::path&
     c["torch_dtype"] = torch_dtype(dt);
     return c;
   };
-  const ojson main_config = config(fam, false);
+  ojson main_config = config(fam, false);
+  const ojson twin_config = main_config;
+  if (qz.scheme == "fp8")
+    main_config["quantization_config"] = {{"quant_method", "fp8"},
+                                          {"fmt", "e4m3"},
+                                          {"activation_scheme", "dynamic"},
+                                          {"weight_block_size", {qz.block_rows, qz.block_cols}}};
+  else if (qz.scheme == "mxfp4")
+    main_config["quantization_config"] = {{"quant_method", "mxfp4"}};
   const ojson ref_config = ref ? config(ref_fam, true) : ojson();
 
-  // Stream: one tensor in flight, converted in parallel chunks and handed to its writer.
-  std::vector<TensorSpec> specs[2];
+  // Stream: one tensor in flight, converted in parallel chunks and handed to its writer. Writer 0
+  // is the model, 1 the dense reference, 2 the dequantised twin (every tensor of writer 0, with
+  // quantised ones as their exact F32 values).
+  const bool twin = !qz.twin.empty();
+  auto stored_shape = [](const Job& j) {
+    return j.transposed && j.quant != 'm' ? swapped_last2(j.spec.shape) : j.spec.shape;
+  };
+  auto twin_shape = [](const Job& j) {
+    return j.transposed ? swapped_last2(j.spec.shape) : j.spec.shape;
+  };
+  std::vector<TensorSpec> specs[3];
   uint64_t max_elems = 0;
   for (const auto& j : jobs) {
-    specs[j.writer].push_back(j.spec);
+    const std::vector<int64_t> shape = stored_shape(j);
+    const std::size_t nd = shape.size();
+    const int64_t R = nd >= 2 ? shape[nd - 2] : 1, C = shape[nd - 1];
+    std::vector<int64_t> lead(shape.begin(), shape.end() - std::min<std::size_t>(nd, 2));
+    if (j.quant == 'f') {
+      specs[j.writer].push_back({j.spec.name, DType::F8_E4M3, shape});
+      std::vector<int64_t> sshape = lead;
+      sshape.push_back((R + qz.block_rows - 1) / qz.block_rows);
+      sshape.push_back((C + qz.block_cols - 1) / qz.block_cols);
+      specs[j.writer].push_back({j.spec.name + "_scale_inv", DType::F32, sshape});
+    } else if (j.quant == 'm') {
+      std::vector<int64_t> scales(shape.begin(), shape.end() - 1);
+      scales.push_back(C / 32);
+      std::vector<int64_t> blocks = scales;
+      blocks.push_back(16);
+      specs[j.writer].push_back({j.spec.name + "_blocks", DType::U8, blocks});
+      specs[j.writer].push_back({j.spec.name + "_scales", DType::U8, scales});
+    } else {
+      specs[j.writer].push_back({j.spec.name, dt, shape});
+    }
+    if (twin && j.writer == 0)
+      specs[2].push_back({j.spec.name, j.quant ? DType::F32 : dt, twin_shape(j)});
     max_elems = std::max<uint64_t>(max_elems, j.spec.nbytes() / dtype_size(dt));
   }
   const std::map<std::string, std::string> meta = {{"format", "pt"}};
-  const fs::path ref_dir = fs::path(r.plant.reference_dir).is_absolute()
-                               ? fs::path(r.plant.reference_dir)
-                               : out_dir / r.plant.reference_dir;
-  std::unique_ptr<ShardedWriter> writers[2];
+  // load_recipe keeps reference_dir and the quantisation twin relative and inside the output (no "..").
+  const fs::path ref_dir = out_dir / r.plant.reference_dir;
+  const fs::path twin_dir = out_dir / qz.twin;
+  std::unique_ptr<ShardedWriter> writers[3];
   writers[0] = std::make_unique<ShardedWriter>(out_dir, specs[0], r.shard_bytes, meta);
   if (ref) {
     fs::create_directories(ref_dir);
     writers[1] = std::make_unique<ShardedWriter>(ref_dir, specs[1], r.shard_bytes, meta);
   }
+  if (twin) {
+    fs::create_directories(twin_dir);
+    writers[2] = std::make_unique<ShardedWriter>(twin_dir, specs[2], r.shard_bytes, meta);
+  }
   std::vector<float> buf(max_elems);
   std::vector<unsigned char> bytes(max_elems * dtype_size(dt));
   SynthResult result;
   result.out_dir = out_dir;
+  auto encode = [&](const float* src, uint64_t n) {
+    const uint64_t chunk = 1 << 20;
+    const uint64_t chunks = (n + chunk - 1) / chunk;
+    parallel_chunks(static_cast<int64_t>(chunks), chunks >= 4 ? m.threads : 1,
+                    [&](int64_t cb, int64_t ce) {
+                      for (uint64_t c = cb; c < static_cast<uint64_t>(ce); ++c) {
+                        const uint64_t b = c * chunk, e = std::min(n, b + chunk);
+                        convert_from_float(dt, src + b, bytes.data() + b * dtype_size(dt), e - b);
+                      }
+                    });
+  };
   for (const auto& j : jobs) {
     const uint64_t n = j.spec.nbytes() / dtype_size(dt);
     j.fill(buf.data());
-    const uint64_t chunk = 1 << 20;
-    const uint64_t chunks = (n + chunk - 1) / chunk;
-    parallel_chunks(
-        static_cast<int64_t>(chunks), chunks >= 4 ? m.threads : 1, [&](int64_t cb, int64_t ce) {
-          for (uint64_t c = cb; c < static_cast<uint64_t>(ce); ++c) {
-            const uint64_t b = c * chunk, e = std::min(n, b + chunk);
-            convert_from_float(dt, buf.data() + b, bytes.data() + b * dtype_size(dt), e - b);
-          }
-        });
-    writers[j.writer]->write(j.spec.name, bytes.data(), j.spec.nbytes());
-    result.tensor_bytes += j.spec.nbytes();
+    const std::vector<int64_t>& ls = j.spec.shape;
+    const std::size_t nd = ls.size();
+    const int64_t R = nd >= 2 ? ls[nd - 2] : 1, C = ls[nd - 1];
+    const int64_t mats = static_cast<int64_t>(n) / std::max<int64_t>(R * C, 1);
+    std::vector<float> t;
+    const float* src = buf.data();
+    if (j.transposed && j.quant != 'm') {
+      t = transpose_last2(buf.data(), mats, R, C);
+      src = t.data();
+    }
+    if (!j.quant) {
+      encode(src, n);
+      writers[j.writer]->write(j.spec.name, bytes.data(), n * dtype_size(dt));
+      if (twin && j.writer == 0) writers[2]->write(j.spec.name, bytes.data(), n * dtype_size(dt));
+      result.tensor_bytes += n * dtype_size(dt);
+      continue;
+    }
+    std::vector<float> deq;
+    if (j.quant == 'f') {
+      const int64_t SR = j.transposed ? C : R, SC = j.transposed ? R : C;
+      std::vector<uint8_t> codes;
+      std::vector<float> scales;
+      quantize_fp8_blocks(src, mats, SR, SC, qz.block_rows, qz.block_cols, codes, scales, deq);
+      writers[0]->write(j.spec.name, codes.data(), codes.size());
+      writers[0]->write(j.spec.name + "_scale_inv", scales.data(), scales.size() * 4);
+      result.tensor_bytes += codes.size() + scales.size() * 4;
+    } else {
+      std::vector<uint8_t> blocks, scales;
+      quantize_mxfp4(src, mats * R, C, blocks, scales, deq);
+      writers[0]->write(j.spec.name + "_blocks", blocks.data(), blocks.size());
+      writers[0]->write(j.spec.name + "_scales", scales.data(), scales.size());
+      result.tensor_bytes += blocks.size() + scales.size();
+      if (j.transposed) deq = transpose_last2(deq.data(), mats, R, C);
+    }
+    if (twin) writers[2]->write(j.spec.name, deq.data(), deq.size() * 4);
   }
   for (auto& w : writers)
     if (w) w->finish();
@@ -939,6 +1143,12 @@ SynthResult synthesize(const Recipe& r, const fs::path& out_dir, const fs::path&
   if (ref) {
     write_text(ref_dir / "config.json", ref_config.dump(2) + "\n");
     write_tokenizer(ref_dir);
+  }
+  if (twin) {
+    ojson tc = twin_config;
+    tc["torch_dtype"] = "float32";
+    write_text(twin_dir / "config.json", tc.dump(2) + "\n");
+    write_tokenizer(twin_dir);
   }
 
   // synth.json: what was planted and the calibrated parameters, per MoE layer.
@@ -977,6 +1187,76 @@ SynthResult synthesize(const Recipe& r, const fs::path& out_dir, const fs::path&
   if (!r.expect.empty()) manifest["expect"] = r.expect;
   write_text(out_dir / "synth.json", manifest.dump(2) + "\n");
 
+  return result;
+}
+
+// A staging directory beside the target, removed on destruction unless committed.
+class StagedDirectory {
+ public:
+  explicit StagedDirectory(const fs::path& target) : target_(target) {
+    const fs::path parent = target.has_parent_path() ? target.parent_path() : fs::path(".");
+    const std::string tag =
+        "." + target.filename().string() + ".synth-" + std::to_string(::getpid());
+    path_ = parent / (tag + "-tmp");
+    old_ = parent / (tag + "-old");
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+    fs::remove_all(old_, ec);
+  }
+  ~StagedDirectory() {
+    std::error_code ec;
+    if (!committed_) fs::remove_all(path_, ec);
+    fs::remove_all(old_, ec);
+  }
+  const fs::path& path() const { return path_; }
+  // Moves the staged model into place; a previous model there is replaced only now.
+  void commit() {
+    std::error_code ec;
+    if (fs::exists(target_, ec)) fs::rename(target_, old_, ec);
+    if (ec) throw InputError(target_.string(), "--out", "cannot replace it: " + ec.message());
+    fs::rename(path_, target_, ec);
+    if (ec) {
+      std::error_code restore;
+      if (fs::exists(old_, restore)) fs::rename(old_, target_, restore);
+      throw InputError(target_.string(), "--out",
+                       "cannot move the model into place: " + ec.message());
+    }
+    committed_ = true;
+  }
+
+ private:
+  fs::path target_, path_, old_;
+  bool committed_ = false;
+};
+
+// --out must be absent, an empty directory or a model synth wrote before (it has synth.json):
+// synth never replaces a directory of other files.
+void check_output_target(const Recipe& r, const fs::path& out_dir) {
+  std::error_code ec;
+  const fs::file_status st = fs::symlink_status(out_dir, ec);
+  if (ec || !fs::exists(st)) return;
+  if (!fs::is_directory(st))
+    throw InputError(out_dir.string(), "--out", "exists and is not a directory");
+  if (!fs::is_empty(out_dir, ec) && !fs::exists(out_dir / "synth.json"))
+    throw InputError(out_dir.string(), "--out",
+                     "is a non-empty directory that synth did not write (no synth.json); "
+                     "choose a new or empty directory");
+  if (!r.path.empty() && is_inside(r.path, out_dir))
+    throw InputError(out_dir.string(), "--out",
+                     "holds the recipe " + r.path.string() + " itself; choose another directory");
+}
+
+}  // namespace
+
+SynthResult synthesize(const Recipe& r, const fs::path& out_dir, const fs::path& families_dir,
+                       int threads, uint64_t max_output_bytes) {
+  if (out_dir.empty()) throw InputError("<command line>", "--out", "empty output path");
+  check_output_target(r, out_dir);
+  StagedDirectory stage(out_dir);
+  SynthResult result =
+      write_model(r, stage.path(), families_dir, threads, max_output_bytes, out_dir);
+  stage.commit();
+  result.out_dir = out_dir;
   for (const auto& e : fs::recursive_directory_iterator(out_dir))
     if (e.is_regular_file()) result.files.push_back(e.path());
   std::sort(result.files.begin(), result.files.end());

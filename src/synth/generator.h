@@ -33,9 +33,16 @@ struct SynthResult {
   std::vector<std::filesystem::path> files;  // every file written, sorted
 };
 
+// The largest model synth writes unless told otherwise (`synth --max-output-gb`).
+constexpr uint64_t kDefaultMaxOutputBytes = 64ull * 1000 * 1000 * 1000;
+
 // families_dir empty: default_families_dir(). Throws InputError for recipe/family mismatches.
+// The model is written into a directory beside out_dir and renamed into place at the end, so a
+// failure leaves out_dir as it was; out_dir must be absent, empty or an earlier synth output. The
+// size is estimated from the shapes first and refused above max_output_bytes or the free space.
 SynthResult synthesize(const Recipe& recipe, const std::filesystem::path& out_dir,
-                       const std::filesystem::path& families_dir = {}, int threads = 2);
+                       const std::filesystem::path& families_dir = {}, int threads = 2,
+                       uint64_t max_output_bytes = kDefaultMaxOutputBytes);
 
 // Vocabulary of the byte-level tokenizer: 4 specials then the 256 bytes (id = 4 + byte).
 constexpr int kTokenizerSpecials = 4;

@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "util/error.h"
+#include "util/input_file.h"
 #include "util/yaml_reader.h"
 
 namespace moeprobe::synth {
@@ -103,6 +104,18 @@ class Parser {
   YamlReader y_;
 };
 
+// Directories a recipe names are written inside --out: a relative path without "..", "." or NUL.
+void require_inside_out(Parser& P, const YAML::Node& node, const std::string& key,
+                        const std::string& dir) {
+  const std::filesystem::path rel(dir);
+  bool inside = !dir.empty() && rel.is_relative() && dir.find('\0') == std::string::npos;
+  for (const auto& part : rel) inside = inside && part != ".." && part != ".";
+  if (!inside)
+    P.fail(key, node,
+           "got '" + printable(dir) +
+               "', expected a relative directory inside --out (no '..', '.', NUL or leading '/')");
+}
+
 }  // namespace
 
 Recipe parse_recipe(const std::string& text, const std::filesystem::path& path,
@@ -113,7 +126,7 @@ Recipe parse_recipe(const std::string& text, const std::filesystem::path& path,
   if (!root.IsMap()) throw InputError(file, "", "expected a YAML mapping at the top level");
   P.check_keys(root, "",
                {"schema", "name", "description", "family", "layout", "dtype", "seed", "rng",
-                "shard_bytes", "model", "plant", "expect"});
+                "shard_bytes", "model", "quantization", "plant", "expect"});
 
   Recipe r;
   r.path = path;
@@ -153,6 +166,26 @@ Recipe parse_recipe(const std::string& text, const std::filesystem::path& path,
   if (root["shard_bytes"])
     r.shard_bytes = static_cast<uint64_t>(
         P.integer(root["shard_bytes"], "shard_bytes", 1 << 20, int64_t(1) << 40));
+
+  if (const auto q = root["quantization"]) {
+    P.check_keys(q, "quantization", {"scheme", "block", "twin"});
+    if (!q["scheme"]) throw InputError(file, "quantization.scheme", "missing (fp8 or mxfp4)");
+    r.quant.scheme = P.string(q["scheme"], "quantization.scheme", "fp8 or mxfp4");
+    if (r.quant.scheme != "fp8" && r.quant.scheme != "mxfp4")
+      P.fail("quantization.scheme", q["scheme"], "expected fp8 or mxfp4");
+    if (const auto b = q["block"]) {
+      if (r.quant.scheme != "fp8")
+        P.fail("quantization.block", b, "only fp8 has a block shape (mxfp4: 32 values a row)");
+      if (!b.IsSequence() || b.size() != 2)
+        P.fail("quantization.block", b, "expected [rows, cols]");
+      r.quant.block_rows = P.integer(b[0], "quantization.block[0]", 1, 1 << 20);
+      r.quant.block_cols = P.integer(b[1], "quantization.block[1]", 1, 1 << 20);
+    }
+    if (q["twin"]) {
+      r.quant.twin = P.string(q["twin"], "quantization.twin", "a directory name");
+      require_inside_out(P, q["twin"], "quantization.twin", r.quant.twin);
+    }
+  }
 
   ModelShape& m = r.shape;
   if (const auto n = root["model"]) {
@@ -199,8 +232,12 @@ Recipe parse_recipe(const std::string& text, const std::filesystem::path& path,
              "set without num_shared_experts");
   }
   if (overrides.num_layers) {
-    if (*overrides.num_layers < 1 || *overrides.num_layers <= m.first_k_dense_replace)
-      throw InputError(file, "--layers", "must be at least 1 and above first_k_dense_replace");
+    if (*overrides.num_layers < 1 || *overrides.num_layers > 4096 ||
+        *overrides.num_layers <= m.first_k_dense_replace)
+      throw InputError(file, "--layers",
+                       "got " + std::to_string(*overrides.num_layers) +
+                           ", expected 1 to 4096 (model.num_layers' range) and above "
+                           "first_k_dense_replace");
     m.num_layers = *overrides.num_layers;
   }
   if (overrides.seed) r.seed = *overrides.seed;
@@ -233,8 +270,8 @@ Recipe parse_recipe(const std::string& text, const std::filesystem::path& path,
       if (p["upcycling"]["reference_dir"]) {
         pl.reference_dir =
             P.string(p["upcycling"]["reference_dir"], "plant.upcycling.reference_dir", "a path");
-        if (pl.reference_dir.empty())
-          P.fail("plant.upcycling.reference_dir", p["upcycling"]["reference_dir"], "empty path");
+        require_inside_out(P, p["upcycling"]["reference_dir"], "plant.upcycling.reference_dir",
+                           pl.reference_dir);
       }
     }
     if (p["neuron_order"])
@@ -312,11 +349,7 @@ Recipe parse_recipe(const std::string& text, const std::filesystem::path& path,
 }
 
 Recipe load_recipe(const std::filesystem::path& path, const RecipeOverrides& overrides) {
-  std::ifstream in(path);
-  if (!in) throw InputError(path.string(), "", "cannot read the recipe file");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return parse_recipe(ss.str(), path, overrides);
+  return parse_recipe(read_text_file(path, "recipe file"), path, overrides);
 }
 
 }  // namespace moeprobe::synth

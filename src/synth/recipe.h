@@ -77,6 +77,16 @@ struct Plants {
   double router_hub_strength = 1.0;
 };
 
+// Quantised expert weights (recipe key `quantization`): FP8 E4M3 codes with one F32
+// weight_scale_inv per block (DeepSeek-V3 style), or MXFP4 blocks/scales (gpt-oss style, fused
+// layouts). `twin`, when set, is a directory (relative to the output) that receives the same
+// model with the exact dequantised values as F32 and no quantization_config.
+struct Quantization {
+  std::string scheme;  // "" (none), "fp8", "mxfp4"
+  int64_t block_rows = 128, block_cols = 128;
+  std::string twin;
+};
+
 struct Recipe {
   std::filesystem::path path;  // for error messages
   std::string name, description;
@@ -87,6 +97,7 @@ struct Recipe {
   bool fast_rng = false;
   uint64_t shard_bytes = 2ull << 30;
   ModelShape shape;
+  Quantization quant;
   Plants plant;
   std::map<std::string, std::string> expect;  // hypothesis id -> PASS | FAIL
 };

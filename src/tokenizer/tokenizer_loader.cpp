@@ -1,4 +1,6 @@
 // load_tokenizer: picks tokenizer.json or tokenizer.model and reads tokenizer_config.json.
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -6,6 +8,7 @@
 #include "tokenizer/hf_tokenizer.h"
 #include "tokenizer/sentencepiece_tokenizer.h"
 #include "util/error.h"
+#include "util/input_file.h"
 
 namespace moeprobe::tokenizer {
 namespace {
@@ -13,14 +16,11 @@ namespace {
 namespace fs = std::filesystem;
 
 nlohmann::json read_json(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError(path.string(), "", "cannot open");
-  std::stringstream buf;
-  buf << in.rdbuf();
+  const std::string text = read_text_file(path, "tokenizer file");
   try {
-    return nlohmann::json::parse(buf.str());
-  } catch (const nlohmann::json::exception& e) {
-    throw InputError(path.string(), "", std::string("not valid JSON: ") + e.what());
+    return parse_json(text, path.string());
+  } catch (const InputError& e) {
+    throw InputError(path.string(), "", "not valid JSON: " + e.problem());
   }
 }
 
@@ -44,8 +44,11 @@ std::unique_ptr<Tokenizer> load_tokenizer(const std::string& path_in) {
       fs::exists(config_path, ec) ? read_json(config_path) : nlohmann::json();
   if (!config.is_null() && !config.is_object())
     throw InputError(config_path.string(), "", "expected a JSON object");
-  if (path.extension() == ".model")
+  if (path.extension() == ".model") {
+    ::close(
+        open_regular_file(path, "tokenizer model"));  // no FIFO or directory reaches SentencePiece
     return std::make_unique<SentencePieceTokenizer>(path.string(), config);
+  }
   if (path.extension() != ".json")
     throw InputError(path_in, "",
                      "expected a model directory, a tokenizer.json or a tokenizer.model");

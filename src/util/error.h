@@ -3,10 +3,29 @@
 // without reading our code.
 #pragma once
 
+#include <cstdio>
 #include <stdexcept>
 #include <string>
 
 namespace moeprobe {
+
+// Control bytes (NUL included, newline and tab excepted) written as \xNN: a name taken from an
+// input can neither truncate a message at a NUL nor move the terminal's cursor.
+inline std::string escape_control_bytes(const std::string& s) {
+  std::string out;
+  out.reserve(s.size());
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7F) {
+      char hex[5];
+      std::snprintf(hex, sizeof hex, "\\x%02X", c);
+      out += hex;
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
 
 class InputError : public std::runtime_error {
  public:
@@ -23,9 +42,9 @@ class InputError : public std::runtime_error {
  private:
   static std::string format(const std::string& file, const std::string& field,
                             const std::string& problem) {
-    std::string out = file.empty() ? std::string("<input>") : file;
-    if (!field.empty()) out += ": " + field;
-    return out + ": " + problem;
+    std::string out = file.empty() ? std::string("<input>") : escape_control_bytes(file);
+    if (!field.empty()) out += ": " + escape_control_bytes(field);
+    return out + ": " + escape_control_bytes(problem);
   }
   std::string file_, field_, problem_;
 };

@@ -3,11 +3,14 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
-#include <fstream>
+#include <map>
 #include <regex>
 #include <sstream>
 
+#include <yaml-cpp/eventhandler.h>
+
 #include "util/error.h"
+#include "util/input_file.h"
 
 namespace moeprobe {
 
@@ -25,10 +28,103 @@ std::string format_number(double v) {
   return os.str();
 }
 
+// Walks the parser's events before any node is built and measures what a walk of the node graph
+// would visit: nesting depth and node count with every alias expanded (an alias counts the size of
+// its anchored node). Sizes saturate at the limit, so exponential bombs cannot overflow them.
+class YamlBoundsCheck : public YAML::EventHandler {
+ public:
+  explicit YamlBoundsCheck(const std::string& file) : file_(file) {}
+
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override { anchors_.clear(); }
+  void OnNull(const YAML::Mark& m, YAML::anchor_t a) override { leaf(m, a); }
+  void OnScalar(const YAML::Mark& m, const std::string&, YAML::anchor_t a,
+                const std::string&) override {
+    leaf(m, a);
+  }
+  void OnAlias(const YAML::Mark& m, YAML::anchor_t a) override {
+    const auto it = anchors_.find(a);
+    if (it == anchors_.end())
+      fail(m, "an alias refers to a node that encloses it (a cyclic alias)");
+    if (static_cast<int>(open_.size()) + it->second.height > kMaxYamlDepth)
+      fail(m, "the alias nests deeper than " + std::to_string(kMaxYamlDepth) + " levels");
+    add(m, it->second.nodes, it->second.height);
+  }
+  void OnSequenceStart(const YAML::Mark& m, const std::string&, YAML::anchor_t a,
+                       YAML::EmitterStyle::value) override {
+    start(m, a);
+  }
+  void OnSequenceEnd() override { end(); }
+  void OnMapStart(const YAML::Mark& m, const std::string&, YAML::anchor_t a,
+                  YAML::EmitterStyle::value) override {
+    start(m, a);
+  }
+  void OnMapEnd() override { end(); }
+
+ private:
+  struct Size {
+    uint64_t nodes = 1;
+    int height = 1;
+  };
+  struct Open {
+    YAML::anchor_t anchor;
+    YAML::Mark mark;
+    Size size;
+  };
+
+  [[noreturn]] void fail(const YAML::Mark& m, const std::string& why) const {
+    throw InputError(file_, "line " + std::to_string(m.line + 1), why);
+  }
+  void add(const YAML::Mark& m, uint64_t nodes, int height = 1) {
+    total_ = std::min(kMaxYamlNodes + 1, total_ + nodes);
+    if (total_ > kMaxYamlNodes)
+      fail(m, "the document expands to more than " + std::to_string(kMaxYamlNodes) +
+                  " nodes (aliases included)");
+    if (!open_.empty()) {
+      Size& parent = open_.back().size;
+      parent.nodes = std::min(kMaxYamlNodes + 1, parent.nodes + nodes);
+      parent.height = std::max(parent.height, height + 1);
+    }
+  }
+  void leaf(const YAML::Mark& m, YAML::anchor_t a) {
+    if (a) anchors_[a] = Size{};
+    add(m, 1);
+  }
+  void start(const YAML::Mark& m, YAML::anchor_t a) {
+    if (static_cast<int>(open_.size()) >= kMaxYamlDepth)
+      fail(m, "nesting deeper than " + std::to_string(kMaxYamlDepth) + " levels");
+    if (a) anchors_.erase(a);  // a redefined anchor: aliases inside still see the old node
+    open_.push_back({a, m, Size{}});
+    total_ = std::min(kMaxYamlNodes + 1, total_ + 1);
+  }
+  void end() {
+    const Open o = open_.back();
+    open_.pop_back();
+    if (o.anchor) anchors_[o.anchor] = o.size;
+    // The node itself was counted at its start; its contents were counted as they came.
+    if (!open_.empty()) {
+      Size& parent = open_.back().size;
+      parent.nodes = std::min(kMaxYamlNodes + 1, parent.nodes + o.size.nodes);
+      parent.height = std::max(parent.height, o.size.height + 1);
+    }
+  }
+
+  const std::string& file_;
+  std::map<YAML::anchor_t, Size> anchors_;
+  std::vector<Open> open_;
+  uint64_t total_ = 0;
+};
+
 }  // namespace
 
 YAML::Node YamlReader::parse(const std::string& text) const {
+  check_utf8(text, file_);
   try {
+    std::istringstream in(text);
+    YAML::Parser parser(in);
+    YamlBoundsCheck bounds(file_);
+    while (parser.HandleNextDocument(bounds)) {
+    }
     return YAML::Load(text);
   } catch (const YAML::Exception& e) {
     throw InputError(file_, "line " + std::to_string(e.mark.line + 1), "malformed YAML: " + e.msg);
@@ -36,11 +132,7 @@ YAML::Node YamlReader::parse(const std::string& text) const {
 }
 
 YAML::Node YamlReader::load_file(const std::string& what) const {
-  std::ifstream in(file_, std::ios::binary);
-  if (!in) throw InputError(file_, "", "cannot read the " + what);
-  std::stringstream buf;
-  buf << in.rdbuf();
-  return parse(buf.str());
+  return parse(read_text_file(file_, what));
 }
 
 void YamlReader::fail(const YAML::Node& at, const std::string& path,

@@ -12,6 +12,11 @@
 // - Unknown keys and duplicate keys are errors naming the key path and its line.
 // - Every error is an InputError(file, key path, "line N: what was expected"); a file that is
 //   not YAML at all is InputError(file, "line N", "malformed YAML: ...").
+// - Hostile input is bounded before any node is built (docs/RELIABILITY.md): the text must be
+//   UTF-8 (a file also a regular file of at most 64 MiB), nesting at most kMaxYamlDepth levels,
+//   and the document, with every alias expanded, at most kMaxYamlNodes nodes (an alias bomb of
+//   a few hundred bytes would otherwise expand to gigabytes when walked); an alias to a node
+//   that encloses it (a cycle) is refused.
 #pragma once
 
 #include <cstdint>
@@ -34,12 +39,16 @@ struct YamlScalar {
   std::string text;   // the scalar as written
 };
 
+constexpr int kMaxYamlDepth = 64;
+constexpr uint64_t kMaxYamlNodes = 200000;
+
 class YamlReader {
  public:
   explicit YamlReader(std::string file) : file_(std::move(file)) {}
   const std::string& file() const { return file_; }
 
-  // Parses YAML text (or a file); malformed YAML is InputError(file, "line N", ...).
+  // Parses YAML text (or a file); malformed YAML is InputError(file, "line N", ...), and so is
+  // text beyond the limits above.
   YAML::Node parse(const std::string& text) const;
   YAML::Node load_file(const std::string& what) const;  // what: "family file", "suite file", ...
 

@@ -68,7 +68,7 @@ TEST_P(ForwardPythonReference, LogitsMatchFloat64Reference) {
 
 INSTANTIATE_TEST_SUITE_P(Families, ForwardPythonReference,
                          ::testing::Values("qwen3_moe_synth", "olmoe_synth", "deepseek_synth",
-                                           "deepseek_v3_tiny"));
+                                           "deepseek_v3_tiny", "grok1_synth"));
 
 class ForwardHfBlock : public ::testing::TestWithParam<std::string> {};
 

@@ -17,6 +17,7 @@
 #include "io/checkpoint.h"
 #include "io/safetensors_writer.h"
 #include "model/family.h"
+#include "tests/cli/cli_test_util.h"
 
 namespace moeprobe::testutil {
 
@@ -171,30 +172,9 @@ inline const Family& family_named(const std::vector<Family>& fs, const std::stri
 
 namespace moeprobe::testutil {
 
-// Runs the built moeprobe binary with `args` (already shell-quoted), capturing exit code, stdout
-// and stderr.
-struct CliResult {
-  int code = -1;
-  std::string out, err;
-};
-
-inline std::string shell_quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
-inline CliResult run_cli(const std::string& args) {
-  ScratchDir io("cli");
-  const fs::path out = io.path() / "stdout", err = io.path() / "stderr";
-  const std::string cmd = shell_quote(MOEPROBE_CLI) + " " + args + " >" +
-                          shell_quote(out.string()) + " 2>" + shell_quote(err.string());
-  const int status = std::system(cmd.c_str());
-  CliResult r;
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = read_bytes(out);
-  r.err = read_bytes(err);
-  return r;
-}
+// The CLI helper shared by every test (tests/cli/cli_test_util.h).
+using ::moeprobe::testing::CliResult;
+using ::moeprobe::testing::run_cli;
+using ::moeprobe::testing::shell_quote;
 
 }  // namespace moeprobe::testutil

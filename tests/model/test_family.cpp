@@ -88,7 +88,7 @@ TEST(Family, DetectByModelTypeThenArchitecture) {
   EXPECT_EQ(detect_family(fs, {{"model_type", "mixtral"}}, "config.json", "deepseek").name,
             "deepseek");
   try {
-    detect_family(fs, {{"model_type", "llama4"}}, "/m/config.json");
+    detect_family(fs, {{"model_type", "not_a_family"}}, "/m/config.json");
     FAIL() << "expected InputError";
   } catch (const InputError& e) {
     EXPECT_EQ(e.file(), "/m/config.json");

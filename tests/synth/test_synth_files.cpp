@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "synth_test_util.h"
+#include "tests/cli/cli_test_util.h"
 #include "util/error.h"
 
 namespace moeprobe::synth::testing {
@@ -142,21 +143,16 @@ TEST(SynthFiles, EveryFamilyWritesItsTensorNamesAndConfig) {
 
 // ---- validation through the command line ------------------------------------------------
 
-struct CliResult {
-  int code;
-  std::string err;
-};
-
-CliResult run_cli(const std::string& recipe_text, const std::string& extra = "") {
+// `moeprobe synth` on a recipe written from recipe_text.
+::moeprobe::testing::CliResult synth_cli(const std::string& recipe_text,
+                                         const std::string& extra = "") {
   const auto dir = temp_dir("cli");
   fs::create_directories(dir);
   const auto recipe = dir / "bad.yaml";
   std::ofstream(recipe) << recipe_text;
-  const auto err = dir / "stderr.txt";
-  const std::string cmd = std::string(MOEPROBE_CLI) + " synth " + recipe.string() + " --out " +
-                          (dir / "out").string() + " --quiet " + extra + " 2> " + err.string();
-  const int status = std::system(cmd.c_str());
-  CliResult r{WEXITSTATUS(status), slurp(err)};
+  const auto r = ::moeprobe::testing::run_cli(
+      "synth " + ::moeprobe::testing::shell_quote(recipe.string()) + " --out " +
+      ::moeprobe::testing::shell_quote((dir / "out").string()) + " --quiet " + extra);
   fs::remove_all(dir);
   return r;
 }
@@ -165,8 +161,8 @@ TEST(SynthCli, GeneratesAndRejectsBadRecipes) {
   const std::string ok =
       "family: mixtral\nmodel: {num_layers: 1, hidden_size: 16, intermediate_size: 16, "
       "num_experts: 2, top_k: 1, num_attention_heads: 2}\n";
-  EXPECT_EQ(run_cli(ok).code, 0);
-  EXPECT_EQ(run_cli(ok, "--dtype f32 --seed 3 --layers 2").code, 0);
+  EXPECT_EQ(synth_cli(ok).code, 0);
+  EXPECT_EQ(synth_cli(ok, "--dtype f32 --seed 3 --layers 2").code, 0);
 
   struct Bad {
     std::string text, must_contain;
@@ -187,14 +183,14 @@ TEST(SynthCli, GeneratesAndRejectsBadRecipes) {
       {"family: [mixtral\n", "malformed YAML"},
   };
   for (const auto& b : bad) {
-    const auto r = run_cli(b.text);
+    const auto r = synth_cli(b.text);
     EXPECT_EQ(r.code, 2) << b.text;
     EXPECT_NE(r.err.find(b.must_contain), std::string::npos) << r.err;
     EXPECT_NE(r.err.find("bad.yaml"), std::string::npos) << r.err;
   }
   // Line numbers come from the YAML marks.
-  EXPECT_NE(run_cli(ok + "colour: blue\n").err.find("line 3"), std::string::npos);
-  EXPECT_EQ(run_cli(ok, "--dtype f64").code, 2);
+  EXPECT_NE(synth_cli(ok + "colour: blue\n").err.find("line 3"), std::string::npos);
+  EXPECT_EQ(synth_cli(ok, "--dtype f64").code, 2);
 }
 
 }  // namespace

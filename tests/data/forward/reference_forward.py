@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Float64 reference forward pass for tiny MoE checkpoints, written from the math of the Hugging
-Face transformers modeling files (Mixtral, Qwen2-MoE, Qwen3-MoE, OLMoE, DeepSeek V1/V2/V3).
+Face transformers modeling files (Mixtral, Qwen2-MoE, Qwen3-MoE, OLMoE, DeepSeek V1/V2/V3) and of
+hpcai-tech's modeling_grok1.py (Grok-1).
 Pure standard library (no torch needed), so it runs anywhere; only for tiny models.
 
   reference_forward.py MODEL_DIR 1,2,3 > reference.json
+  reference_forward.py MODEL_DIR --moe-inputs 1,2,3 4,5 > moe_inputs.json
 
 It is checked against the HF fixtures in tests/data/hf/ (whose logits come from transformers
 itself) before its outputs are used for the families that have no HF fixture.
@@ -62,10 +64,14 @@ def silu(v):
     return v / (1.0 + math.exp(-v))
 
 
-def mlp(x, act, up, down):
+def gelu(v):  # exact (erf), torch.nn.GELU()
+    return 0.5 * v * (1.0 + math.erf(v / math.sqrt(2.0)))
+
+
+def mlp(x, act, up, down, fn=silu):
     a = linear(x, act)
     u = linear(x, up)
-    return linear([[silu(p) * q for p, q in zip(ra, ru)] for ra, ru in zip(a, u)], down)
+    return linear([[fn(p) * q for p, q in zip(ra, ru)] for ra, ru in zip(a, u)], down)
 
 
 def rope(vec, pos, inv, interleaved, factor=1.0):
@@ -84,12 +90,14 @@ def rope(vec, pos, inv, interleaved, factor=1.0):
     return out
 
 
-def attention(q, k, v, scale):  # q: [T][H][d], k: [T][H][d], v: [T][H][dv]
+def attention(q, k, v, scale, cap=0.0):  # q: [T][H][d], k: [T][H][d], v: [T][H][dv]
     T, H = len(q), len(q[0])
     out = [[] for _ in range(T)]
     for t in range(T):
         for h in range(H):
             sc = [scale * sum(a * b for a, b in zip(q[t][h], k[j][h])) for j in range(t + 1)]
+            if cap:  # Grok-1: cap * tanh(s / cap) before the softmax
+                sc = [cap * math.tanh(s / cap) for s in sc]
             m = max(sc)
             e = [math.exp(s - m) for s in sc]
             z = sum(e)
@@ -148,6 +156,15 @@ class Model:
         elif self.rope_type != "default":
             raise SystemExit("rope type %s not in the reference" % self.rope_type)
         self.inv = inv
+        # Grok-1 (hpcai-tech modeling_grok1.py): multipliers, soft cap, sandwich norms, GELU.
+        self.grok = self.type in ("grok-1", "grok1")
+        self.cap = 0.0
+        self.emb_mult = self.out_mult = 1.0
+        if self.grok:
+            self.scale = c.get("attn_output_multiplier", 1.0)
+            self.cap = c.get("max_attn_value", 1.0)
+            self.emb_mult = c.get("embedding_multiplier_scale", 1.0)
+            self.out_mult = c.get("output_multiplier_scale", 1.0)
 
     def w(self, name):
         return self.t[name][0]
@@ -159,7 +176,7 @@ class Model:
         return name in self.t
 
     def attn(self, l, x):
-        p = "model.layers.%d.self_attn." % l
+        p = "model.layers.%d.%s." % (l, "attn" if self.grok else "self_attn")
         T = len(x)
         if self.mla:
             c = self.cfg
@@ -213,7 +230,7 @@ class Model:
                 kr = [rope(a, t, self.inv, False) for a in ks]
                 K.append([kr[h // rep] for h in range(self.heads)])
                 V.append([v[t][(h // rep) * hd:(h // rep + 1) * hd] for h in range(self.heads)])
-        o = attention(Q, K, V, self.scale)
+        o = attention(Q, K, V, self.scale, self.cap)
         ob = p + "o_proj.bias"
         return linear(o, self.m(p + "o_proj.weight"), self.w(ob) if self.has(ob) else None)
 
@@ -229,13 +246,22 @@ class Model:
                 dd = [dn[(e * dns[1] + r) * dns[2]:(e * dns[1] + r + 1) * dns[2]] for r in range(dns[1])]
                 out.append((g[:I2 // 2], g[I2 // 2:], dd))
             return out
-        names = ("w1", "w3", "w2") if self.has(p + "experts.0.w1.weight") else ("gate_proj", "up_proj", "down_proj")
+        if self.has(p + "experts.0.w1.weight"):
+            names = ("w1", "w3", "w2")
+        elif self.has(p + "experts.0.linear.weight"):  # Grok-1
+            names = ("linear", "linear_v", "linear_1")
+        else:
+            names = ("gate_proj", "up_proj", "down_proj")
         return [tuple(self.m("%sexperts.%d.%s.weight" % (p, e, nm)) for nm in names) for e in range(n)]
 
     def ffn(self, l, x):
         c = self.cfg
         t = self.type
-        p = "model.layers.%d.%s." % (l, "block_sparse_moe" if self.has("model.layers.%d.block_sparse_moe.gate.weight" % l) else "mlp")
+        block = "mlp"
+        for b in ("block_sparse_moe", "moe_block"):
+            if self.has("model.layers.%d.%s.gate.weight" % (l, b)):
+                block = b
+        p = "model.layers.%d.%s." % (l, block)
         if not self.has(p + "gate.weight"):
             return mlp(x, self.m(p + "gate_proj.weight"), self.m(p + "up_proj.weight"), self.m(p + "down_proj.weight"))
         n = c.get("num_local_experts") or c.get("num_experts") or c.get("n_routed_experts")
@@ -266,7 +292,7 @@ class Model:
                 sc = [v / z for v in e]
                 sel = topk(sc, k)
                 wts = [sc[i] for i in sel]
-                renorm = {"mixtral": True, "deepseek_v2": False}.get(t, c.get("norm_topk_prob", False))
+                renorm = {"mixtral": True, "deepseek_v2": False, "grok-1": False}.get(t, c.get("norm_topk_prob", False))
                 if renorm:
                     s = sum(wts)
                     wts = [v / s for v in wts]
@@ -274,7 +300,7 @@ class Model:
                     wts = [v * c.get("routed_scaling_factor", 1.0) for v in wts]
             y = [0.0] * len(row)
             for i, wt in zip(sel, wts):
-                eo = mlp([row], *ex[i])[0]
+                eo = mlp([row], *ex[i], fn=gelu if self.grok else silu)[0]
                 y = [a + wt * b for a, b in zip(y, eo)]
             out.append(y)
         for sp in ("shared_expert.", "shared_experts."):
@@ -286,21 +312,54 @@ class Model:
                 out = [[a + b for a, b in zip(r1, r2)] for r1, r2 in zip(out, s)]
         return out
 
-    def forward(self, ids):
+    def is_moe(self, l):
+        return any(self.has("model.layers.%d.%s.gate.weight" % (l, b)) for b in ("block_sparse_moe", "moe_block", "mlp"))
+
+    def forward(self, ids, moe_inputs=None):
+        """Logits; when moe_inputs is a dict, also the input of every MoE block (the
+        post-attention-norm hidden state the router sees) by decoder layer."""
         E = self.m("model.embed_tokens.weight")
-        h = [list(E[i]) for i in ids]
+        h = [[v * self.emb_mult for v in E[i]] for i in ids]
         for l in range(self.cfg["num_hidden_layers"]):
             p = "model.layers.%d." % l
-            a = self.attn(l, rms(h, self.w(p + "input_layernorm.weight"), self.eps))
+            if self.grok:
+                a = self.attn(l, rms(h, self.w(p + "pre_attn_norm.weight"), self.eps))
+                a = rms(a, self.w(p + "post_attn_norm.weight"), self.eps)
+            else:
+                a = self.attn(l, rms(h, self.w(p + "input_layernorm.weight"), self.eps))
             h = [[x + y for x, y in zip(r1, r2)] for r1, r2 in zip(h, a)]
-            f = self.ffn(l, rms(h, self.w(p + "post_attention_layernorm.weight"), self.eps))
+            norm = "pre_moe_norm" if self.grok else "post_attention_layernorm"
+            x = rms(h, self.w(p + norm + ".weight"), self.eps)
+            if moe_inputs is not None and self.is_moe(l):
+                moe_inputs[l] = x
+            f = self.ffn(l, x)
+            if self.grok:
+                f = rms(f, self.w(p + "post_moe_norm.weight"), self.eps)
             h = [[x + y for x, y in zip(r1, r2)] for r1, r2 in zip(h, f)]
         h = rms(h, self.w("model.norm.weight"), self.eps)
         head = "lm_head.weight" if self.has("lm_head.weight") else "model.embed_tokens.weight"
-        return linear(h, self.m(head))
+        return [[v * self.out_mult for v in row] for row in linear(h, self.m(head))]
+
+
+def moe_inputs_main(d, sequences):
+    """reference_forward.py MODEL_DIR --moe-inputs 1,2,3 4,5 > moe_inputs.json: each sequence
+    run on its own; per MoE layer the [T, H] inputs of all sequences concatenated in order."""
+    model = Model(d)
+    layers = {}
+    for ids in sequences:
+        got = {}
+        model.forward(ids, got)
+        for l, x in got.items():
+            layers.setdefault(l, []).extend(v for row in x for v in row)
+    json.dump({"source": "tests/data/forward/reference_forward.py --moe-inputs (float64)",
+               "sequences": sequences, "hidden_size": model.cfg["hidden_size"],
+               "moe_inputs": {str(l): v for l, v in sorted(layers.items())}}, sys.stdout)
+    print()
 
 
 def main():
+    if len(sys.argv) > 2 and sys.argv[2] == "--moe-inputs":
+        return moe_inputs_main(sys.argv[1], [[int(v) for v in a.split(",")] for a in sys.argv[3:]])
     d, ids = sys.argv[1], [int(v) for v in sys.argv[2].split(",")]
     logits = Model(d).forward(ids)
     json.dump({"source": "tests/data/forward/reference_forward.py (float64, from the HF modeling math)",

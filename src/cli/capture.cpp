@@ -1,0 +1,54 @@
+// moeprobe capture MODEL_DIR (--text FILE [--lines SPEC] | --tokens-file F) --out ACTS.safetensors:
+// the input of every MoE layer for a probe (src/probe/capture.h has the file format).
+#include <iostream>
+
+#include "cli/command.h"
+#include "forward/forward.h"
+#include "probe/capture.h"
+#include "util/error.h"
+
+namespace moeprobe::cli {
+namespace {
+
+struct CaptureCliOptions {
+  std::string model_dir, text, lines, tokens_file, out, family, families_dir;
+};
+
+CommandRun setup_capture(CLI::App& app) {
+  auto o = std::make_shared<CaptureCliOptions>();
+  CLI::App* sub = app.add_subcommand(
+      "capture", "Run a probe through the forward pass and write every MoE layer's input");
+  sub->add_option("MODEL_DIR", o->model_dir, "Hugging Face model directory")->required();
+  auto* text = sub->add_option("--text", o->text,
+                               "Probe text file: one sequence per usable line (non-empty, not "
+                               "starting with \"=\"); .csv: its first column");
+  sub->add_option("--lines", o->lines,
+                  "Line selection over the usable lines, 1-based: \"1-10\", \"3,5,8-\" "
+                  "(default: all)")
+      ->needs(text);
+  auto* tokens = sub->add_option("--tokens-file", o->tokens_file,
+                                 "Token ids, one sequence per line (spaces or commas)");
+  text->excludes(tokens);
+  sub->add_option("--out", o->out, "Activations file to write (safetensors)")->required();
+  sub->add_option("--family", o->family, "Family name (skips detection from config.json)");
+  sub->add_option("--families", o->families_dir,
+                  "Directory of family YAML files (default: bundled configs/families)");
+  return [o]() {
+    if (o->text.empty() && o->tokens_file.empty())
+      throw InputError("", "--text", "give a probe: --text FILE or --tokens-file FILE");
+    require_forward();
+    const auto model = MoeModel::open(o->model_dir, o->family, o->families_dir);
+    const ProbeSequences probe = o->text.empty() ? token_ids_probe(o->model_dir, o->tokens_file)
+                                                 : text_probe(o->model_dir, o->text, o->lines);
+    const CaptureSummary s = capture_activations(*model, o->model_dir, probe, o->out);
+    std::cerr << "moeprobe: wrote " << o->out << ": " << s.tokens << " tokens in " << s.sequences
+              << " sequences (" << s.bos_tokens << " BOS), " << s.layers << " MoE layers of "
+              << s.hidden << "\n";
+    return 0;
+  };
+}
+
+const CommandRegistrar kCapture(26, setup_capture);
+
+}  // namespace
+}  // namespace moeprobe::cli

@@ -1,0 +1,161 @@
+#include "cli/probe_text_option.h"
+
+#include <unistd.h>
+
+#include <ostream>
+
+#include "model/moe_model.h"
+#include "probe/capture.h"
+#include "util/data_dir.h"
+#include "util/error.h"
+
+namespace moeprobe::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+enum class ProbeKind { None, Text, Tokens, Literal };
+
+struct TextProbeRequest {
+  ProbeKind kind = ProbeKind::None;
+  fs::path file;
+  std::string lines, lines_where, literal, origin;
+};
+
+// A probe file named by a suite: relative to the suite's directory, else to the data directory
+// (so bundled suites can name "corpus/wikitext103_test.csv").
+fs::path suite_relative(const std::string& name, const Suite& suite) {
+  const fs::path p(name);
+  if (p.is_absolute()) return p;
+  const fs::path beside = suite.path.parent_path() / p;
+  std::error_code ec;
+  if (fs::exists(beside, ec)) return beside;
+  try {
+    const fs::path bundled = data_dir() / p;
+    if (fs::exists(bundled, ec)) return bundled;
+  } catch (const InputError&) {
+  }
+  return beside;  // missing: the error names the path next to the suite
+}
+
+std::string string_key(const nlohmann::json& probe, const char* key, const Suite& suite) {
+  const auto& v = probe[key];
+  if (!v.is_string() || v.get<std::string>().empty())
+    throw InputError(suite.path.string(), std::string("probe.") + key,
+                     "expected a non-empty string");
+  return v.get<std::string>();
+}
+
+TextProbeRequest from_suite(const Suite& suite) {
+  TextProbeRequest r;
+  const nlohmann::json& probe = suite.probe;
+  const std::string file = suite.path.string();
+  r.origin = file + ": probe";
+  if (probe.is_string()) {
+    const std::string name = probe.get<std::string>();
+    if (name == "long") {
+      r.kind = ProbeKind::Text;
+      r.file = data_dir() / kPaperLongInputFile;
+      r.lines = kPaperLongInputLines;
+    } else if (name == "short") {
+      r.kind = ProbeKind::Literal;
+      r.literal = kPaperShortInput;
+    }
+    return r;  // "synthetic" and other named probes are the activations input's
+  }
+  if (!probe.is_object()) return r;
+  if (probe.contains("text")) {
+    if (probe.contains("tokens"))
+      throw InputError(file, "probe", "give probe.text or probe.tokens, not both");
+    r.kind = ProbeKind::Text;
+    r.file = suite_relative(string_key(probe, "text", suite), suite);
+    if (probe.contains("lines")) {
+      const auto& l = probe["lines"];
+      if (l.is_string())
+        r.lines = l.get<std::string>();
+      else if (l.is_number_integer())
+        r.lines = std::to_string(l.get<long long>());
+      else
+        throw InputError(file, "probe.lines", "expected a line selection such as \"1-10\"");
+    }
+    r.lines_where = file + ": probe.lines";
+  } else if (probe.contains("tokens")) {
+    r.kind = ProbeKind::Tokens;
+    r.file = suite_relative(string_key(probe, "tokens", suite), suite);
+  }
+  return r;
+}
+
+}  // namespace
+
+void add_probe_text_options(CLI::App* run, ProbeTextArgs& args) {
+  auto* text = run->add_option("--probe-text", args.text,
+                               "Probe text file, captured through the forward pass (one sequence "
+                               "per usable line; overrides the suite's probe)");
+  run->add_option("--probe-lines", args.lines, "Line selection of --probe-text (\"1-10\")")
+      ->needs(text);
+  run->add_option("--probe-tokens", args.tokens, "Token-ids file probe (one sequence per line)")
+      ->excludes(text);
+}
+
+CapturedProbe::CapturedProbe(fs::path file, fs::path created_dir)
+    : file_(std::move(file)), created_dir_(std::move(created_dir)) {}
+
+CapturedProbe::~CapturedProbe() {
+  std::error_code ec;
+  fs::remove(file_, ec);
+  if (!created_dir_.empty() && fs::is_empty(created_dir_, ec)) fs::remove(created_dir_, ec);
+}
+
+std::unique_ptr<CapturedProbe> capture_text_probe(const ProbeTextArgs& args, const Suite& suite,
+                                                  const std::string& activations,
+                                                  const std::string& model_dir,
+                                                  const std::string& out_dir, std::ostream* log) {
+  TextProbeRequest r;
+  if (!args.text.empty() || !args.tokens.empty()) {
+    if (!activations.empty())
+      throw InputError("", "--activations",
+                       "give --activations or --probe-text/--probe-tokens, not both");
+    r.kind = args.text.empty() ? ProbeKind::Tokens : ProbeKind::Text;
+    r.file = args.text.empty() ? args.tokens : args.text;
+    r.lines = args.lines;
+    r.lines_where = "--probe-lines";
+  } else if (activations.empty()) {
+    r = from_suite(suite);
+  }
+  if (r.kind == ProbeKind::None) return nullptr;
+
+  const auto model = MoeModel::open(model_dir);
+  ProbeSequences probe;
+  switch (r.kind) {
+    case ProbeKind::Text:
+      probe = text_probe(model_dir, r.file, r.lines, r.lines_where);
+      break;
+    case ProbeKind::Tokens:
+      probe = token_ids_probe(model_dir, r.file);
+      break;
+    case ProbeKind::Literal:
+      probe = literal_probe(model_dir, r.literal, "short input \"" + r.literal + "\"");
+      break;
+    case ProbeKind::None:
+      break;
+  }
+  std::error_code ec;
+  const fs::path out(out_dir);
+  fs::path created;
+  if (!fs::exists(out, ec)) {
+    fs::create_directories(out, ec);
+    if (ec)
+      throw InputError(out_dir, "--out", "cannot create the report directory: " + ec.message());
+    created = out;
+  }
+  auto captured = std::make_unique<CapturedProbe>(
+      out / (".probe-activations-" + std::to_string(::getpid()) + ".safetensors"), created);
+  const CaptureSummary s = capture_activations(*model, model_dir, probe, captured->file());
+  if (log)
+    *log << "moeprobe: probe " << probe.name << ": " << s.tokens << " tokens in " << s.sequences
+         << " sequences captured at " << s.layers << " MoE layers\n";
+  return captured;
+}
+
+}  // namespace moeprobe::cli
