@@ -14,10 +14,10 @@ struct CaptureCliOptions {
   std::string model_dir, text, lines, tokens_file, out, family, families_dir;
 };
 
-CommandRun setup_capture(CLI::App& app) {
+}  // namespace
+
+CommandRun setup_capture(CLI::App* sub) {
   auto o = std::make_shared<CaptureCliOptions>();
-  CLI::App* sub = app.add_subcommand(
-      "capture", "Run a probe through the forward pass and write every MoE layer's input");
   sub->add_option("MODEL_DIR", o->model_dir, "Hugging Face model directory")->required();
   auto* text = sub->add_option("--text", o->text,
                                "Probe text file: one sequence per usable line (non-empty, not "
@@ -48,7 +48,4 @@ CommandRun setup_capture(CLI::App& app) {
   };
 }
 
-const CommandRegistrar kCapture(26, setup_capture);
-
-}  // namespace
 }  // namespace moeprobe::cli
