@@ -1,5 +1,7 @@
 #include "cli/probe_text_option.h"
 
+#include "forward/forward.h"
+
 #include <unistd.h>
 
 #include <ostream>
@@ -122,6 +124,14 @@ std::unique_ptr<CapturedProbe> capture_text_probe(const ProbeTextArgs& args, con
     r.lines_where = "--probe-lines";
   } else if (activations.empty()) {
     r = from_suite(suite);
+    // The suite's text probe needs the forward pass; without LibTorch the dynamic hypotheses
+    // are SKIPPED (no probe) rather than failing the whole run.
+    if (r.kind != ProbeKind::None && !forward_available()) {
+      if (log)
+        *log << "moeprobe: the suite's probe needs the forward pass (this build has no LibTorch); "
+                "dynamic hypotheses are skipped (give --activations FILE|synthetic)\n";
+      return nullptr;
+    }
   }
   if (r.kind == ProbeKind::None) return nullptr;
 

@@ -5,6 +5,7 @@
 
 #include "cli/activations_option.h"
 #include "cli/command.h"
+#include "cli/compare_model_option.h"
 #include "cli/probe_text_option.h"
 #include "metrics/metric.h"
 #include "reports/markdown_report.h"
@@ -19,6 +20,7 @@ struct RunArgs {
   std::string suite, model, out = "out", layers, device = "auto", reference_model, activations;
   bool strict = false;
   int64_t seed = -1;
+  CompareModelArgs compare;
   ProbeTextArgs probe_text;
 };
 
@@ -41,6 +43,7 @@ CommandRun setup_run(CLI::App* sub) {
   sub->add_option("--seed", args->seed, "Bootstrap seed (overrides the suite's)")
       ->check(CLI::NonNegativeNumber);
   add_activations_option(sub, args->activations);
+  add_compare_model_options(sub, args->compare);
   add_probe_text_options(sub, args->probe_text);
   return [args]() {
     const Suite suite = load_suite(args->suite, find_metric);
@@ -50,6 +53,7 @@ CommandRun setup_run(CLI::App* sub) {
     opt.layers = args->layers;
     opt.device = args->device;
     opt.activations = args->activations;
+    apply_compare_model_options(args->compare, opt);
     if (args->seed >= 0) opt.seed = static_cast<uint64_t>(args->seed);
     opt.log = &std::cerr;
     // Removed when the run ends, whatever the outcome.

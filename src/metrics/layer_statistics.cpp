@@ -74,8 +74,14 @@ void LayerPlan::add(const Need& n) {
     case Intermediate::ReferenceFfn:
       reference = true;
       break;
+    case Intermediate::NeuronPca:
+      neuron_pca_limits[k].insert(n.max_neurons);
+      break;
     case Intermediate::Routing:
       routing = true;
+      break;
+    case Intermediate::BaselineRouting:
+      routing = baseline_routing = true;
       break;
     case Intermediate::ActiveNeurons:
       active_thresholds.insert(n.threshold);
@@ -94,7 +100,8 @@ void LayerPlan::add(const Need& n) {
 
 bool is_dynamic(Intermediate what) {
   return what == Intermediate::Routing || what == Intermediate::ExpertOutputs ||
-         what == Intermediate::ActiveNeurons || what == Intermediate::ActCorrelation;
+         what == Intermediate::ActiveNeurons || what == Intermediate::ActCorrelation ||
+         what == Intermediate::BaselineRouting;
 }
 
 std::vector<std::pair<int, int>> selected_pairs(int n, long long max_pairs) {
@@ -176,6 +183,11 @@ void compute_dynamic_statistics(const LayerInputs& in, const LayerPlan& plan, Ba
         "expected [tokens, " + std::to_string(layer.hidden()) + "], got " + x.shape_string());
   ls.probe = in.probe;
   if (plan.routing) ls.routing = route_layer(layer, *in.router_rule, x, backend);
+  if (plan.baseline_routing) {
+    if (!in.baseline_route)
+      throw std::logic_error("baseline routing planned without --compare-model");
+    ls.baseline_routing = in.baseline_route(ls.layer, x, backend);
+  }
   if (!plan.expert_outputs) return;
   AllExpertsRequest req;
   req.tokens = x;
@@ -229,6 +241,8 @@ LayerStatistics compute_layer_statistics(const LayerInputs& in, const LayerPlan&
     if (plan.matrix_stats[k])
       ls.matrices[k] =
           compute_matrix_statistics(in, ls.has_reference, m, plan.standardized[k], backend);
+    for (long long limit : plan.neuron_pca_limits[k])
+      ls.neuron_pca[k].emplace(limit, compute_neuron_pca(in.layer->experts, m, limit));
     std::set<std::pair<int, int>> pairs;
     for (long long limit : plan.match_pair_limits[k])
       for (const auto& p : selected_pairs(ls.num_experts, limit)) pairs.insert(p);
@@ -278,6 +292,11 @@ const Matrix& router_cosine(const LayerStatistics& ls) {
 const RoutingData& routing(const LayerStatistics& ls) {
   if (!ls.routing) unplanned("the routing data");
   return *ls.routing;
+}
+
+const RoutingData& baseline_routing(const LayerStatistics& ls) {
+  if (!ls.baseline_routing) unplanned("the baseline's routing");
+  return *ls.baseline_routing;
 }
 
 const AllExpertsStats& expert_outputs(const LayerStatistics& ls) {

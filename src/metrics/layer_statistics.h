@@ -5,6 +5,7 @@
 // once).
 #pragma once
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -13,6 +14,7 @@
 
 #include "kernels/backend.h"
 #include "metrics/metric.h"
+#include "metrics/neuron_pca.h"
 #include "model/moe_layer.h"
 #include "model/router.h"
 #include "model/routing_data.h"
@@ -54,6 +56,9 @@ struct LayerInputs {
   const ProbeInfo* probe = nullptr;                    // which probe (outlives the run's judging)
   const RouterRule* router_rule = nullptr;             // the model's routing rule
   std::size_t all_experts_block_bytes = 0;             // AllExpertsRequest::block_bytes
+  // Router regression: the --compare-model baseline's routing of this decoder layer on these
+  // inputs (suite/baseline_router.h); empty without a baseline.
+  std::function<RoutingData(int layer, const TensorView& x, Backend&)> baseline_route;
 };
 
 struct LayerStatistics {
@@ -66,9 +71,11 @@ struct LayerStatistics {
   std::optional<MatrixStatistics> matrices[3];
   std::optional<Matrix> router_cosine;
   std::map<std::pair<int, int>, NeuronMatch> matches[3];
+  std::map<long long, NeuronPca> neuron_pca[3];  // per kind, per max_neurons
   // Dynamic intermediates (computed from the probe's activations).
   const ProbeInfo* probe = nullptr;  // set whenever the layer had activations
   std::optional<RoutingData> routing;
+  std::optional<RoutingData> baseline_routing;    // the --compare-model baseline's
   std::optional<AllExpertsStats> expert_outputs;  // entities: experts, shared block, F
   std::vector<double> active_thresholds;          // order of expert_outputs->active_counts
 };
@@ -89,6 +96,7 @@ const NeuronMatch& neuron_match(const LayerStatistics& ls, MatrixKind m, int a, 
 // Dynamic intermediates; unplanned reads are logic_errors as above.
 const RoutingData& routing(const LayerStatistics& ls);
 const AllExpertsStats& expert_outputs(const LayerStatistics& ls);
+const RoutingData& baseline_routing(const LayerStatistics& ls);
 // Per token x entity counts of |act(W_act x)| > threshold ([T * N_ent]; denominators in
 // expert_outputs(ls).entity_neurons).
 const std::vector<int32_t>& active_counts(const LayerStatistics& ls, double threshold);

@@ -48,12 +48,14 @@ enum class Intermediate {
   RouterCosine,      // router-row cosines
   NeuronMatches,     // per kind: A2 matchings of the expert pairs selected by max_pairs
   ReferenceFfn,      // the dense FFN must be an entity of every MatrixStats (bad input if not)
+  NeuronPca,         // per kind: A6 neuron-level PCA (metrics/neuron_pca.h), per max_neurons
   // Dynamic (need the probe's activations of the layer, LayerInputs::activations):
-  Routing,         // router logits, full softmax, selected experts and weights (RoutingData)
-  ExpertOutputs,   // all-experts evaluation: per-token output norms and similarities
-                   // (AllExpertsStats); includes the shared block and, when given, F
-  ActiveNeurons,   // ExpertOutputs plus per-token counts of |act(W_act x)| > Need::threshold
-  ActCorrelation,  // ExpertOutputs plus the per-token mean cross-expert Pearson of act vectors
+  Routing,          // router logits, full softmax, selected experts and weights (RoutingData)
+  ExpertOutputs,    // all-experts evaluation: per-token output norms and similarities
+                    // (AllExpertsStats); includes the shared block and, when given, F
+  ActiveNeurons,    // ExpertOutputs plus per-token counts of |act(W_act x)| > Need::threshold
+  ActCorrelation,   // ExpertOutputs plus the per-token mean cross-expert Pearson of act vectors
+  BaselineRouting,  // Routing plus the --compare-model baseline's routing of the same probe
 };
 
 // True for the intermediates computed from probe activations.
@@ -64,6 +66,7 @@ struct Need {
   MatrixKind kind = MatrixKind::Act;  // for the per-kind intermediates
   long long max_pairs = 0;            // NeuronMatches: 0 = every expert pair
   double threshold = 1e-3;            // ActiveNeurons: |act| above this counts as active
+  long long max_neurons = 0;          // NeuronPca: neurons per expert, 0 = all
 };
 
 // The union of the needs of every metric measured on one layer.
@@ -73,10 +76,12 @@ struct LayerPlan {
   bool router = false;
   bool reference = false;
   std::set<long long> match_pair_limits[3];  // per kind, the max_pairs values asked for
+  std::set<long long> neuron_pca_limits[3];  // per kind, the max_neurons values asked for
   bool routing = false;                      // RoutingData (also for every all-experts need)
   bool expert_outputs = false;               // the all-experts evaluation
   bool act_correlation = false;
   std::set<double> active_thresholds;
+  bool baseline_routing = false;  // router regression (--compare-model)
   bool dynamic() const { return routing || expert_outputs; }
   void add(const Need& n);
   void add(const std::vector<Need>& needs) {

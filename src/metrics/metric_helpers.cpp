@@ -1,5 +1,6 @@
 #include "metrics/metric_helpers.h"
 
+#include <cmath>
 #include <limits>
 
 #include "metrics/rank_statistics.h"
@@ -164,6 +165,28 @@ double offdiag_mean(const Matrix& s, const std::vector<int>& idx) {
         ++count;
       }
   return count ? sum / static_cast<double>(count) : nan_value();
+}
+
+std::vector<int> median_distance_outliers(const std::vector<std::array<double, 2>>& points,
+                                          double factor) {
+  std::vector<int> out;
+  if (points.size() < 2) return out;
+  std::vector<double> xs, ys, d;
+  for (const auto& p : points) {
+    xs.push_back(p[0]);
+    ys.push_back(p[1]);
+  }
+  const double mx = median(xs), my = median(ys);
+  for (const auto& p : points) d.push_back(std::hypot(p[0] - mx, p[1] - my));
+  const double md = median(d);
+  std::vector<double> dev;
+  for (double x : d) dev.push_back(std::fabs(x - md));
+  double spread = median(dev);
+  if (!(spread > 0.0)) spread = mean(dev);
+  if (spread > 0.0)
+    for (std::size_t i = 0; i < d.size(); ++i)
+      if (d[i] > md + factor * spread) out.push_back(static_cast<int>(i));
+  return out;
 }
 
 nlohmann::json matrix_json(const Matrix& m, int n) {

@@ -2,6 +2,7 @@
 // key, expert-pair enumeration and the common resamplers.
 #pragma once
 
+#include <array>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -42,6 +43,12 @@ Resampler pearson_resampler(std::vector<double> x, std::vector<double> y, bool s
 // Mean of S[a][b] over distinct resampled experts (positions i != j of the resample with
 // idx[i] != idx[j]), i.e. the off-diagonal mean of S restricted to the resample.
 double offdiag_mean(const Matrix& s, const std::vector<int>& idx);
+
+// PCA outliers (A5, A6): points farther from the coordinate-wise median point than
+// median(d) + factor * MAD(d), MAD = median |d - median(d)|; when MAD is 0 the mean absolute
+// deviation replaces it, and when that is 0 too there are no outliers. Indices ascending.
+std::vector<int> median_distance_outliers(const std::vector<std::array<double, 2>>& points,
+                                          double factor);
 
 nlohmann::json matrix_json(const Matrix& m, int n);  // first n rows/cols as an array of rows
 
@@ -134,5 +141,6 @@ void add_neuron_matching_metrics(std::vector<std::unique_ptr<Metric>>& out);
 void add_neuron_mean_similarity_metrics(std::vector<std::unique_ptr<Metric>>& out);
 void add_gate_neuron_association_metrics(std::vector<std::unique_ptr<Metric>>& out);
 void add_pca_outlier_metrics(std::vector<std::unique_ptr<Metric>>& out);
+void add_neuron_pca_metrics(std::vector<std::unique_ptr<Metric>>& out);
 
 }  // namespace moeprobe

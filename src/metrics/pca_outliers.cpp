@@ -63,21 +63,8 @@ PcaResult analyse(const LayerStatistics& ctx, MatrixKind m) {
     r.explained.push_back(trace > 0 ? std::max(eig.values[k], 0.0) / trace : 0.0);
 
   if (n >= 2) {
-    std::vector<double> xs, ys, d;
-    for (int e = 0; e < n; ++e) {
-      xs.push_back(r.points[e][0]);
-      ys.push_back(r.points[e][1]);
-    }
-    const double mx = median(xs), my = median(ys);
-    for (int e = 0; e < n; ++e) d.push_back(std::hypot(xs[e] - mx, ys[e] - my));
-    const double md = median(d);
-    std::vector<double> dev;
-    for (double x : d) dev.push_back(std::fabs(x - md));
-    double spread = median(dev);
-    if (!(spread > 0.0)) spread = mean(dev);
-    if (spread > 0.0)
-      for (int e = 0; e < n; ++e)
-        if (d[e] > md + 3.0 * spread) r.outliers.push_back(e);
+    r.outliers = median_distance_outliers(
+        std::vector<std::array<double, 2>>(r.points.begin(), r.points.begin() + n), 3.0);
 
     for (int e = 0; e < n; ++e) {
       double sum = 0.0;

@@ -3,6 +3,7 @@
 #include <memory>
 #include <vector>
 
+#include "metrics/dynamic_metric.h"
 #include "metrics/metric.h"
 #include "metrics/metric_helpers.h"
 
@@ -19,6 +20,12 @@ struct Registry {
     add_neuron_mean_similarity_metrics(metrics);    // A3
     add_gate_neuron_association_metrics(metrics);   // A4
     add_pca_outlier_metrics(metrics);               // A5
+    add_neuron_pca_metrics(metrics);                // A6
+    add_expert_output_similarity_metrics(metrics);  // A7, A8
+    add_norm_routing_metrics(metrics);              // A9, A10
+    add_activation_pattern_metrics(metrics);        // A11
+    add_routing_pattern_metrics(metrics);           // A12
+    add_routing_comparison_metrics(metrics);        // router regression
     for (const auto& m : metrics) by_name.emplace(m->name(), m.get());
   }
 };

@@ -29,7 +29,7 @@ std::set<int> RunPlan::dynamic_positions() const {
 }
 
 RunPlan plan_run(const Suite& suite, const IntervalSpec& interval, int n, bool have_reference,
-                 const std::string& layers_option, bool have_activations) {
+                 const std::string& layers_option, bool have_activations, bool have_baseline) {
   std::vector<int> restrict_to;
   const bool restricted = !layers_option.empty();
   if (restricted) {
@@ -67,6 +67,12 @@ RunPlan plan_run(const Suite& suite, const IntervalSpec& interval, int n, bool h
     if (!have_activations &&
         std::any_of(needs.begin(), needs.end(), [](const Need& d) { return is_dynamic(d.what); })) {
       skip("needs probe activations (--activations FILE|synthetic, or the suite's probe)");
+      continue;
+    }
+    if (!have_baseline && std::any_of(needs.begin(), needs.end(), [](const Need& d) {
+          return d.what == Intermediate::BaselineRouting;
+        })) {
+      skip("needs --compare-model (a baseline checkpoint to compare the routing with)");
       continue;
     }
     std::string err;

@@ -42,10 +42,12 @@ struct RunPlan {
 };
 
 // `layers_option` is --layers (empty: no restriction); throws InputError when it is malformed.
+// Without a baseline (`have_baseline` false: no --compare-model), hypotheses whose metric compares
+// routings are SKIPPED.
 // Without probe activations (`have_activations` false), hypotheses whose metric reads a dynamic
 // intermediate are SKIPPED with the reason.
 RunPlan plan_run(const Suite& suite, const IntervalSpec& interval, int num_moe_layers,
                  bool have_reference, const std::string& layers_option,
-                 bool have_activations = false);
+                 bool have_activations = false, bool have_baseline = false);
 
 }  // namespace moeprobe

@@ -3,6 +3,7 @@
 #include "kernels/backend.h"
 #include "model/moe_model.h"
 #include "probe/probe_source.h"
+#include "suite/baseline_router.h"
 #include "suite/judge.h"
 #include "suite/plan.h"
 #include "suite/stream.h"
@@ -24,8 +25,8 @@ RunResult run_suite(const Suite& suite, const RunOptions& opt) {
   if (opt.seed) interval.seed = *opt.seed;
   ProbeSpec probe_spec = probe_spec_from_option(opt.activations);
   if (probe_spec.empty()) probe_spec = probe_spec_from_suite(suite.probe, suite.path);
-  const RunPlan plan =
-      plan_run(suite, interval, n, reference != nullptr, opt.layers, !probe_spec.empty());
+  const RunPlan plan = plan_run(suite, interval, n, reference != nullptr, opt.layers,
+                                !probe_spec.empty(), !opt.compare_model.empty());
   // The probe is opened (and validated against the model) only for the layers that read it.
   std::vector<int> probe_layers;
   for (int p : plan.dynamic_positions())
@@ -34,6 +35,11 @@ RunResult run_suite(const Suite& suite, const RunOptions& opt) {
   std::unique_ptr<ProbeActivations> probe;
   if (!probe_layers.empty() || !opt.activations.empty())
     probe = open_probe(probe_spec, *model, probe_layers);
+
+  std::unique_ptr<BaselineRouter> baseline;
+  if (!opt.compare_model.empty())
+    baseline = BaselineRouter::open(opt.compare_model, opt.compare_activations, *model, probe.get(),
+                                    probe_layers);
 
   std::string notice;
   auto backend = make_backend(opt.device, &notice);
@@ -58,8 +64,9 @@ RunResult run_suite(const Suite& suite, const RunOptions& opt) {
                         backend->device()};
 
   if (probe) result.probe = probe->info().to_json();
-  const Measurements measurements = stream_layers(plan, *model, reference.get(), *backend, log,
-                                                  probe.get(), opt.all_experts_block_bytes);
+  const Measurements measurements =
+      stream_layers(plan, *model, reference.get(), *backend, log, probe.get(),
+                    opt.all_experts_block_bytes, baseline.get());
   result.hypotheses = judge_hypotheses(suite, interval, plan, measurements);
   return result;
 }

@@ -22,6 +22,8 @@ struct RunOptions {
   std::ostream* log = nullptr;            // progress and notices (stderr in the CLI)
   // --activations: "synthetic[:TOKENS]" or an activations file; empty: the suite's probe, if any.
   std::string activations;
+  // --compare-model (router regression) and its own activations (empty: route the same inputs).
+  std::filesystem::path compare_model, compare_activations;
   std::size_t all_experts_block_bytes = 0;  // scratch per token block of the all-experts pass
 };
 

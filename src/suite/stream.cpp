@@ -8,12 +8,14 @@
 #include "model/moe_model.h"
 #include "model/router.h"
 #include "probe/activations.h"
+#include "suite/baseline_router.h"
 
 namespace moeprobe {
 
 Measurements stream_layers(const RunPlan& plan, const MoeModel& model, const MoeModel* reference,
                            Backend& backend, const std::function<void(const std::string&)>& log,
-                           const ProbeActivations* probe, std::size_t all_experts_block_bytes) {
+                           const ProbeActivations* probe, std::size_t all_experts_block_bytes,
+                           const BaselineRouter* baseline) {
   Measurements out(plan.measurements.size());
   const auto& moe_layers = model.config().moe_layers;
   std::optional<RouterRule> rule;
@@ -38,6 +40,10 @@ Measurements stream_layers(const RunPlan& plan, const MoeModel& model, const Moe
       acts = probe->layer(decoder_layer);
       inputs.activations = &*acts;
       inputs.probe = &probe->info();
+      if (baseline)
+        inputs.baseline_route = [baseline](int l, const TensorView& x, Backend& b) {
+          return baseline->route(l, x, b);
+        };
       inputs.router_rule = &*rule;
       inputs.all_experts_block_bytes = all_experts_block_bytes;
     }

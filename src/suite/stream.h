@@ -18,15 +18,17 @@ namespace moeprobe {
 class Backend;
 class MoeModel;
 class ProbeActivations;
+class BaselineRouter;
 
 // Per planned measurement, its LayerMeasurement by MoE layer position.
 using Measurements = std::vector<std::map<int, LayerMeasurement>>;
 
 // `probe` holds the activations of every dynamic position's layer (nullptr: no dynamic
-// measurement is planned).
+// measurement is planned). `baseline`: the --compare-model router (nullptr: none).
 Measurements stream_layers(const RunPlan& plan, const MoeModel& model, const MoeModel* reference,
                            Backend& backend, const std::function<void(const std::string&)>& log,
                            const ProbeActivations* probe = nullptr,
-                           std::size_t all_experts_block_bytes = 0);
+                           std::size_t all_experts_block_bytes = 0,
+                           const BaselineRouter* baseline = nullptr);
 
 }  // namespace moeprobe

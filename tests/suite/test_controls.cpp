@@ -3,9 +3,12 @@
 // the suite is generated into a temp dir (with its dense reference when the recipe writes one),
 // the suite is run on it through the library runner, and each expected outcome is checked
 // (PASS <-> PASS; FAIL <-> FAIL or WARN: a warn-severity hypothesis that misses its threshold
-// reports WARN). Expectations for ids no listed suite states (the dynamic A7-A12 ids) are left for
-// their future suite. Every hypothesis of a listed suite must have at least one control expecting
-// PASS and one expecting FAIL, so a new hypothesis without controls fails here.
+// reports WARN). Only the hypotheses a recipe expects are run on it. The dynamic hypotheses
+// (A7-A12) run on the synthetic Gaussian probe (`--activations synthetic`: x ~ N(0, I) scaled by
+// the layer's norm weight, the input the recipes' dynamic plants are calibrated for). Every
+// hypothesis of a listed suite must have at least one control expecting PASS and one expecting
+// FAIL, so a new hypothesis without controls fails here, and every id a recipe expects must be a
+// hypothesis of a listed suite.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -110,6 +113,10 @@ TEST_P(SuiteControls, EveryHypothesisHasPositiveAndNegativeControls) {
     EXPECT_TRUE(seen[h.id].count("PASS")) << h.id << ": no recipe expects PASS";
     EXPECT_TRUE(seen[h.id].count("FAIL")) << h.id << ": no recipe expects FAIL";
   }
+  for (const auto& [id, outcomes] : seen)
+    EXPECT_TRUE(std::any_of(std::begin(kControlledSuites), std::end(kControlledSuites),
+                            [&](const char* f) { return is_suite_id(load_controlled_suite(f), id); }))
+        << id << ": a recipe expects it, no controlled suite has such an id";
 }
 
 INSTANTIATE_TEST_SUITE_P(Suites, SuiteControls, ::testing::ValuesIn(kControlledSuites),
@@ -133,6 +140,11 @@ TEST_P(RecipeControl, GivesItsExpectedOutcomes) {
   for (const auto& [id, want] : recipe.expect)
     if (is_suite_id(suite, id)) checked[id] = want;
   ASSERT_FALSE(checked.empty());
+  // Only the hypotheses this recipe expects (the others are another control's business).
+  Suite expected = suite;
+  expected.hypotheses.clear();
+  for (const auto& h : suite.hypotheses)
+    if (checked.count(h.id)) expected.hypotheses.push_back(h);
 
   const fs::path dir = fs::temp_directory_path() / ("moeprobe_control_" + test_name(control) + "_" +
                                                     std::to_string(::getpid()));
@@ -141,11 +153,12 @@ TEST_P(RecipeControl, GivesItsExpectedOutcomes) {
   RunOptions opt;
   opt.model_dir = dir;
   opt.device = "cpu";
+  opt.activations = "synthetic:256";  // the dynamic hypotheses' probe (ignored by static ones)
   if (recipe.plant.write_reference) {
     const fs::path ref(recipe.plant.reference_dir);
     opt.reference_model = ref.is_absolute() ? ref : dir / ref;
   }
-  const RunResult result = run_suite(suite, opt);
+  const RunResult result = run_suite(expected, opt);
   for (const auto& h : result.hypotheses) {
     const auto it = checked.find(h.id);
     if (it == checked.end()) continue;

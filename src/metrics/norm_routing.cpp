@@ -1,0 +1,283 @@
+// A9/A10: expert output norms vs router scores (paper section 5.2, Fig. 4, App. G Fig. 10).
+// Per token t of the probe: n_{t,e} = ||E_e(x_t)|| (unweighted output) and p_{t,e} = the full
+// softmax over all experts (the paper's "gate score" for every model). The rank-count matrix
+// C[s, r] counts the (token, expert) pairs with score rank s and norm rank r (0-based ascending;
+// ties to the lower expert index), in every metric's detail for results.json.
+//
+// Beyond the paper, "super experts" (arXiv 2507.23279): an expert whose norm on some token
+// exceeds super_factor x the layer's median norm. A few such tokens can decide a largest-norm
+// count, so the norm-rank metrics take exclude_super_tokens: leave out the tokens where any
+// expert is super.
+#include <algorithm>
+#include <cmath>
+#include <memory>
+
+#include "metrics/dynamic_metric.h"
+#include "metrics/metric_helpers.h"
+#include "metrics/rank_statistics.h"
+#include "metrics/token_statistics.h"
+
+namespace moeprobe {
+
+namespace {
+
+struct NormParams : DynamicParams {
+  bool exclude_super_tokens = false;
+  double super_factor = 10.0;
+};
+
+NormParams parse_norm_params(const nlohmann::json& p, const std::string& where) {
+  check_param_keys(p, where, dynamic_param_keys({"exclude_super_tokens", "super_factor"}));
+  NormParams out;
+  parse_dynamic_params(p, where, out);
+  out.exclude_super_tokens = bool_param(p, "exclude_super_tokens", false, where);
+  out.super_factor = number_param(p, "super_factor", 10.0, 1.0, where);
+  return out;
+}
+
+// The routed experts' norms [T, E] (the all-experts entities also hold the shared block and F).
+std::vector<double> expert_norms(const AllExpertsStats& s) {
+  std::vector<double> n(static_cast<std::size_t>(s.tokens * s.num_experts));
+  for (int64_t t = 0; t < s.tokens; ++t)
+    for (int e = 0; e < s.num_experts; ++e)
+      n[static_cast<std::size_t>(t * s.num_experts + e)] = s.norm(t, e);
+  return n;
+}
+
+// What the norm-rank metrics share: the layer's norms and scores, the tokens used, the super
+// experts, and the rank-count matrix over those tokens.
+struct NormData {
+  int experts = 0, top_k = 0;
+  std::shared_ptr<const std::vector<double>> norms, scores;
+  std::shared_ptr<const std::vector<int>> chosen;
+  std::vector<int64_t> tokens;
+  nlohmann::json detail;
+};
+
+NormData norm_data(const LayerStatistics& ls, const NormParams& p, const std::string& metric) {
+  const AllExpertsStats& out = expert_outputs(ls);
+  const RoutingData& r = routing(ls);
+  NormData d;
+  d.experts = out.num_experts;
+  d.top_k = r.top_k;
+  d.norms = std::make_shared<const std::vector<double>>(expert_norms(out));
+  d.scores = std::make_shared<const std::vector<double>>(r.probabilities.data);
+  d.chosen = std::make_shared<const std::vector<int>>(r.selected);
+  std::vector<int64_t> tokens = metric_tokens(ls, p, metric);
+  const SuperExperts super = find_super_experts(*d.norms, d.experts, tokens, p.super_factor);
+  d.detail["super_experts"] = super.experts;
+  d.detail["super_expert_ratio"] = super.max_ratio;
+  d.detail["super_tokens"] = static_cast<int64_t>(super.tokens.size());
+  d.detail["median_norm"] = super.median_norm;
+  if (p.exclude_super_tokens) tokens = tokens_without(tokens, super.tokens);
+  d.detail["excluded_super_tokens"] = p.exclude_super_tokens;
+  const Matrix c = rank_count_matrix(*d.scores, *d.norms, d.experts, tokens);
+  d.detail["rank_count"] = matrix_json(c, d.experts);
+  d.detail["rank_count_axes"] = "rows: score rank, columns: norm rank (0 = smallest)";
+  d.tokens = std::move(tokens);
+  return d;
+}
+
+std::vector<Need> dynamic_needs() {
+  return {{Intermediate::Routing}, {Intermediate::ExpertOutputs}};
+}
+
+// A norm-rank metric: statistic over the tokens, from the layer's NormData.
+class NormRankMetric : public TypedMetric<NormParams> {
+ public:
+  using Statistic = std::function<double(const NormData&, const std::vector<int64_t>&)>;
+  NormRankMetric(std::string name, std::string description, Statistic statistic)
+      : TypedMetric(std::move(name), "A10", std::move(description)),
+        statistic_(std::move(statistic)) {}
+  NormParams parse(const nlohmann::json& p, const std::string& where) const override {
+    return parse_norm_params(p, where);
+  }
+  std::vector<Need> needs_of(const NormParams&) const override { return dynamic_needs(); }
+  LayerMeasurement measure_with(const LayerStatistics& ls, const NormParams& p) const override {
+    auto d = std::make_shared<NormData>(norm_data(ls, p, name()));
+    std::vector<int64_t> tokens = d->tokens;
+    nlohmann::json detail = d->detail;
+    if (tokens.empty()) {  // every token dominated by a super expert
+      LayerMeasurement out;
+      out.layer = ls.layer;
+      out.value = nan_value();
+      detail["probe"] = probe_detail(ls, p, 0);
+      out.detail = detail;
+      return out;
+    }
+    Statistic s = statistic_;
+    return token_measurement(
+        ls, p, std::move(tokens), [d, s](const std::vector<int64_t>& t) { return s(*d, t); },
+        std::move(detail));
+  }
+
+ private:
+  Statistic statistic_;
+};
+
+double mean_per_token(const std::vector<int64_t>& tokens, const std::function<double(int64_t)>& f) {
+  double s = 0.0;
+  int64_t n = 0;
+  for (int64_t t : tokens) {
+    const double v = f(t);
+    if (std::isnan(v)) continue;
+    s += v;
+    ++n;
+  }
+  return n ? s / static_cast<double>(n) : nan_value();
+}
+
+const double* at(const std::vector<double>& m, int64_t t, int e) {
+  return m.data() + t * e;
+}
+
+class GateConfidence : public TypedMetric<DynamicParams> {
+ public:
+  GateConfidence()
+      : TypedMetric("gate_confidence", "A9",
+                    "Median over the probe's tokens of p1/p2, the ratio of the largest to the "
+                    "second-largest full-softmax router probability (spec H9c). params: "
+                    "exclude_bos, units.") {}
+  DynamicParams parse(const nlohmann::json& p, const std::string& where) const override {
+    check_param_keys(p, where, dynamic_param_keys());
+    DynamicParams out;
+    parse_dynamic_params(p, where, out);
+    return out;
+  }
+  std::vector<Need> needs_of(const DynamicParams&) const override {
+    return {{Intermediate::Routing}};
+  }
+  LayerMeasurement measure_with(const LayerStatistics& ls, const DynamicParams& p) const override {
+    const RoutingData& r = routing(ls);
+    auto ratio = std::make_shared<std::vector<double>>(static_cast<std::size_t>(r.tokens));
+    for (int64_t t = 0; t < r.tokens; ++t)
+      (*ratio)[static_cast<std::size_t>(t)] =
+          gate_confidence(at(r.probabilities.data, t, r.experts), r.experts);
+    return token_measurement(
+        ls, p, metric_tokens(ls, p, name()),
+        [ratio](const std::vector<int64_t>& t) {
+          std::vector<double> v;
+          for (int64_t i : t) v.push_back((*ratio)[static_cast<std::size_t>(i)]);
+          return median(v);
+        },
+        nlohmann::json::object());
+  }
+};
+
+class OutputNormMean : public TypedMetric<DynamicParams> {
+ public:
+  OutputNormMean()
+      : TypedMetric("output_norm_mean", "A9",
+                    "Mean over the probe's tokens and the routed experts of the output norm "
+                    "||E_e(x_t)|| (its depth trend, spearman_vs_depth, is spec H9b). params: "
+                    "exclude_bos, units.") {}
+  DynamicParams parse(const nlohmann::json& p, const std::string& where) const override {
+    check_param_keys(p, where, dynamic_param_keys());
+    DynamicParams out;
+    parse_dynamic_params(p, where, out);
+    return out;
+  }
+  std::vector<Need> needs_of(const DynamicParams&) const override {
+    return {{Intermediate::ExpertOutputs}};
+  }
+  LayerMeasurement measure_with(const LayerStatistics& ls, const DynamicParams& p) const override {
+    const AllExpertsStats& s = expert_outputs(ls);
+    std::vector<double> per_token(static_cast<std::size_t>(s.tokens), 0.0);
+    for (int64_t t = 0; t < s.tokens; ++t) {
+      for (int e = 0; e < s.num_experts; ++e)
+        per_token[static_cast<std::size_t>(t)] += s.norm(t, e);
+      per_token[static_cast<std::size_t>(t)] /= std::max(1, s.num_experts);
+    }
+    return token_mean_measurement(ls, p, metric_tokens(ls, p, name()), std::move(per_token),
+                                  nlohmann::json::object());
+  }
+};
+
+class SuperExpertCount : public TypedMetric<NormParams> {
+ public:
+  SuperExpertCount()
+      : TypedMetric("super_experts", "A10",
+                    "Number of super experts of the layer: experts whose output norm on some "
+                    "probe token exceeds super_factor x the median of the layer's norms "
+                    "(arXiv 2507.23279); detail lists them, their max norm / median and how many "
+                    "tokens they dominate. params: super_factor (default 10), exclude_bos.") {}
+  NormParams parse(const nlohmann::json& p, const std::string& where) const override {
+    check_param_keys(p, where, dynamic_param_keys({"super_factor"}));
+    return parse_norm_params(p, where);
+  }
+  std::vector<Need> needs_of(const NormParams&) const override {
+    return {{Intermediate::ExpertOutputs}};
+  }
+  LayerMeasurement measure_with(const LayerStatistics& ls, const NormParams& p) const override {
+    const AllExpertsStats& s = expert_outputs(ls);
+    const std::vector<int64_t> tokens = metric_tokens(ls, p, name());
+    const SuperExperts super =
+        find_super_experts(expert_norms(s), s.num_experts, tokens, p.super_factor);
+    LayerMeasurement out;
+    out.layer = ls.layer;
+    out.value = static_cast<double>(super.experts.size());
+    out.detail["super_experts"] = super.experts;
+    out.detail["super_expert_ratio"] = super.max_ratio;
+    out.detail["super_tokens"] = static_cast<int64_t>(super.tokens.size());
+    out.detail["median_norm"] = super.median_norm;
+    out.detail["probe"] = probe_detail(ls, p, static_cast<int64_t>(tokens.size()));
+    return out;
+  }
+};
+
+const char* kNormParamsDoc =
+    " params: exclude_bos, units (tokens | sequences), exclude_super_tokens (leave out tokens "
+    "where an expert's norm exceeds super_factor x the layer median; default false), "
+    "super_factor (default 10). detail: the rank-count matrix C[score rank, norm rank].";
+
+}  // namespace
+
+void add_norm_routing_metrics(std::vector<std::unique_ptr<Metric>>& out) {
+  out.push_back(std::make_unique<NormRankMetric>(
+      "top1_norm_agreement",
+      std::string("Fraction of tokens whose top-1 router probability expert is the expert with "
+                  "the largest output norm (spec A10 A_top1; Mixtral about 0.69, chance 1/E).") +
+          kNormParamsDoc,
+      [](const NormData& d, const std::vector<int64_t>& t) {
+        return mean_per_token(t, [&](int64_t i) {
+          return top1_norm_agreement(at(*d.scores, i, d.experts), at(*d.norms, i, d.experts),
+                                     d.experts);
+        });
+      }));
+  out.push_back(std::make_unique<NormRankMetric>(
+      "topk_norm_coverage",
+      std::string("Fraction of tokens whose largest-norm expert is among the k experts the "
+                  "router chose (spec A10 Cov_k; Mixtral about 0.84 for k = 2).") +
+          kNormParamsDoc,
+      [](const NormData& d, const std::vector<int64_t>& t) {
+        return mean_per_token(t, [&](int64_t i) {
+          return topk_norm_coverage(d.chosen->data() + i * d.top_k, d.top_k,
+                                    at(*d.norms, i, d.experts), d.experts);
+        });
+      }));
+  out.push_back(std::make_unique<NormRankMetric>(
+      "norm_score_spearman",
+      std::string("Mean over tokens of the Spearman correlation between the experts' router "
+                  "probabilities and output norms (spec A10 rho_tok).") +
+          kNormParamsDoc,
+      [](const NormData& d, const std::vector<int64_t>& t) {
+        return mean_per_token(t, [&](int64_t i) {
+          return norm_score_spearman(at(*d.scores, i, d.experts), at(*d.norms, i, d.experts),
+                                     d.experts);
+        });
+      }));
+  out.push_back(std::make_unique<NormRankMetric>(
+      "rank_diagonal_dominance",
+      std::string("Fraction of norm ranks r whose most frequent score rank is r itself (strict "
+                  "column maximum of the rank-count matrix on the diagonal; spec A10 DiagDom, "
+                  "Mixtral 8/8).") +
+          kNormParamsDoc,
+      [](const NormData& d, const std::vector<int64_t>& t) {
+        return rank_diagonal_dominance(rank_count_matrix(*d.scores, *d.norms, d.experts, t));
+      }));
+  out.push_back(std::make_unique<GateConfidence>());
+  out.push_back(std::make_unique<OutputNormMean>());
+  out.push_back(std::make_unique<SuperExpertCount>());
+}
+
+}  // namespace moeprobe
