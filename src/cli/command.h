@@ -34,6 +34,5 @@ CommandRun setup_compare(CLI::App* sub);
 CommandRun setup_report(CLI::App* sub);
 CommandRun setup_list(CLI::App* sub);
 CommandRun setup_perf_gate(CLI::App* sub);
-CommandRun setup_capture(CLI::App* sub);
 
 }  // namespace moeprobe::cli

@@ -9,8 +9,6 @@ const std::vector<Command>& command_registry() {
        "Show how moeprobe reads a checkpoint: family, layout, MoE layers, experts, routing",
        setup_inspect},
       {"run", "Judge a suite's hypotheses on a checkpoint and write reports", setup_run},
-      {"capture", "Run a probe through the forward pass and write every MoE layer's input",
-       setup_capture},
       {"forward",
        "Run the LibTorch forward pass on token ids and print the logits of every position",
        setup_forward},

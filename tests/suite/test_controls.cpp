@@ -114,8 +114,9 @@ TEST_P(SuiteControls, EveryHypothesisHasPositiveAndNegativeControls) {
     EXPECT_TRUE(seen[h.id].count("FAIL")) << h.id << ": no recipe expects FAIL";
   }
   for (const auto& [id, outcomes] : seen)
-    EXPECT_TRUE(std::any_of(std::begin(kControlledSuites), std::end(kControlledSuites),
-                            [&](const char* f) { return is_suite_id(load_controlled_suite(f), id); }))
+    EXPECT_TRUE(
+        std::any_of(std::begin(kControlledSuites), std::end(kControlledSuites),
+                    [&](const char* f) { return is_suite_id(load_controlled_suite(f), id); }))
         << id << ": a recipe expects it, no controlled suite has such an id";
 }
 
