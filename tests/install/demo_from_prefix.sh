@@ -32,7 +32,7 @@ fi
 
 moeprobe=$prefix/bin/moeprobe
 "$moeprobe" synth "$prefix/share/moeprobe/recipes/demo.yaml" --out model >/dev/null
-"$moeprobe" run "$prefix/share/moeprobe/suites/closer_look.yaml" --model model \
+"$moeprobe" run "$prefix/share/moeprobe/suites/closer_look.yaml" --model model --activations synthetic \
   --reference-model model/reference --out report >/dev/null
 for f in results.json junit.xml summary.md report.html; do
   [ -s "report/$f" ] || fail "the installed demo wrote no report/$f"
