@@ -8,6 +8,9 @@
 #if defined(__x86_64__) && defined(__GNUC__)
 #define MOEPROBE_QUANT_AVX2 1
 #include <immintrin.h>
+#if defined(__clang__)
+#include <cpuid.h>
+#endif
 #endif
 
 #include "io/quant_codes.h"
@@ -146,7 +149,14 @@ MOEPROBE_AVX2_F16C void mxfp4_group_avx2(const unsigned char* p, float scale, fl
 }
 
 bool have_avx2_f16c() {
+#if defined(__clang__)
+  // clang's __builtin_cpu_supports does not know "f16c": read CPUID leaf 1, ECX bit 29.
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  static const bool ok =
+      __builtin_cpu_supports("avx2") && __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C) != 0;
+#else
   static const bool ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c");
+#endif
   return ok;
 }
 #endif
