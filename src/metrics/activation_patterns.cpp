@@ -59,10 +59,7 @@ class VerticalLines : public TypedMetric<DynamicParams> {
                     "neuron index): the \"vertical lines\" of upcycled experts (spec H11b). "
                     "params: exclude_bos, units.") {}
   DynamicParams parse(const nlohmann::json& p, const std::string& where) const override {
-    check_param_keys(p, where, dynamic_param_keys());
-    DynamicParams out;
-    parse_dynamic_params(p, where, out);
-    return out;
+    return plain_dynamic_params(p, where);
   }
   std::vector<Need> needs_of(const DynamicParams&) const override {
     return {{Intermediate::ActCorrelation}};

@@ -48,6 +48,13 @@ std::string choice_param(const nlohmann::json& p, const std::string& key,
   return v;
 }
 
+DynamicParams plain_dynamic_params(const nlohmann::json& p, const std::string& where) {
+  check_param_keys(p, where, dynamic_param_keys());
+  DynamicParams out;
+  parse_dynamic_params(p, where, out);
+  return out;
+}
+
 void parse_dynamic_params(const nlohmann::json& p, const std::string& where, DynamicParams& out) {
   out.exclude_bos = bool_param(p, "exclude_bos", false, where);
   out.units = choice_param(p, "units", "tokens", {"tokens", "sequences"}, where) == "tokens"

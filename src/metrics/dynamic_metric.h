@@ -28,6 +28,8 @@ struct DynamicParams : ParsedParams {
 std::set<std::string> dynamic_param_keys(std::set<std::string> own = {});
 // Reads exclude_bos and units (InputError naming params.<key>).
 void parse_dynamic_params(const nlohmann::json& p, const std::string& where, DynamicParams& out);
+// The params of a metric that takes only the common dynamic keys.
+DynamicParams plain_dynamic_params(const nlohmann::json& p, const std::string& where);
 bool bool_param(const nlohmann::json& p, const std::string& key, bool fallback,
                 const std::string& where);
 double number_param(const nlohmann::json& p, const std::string& key, double fallback,

@@ -139,10 +139,7 @@ class GateConfidence : public TypedMetric<DynamicParams> {
                     "second-largest full-softmax router probability (spec H9c). params: "
                     "exclude_bos, units.") {}
   DynamicParams parse(const nlohmann::json& p, const std::string& where) const override {
-    check_param_keys(p, where, dynamic_param_keys());
-    DynamicParams out;
-    parse_dynamic_params(p, where, out);
-    return out;
+    return plain_dynamic_params(p, where);
   }
   std::vector<Need> needs_of(const DynamicParams&) const override {
     return {{Intermediate::Routing}};
@@ -172,10 +169,7 @@ class OutputNormMean : public TypedMetric<DynamicParams> {
                     "||E_e(x_t)|| (its depth trend, spearman_vs_depth, is spec H9b). params: "
                     "exclude_bos, units.") {}
   DynamicParams parse(const nlohmann::json& p, const std::string& where) const override {
-    check_param_keys(p, where, dynamic_param_keys());
-    DynamicParams out;
-    parse_dynamic_params(p, where, out);
-    return out;
+    return plain_dynamic_params(p, where);
   }
   std::vector<Need> needs_of(const DynamicParams&) const override {
     return {{Intermediate::ExpertOutputs}};
