@@ -16,6 +16,7 @@ packages=(
   libopenblas0-pthread # optimised BLAS behind LibTorch (the reference BLAS is several times slower)
   libpcre2-dev         # tokenizer.json Split regexes (\p{L}, lookahead), JIT-compiled
   libicu-dev           # tokenizer.json NFC/NFKC normalizers
+  zlib1g-dev           # report.html: inline PNG heat maps for hundreds of experts
   libsentencepiece-dev # tokenizer.model
   python3-sentencepiece # scripts/make-tokenizer-refs.py only (reference ids for tokenizer.model)
   libblas-dev          # cblas.h and libblas.so for bench/'s GEMM ceiling (runs on OpenBLAS above)
