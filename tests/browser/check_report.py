@@ -241,6 +241,9 @@ def check_page(browser, profile, report, results, screenshot_out):
         fail("the page logged to the console:\n" + "\n".join(console[:10]))
     dom = Dom()
     dom.feed(dom_text)
+    style = "".join(re.findall(r"<style>(.*?)</style>", dom_text, re.S))
+    if re.search(r"(^|[{},])\s*svg\s+[.#a-z]", style):
+        fail("a descendant selector under svg: it does not reach shapes drawn again through <use>")
 
     # Figures: exactly those the results call for, each non-empty.
     want = {}
