@@ -7,13 +7,14 @@
 #include <yaml-cpp/yaml.h>
 
 #include "cli/command.h"
+#include "util/build_info.h"
 #include "util/error.h"
 #include "util/registry.h"
 
 int main(int argc, char** argv) {
   using namespace moeprobe;
   CLI::App app{"moeprobe: checks findings about Mixture-of-Experts models, in CI"};
-  app.set_version_flag("--version", std::string(MOEPROBE_VERSION) + " (" MOEPROBE_GIT_REVISION ")");
+  app.set_version_flag("--version", std::string(build_version()) + " (" + build_revision() + ")");
   app.require_subcommand(1);
 
   std::map<CLI::App*, cli::CommandRun> runs;

@@ -7,6 +7,7 @@
 #include "suite/judge.h"
 #include "suite/plan.h"
 #include "suite/stream.h"
+#include "util/build_info.h"
 
 namespace moeprobe {
 
@@ -60,8 +61,7 @@ RunResult run_suite(const Suite& suite, const RunOptions& opt) {
   for (const auto& [dtype, bytes] : model->checkpoint().dtype_bytes())
     result.model.dtypes.push_back(dtype);
   result.model.reference_model = opt.reference_model.string();
-  result.environment = {MOEPROBE_VERSION, MOEPROBE_GIT_REVISION, backend->name(),
-                        backend->device()};
+  result.environment = {build_version(), build_revision(), backend->name(), backend->device()};
 
   if (probe) result.probe = probe->info().to_json();
   const Measurements measurements =

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/cli/cli_test_util.h"
+#include "util/build_info.h"
 
 namespace moeprobe {
 namespace {
@@ -78,8 +79,8 @@ TEST(CliRegistry, UnknownSubcommandIsExit2NamingTheKnownOnes) {
 TEST(CliRegistry, VersionPrintsVersionAndGitRevision) {
   const auto r = run_cli("--version");
   EXPECT_EQ(r.code, 0) << r.err;
-  EXPECT_NE(r.out.find(MOEPROBE_VERSION), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find(std::string("(") + MOEPROBE_GIT_REVISION + ")"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(build_version()), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(std::string("(") + build_revision() + ")"), std::string::npos) << r.out;
 }
 
 TEST(CliRegistry, HelpListsEverySubcommand) {
