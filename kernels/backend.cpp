@@ -79,7 +79,10 @@ std::unique_ptr<Backend> make_backend(const std::string& device, std::string* no
   if (device == "auto") {
     // The fastest usable backend: CUDA when a device is present, else the CPU.
     if (auto cuda = find_entry(backend_registry(), "cuda")->make(&why_not)) return cuda;
-    if (notice) *notice = "moeprobe: no CUDA device (" + why_not + "); using the CPU backend";
+    // One clause: the reason often starts with "no CUDA device" itself.
+    for (const char* said : {"no CUDA device: ", "no CUDA device "})
+      if (why_not.rfind(said, 0) == 0) why_not.erase(0, std::string(said).size());
+    if (notice) *notice = "moeprobe: no CUDA device (" + why_not + "), using the CPU backend";
     return find_entry(backend_registry(), "cpu")->make(nullptr);
   }
   const BackendEntry* entry = find_entry(backend_registry(), device);

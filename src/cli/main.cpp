@@ -9,6 +9,7 @@
 #include "cli/command.h"
 #include "util/build_info.h"
 #include "util/error.h"
+#include "util/progress.h"
 #include "util/registry.h"
 
 int main(int argc, char** argv) {
@@ -16,6 +17,9 @@ int main(int argc, char** argv) {
   CLI::App app{"moeprobe: checks findings about Mixture-of-Experts models, in CI"};
   app.set_version_flag("--version", std::string(build_version()) + " (" + build_revision() + ")");
   app.require_subcommand(1);
+  bool quiet = false;
+  app.add_flag("-q,--quiet", quiet, "No progress on stderr (errors and notices still print)");
+  app.fallthrough();  // also after the subcommand: `moeprobe run ... --quiet`
 
   std::map<CLI::App*, cli::CommandRun> runs;
   for (const cli::Command& command : cli::command_registry()) {
@@ -38,6 +42,7 @@ int main(int argc, char** argv) {
     return code == 0 ? kExitOk : kExitBadInput;
   }
 
+  set_progress_mode(progress_mode_for_stderr(quiet));
   try {
     for (auto* sub : app.get_subcommands()) {
       auto it = runs.find(sub);

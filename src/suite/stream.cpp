@@ -1,6 +1,5 @@
 #include "suite/stream.h"
 
-#include <chrono>
 #include <optional>
 
 #include "kernels/backend.h"
@@ -9,8 +8,21 @@
 #include "model/router.h"
 #include "probe/activations.h"
 #include "suite/baseline_router.h"
+#include "util/progress.h"
 
 namespace moeprobe {
+
+namespace {
+
+// The weight bytes a layer's pass reads: router and every routed and shared expert.
+std::uint64_t layer_bytes(const MoeLayer& layer) {
+  std::uint64_t n = layer.router.nbytes();
+  for (const auto* group : {&layer.experts, &layer.shared})
+    for (const ExpertWeights& e : *group) n += e.act.nbytes() + e.up.nbytes() + e.down.nbytes();
+  return n;
+}
+
+}  // namespace
 
 Measurements stream_layers(const RunPlan& plan, const MoeModel& model, const MoeModel* reference,
                            Backend& backend, const std::function<void(const std::string&)>& log,
@@ -22,9 +34,8 @@ Measurements stream_layers(const RunPlan& plan, const MoeModel& model, const Moe
   if (probe)
     rule = make_router_rule(model.config().routing, model.config().num_experts,
                             model.checkpoint().config(), model.checkpoint().config_path().string());
-  int done = 0;
+  ProgressReporter progress(log, "layers", plan.positions.size());
   for (int position : plan.positions) {
-    const auto t0 = std::chrono::steady_clock::now();
     const int decoder_layer = moe_layers[static_cast<std::size_t>(position)];
     const MoeLayer layer = model.layer(decoder_layer);
     std::optional<ExpertWeights> ffn;
@@ -56,13 +67,8 @@ Measurements stream_layers(const RunPlan& plan, const MoeModel& model, const Moe
       m.layer = decoder_layer;
       out[k][position] = std::move(m);
     }
-    ++done;
-    const double secs =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    log("layer " + std::to_string(decoder_layer) + " (" + std::to_string(done) + "/" +
-        std::to_string(plan.positions.size()) +
-        "): " + std::to_string(plan.measurements_at(position)) + " metrics in " +
-        std::to_string(secs).substr(0, 5) + " s");
+    progress.step("layer " + std::to_string(decoder_layer), layer_bytes(layer),
+                  std::to_string(plan.measurements_at(position)) + " metrics");
   }
   return out;
 }
