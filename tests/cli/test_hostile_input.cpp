@@ -176,6 +176,17 @@ TEST_F(HostileInput, NumbersNoTypeHoldsAndInvalidUtf8AreBadInput) {
   text.insert(1, "\"big\": 1e999, ");
   write_text(res, text);
   expect_bad(timed("compare " + q(res) + " " + q(res)), {"results.json", "number overflow"});
+  // Found by fuzz_results_json: a layer number beyond 64 bits is a float, and converting it to an
+  // int was undefined behaviour (UBSan); an integer beyond int was cut to its low bits.
+  for (const char* layer : {"184467440737095516160", "4294967297"}) {
+    nlohmann::json j = nlohmann::json::parse(render_results_json(testing::sample_run()));
+    write_text(res, j.dump());
+    text = read_bytes(res);
+    const std::string key = "\"moe_layers\":[";
+    text.insert(text.find(key) + key.size(), std::string(layer) + ",");
+    write_text(res, text);
+    expect_bad(timed("compare " + q(res) + " " + q(res)), {"results.json", "model.moe_layers[0]"});
+  }
 
   std::string suite = read_bytes(kSource + "/suites/smoke.yaml");
   suite.replace(suite.find("name: smoke"), 11, "name: sm\xC3\x28ke");
