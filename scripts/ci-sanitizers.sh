@@ -20,10 +20,10 @@ cmake --build "$build" -j2 --target moeprobe moeprobe_tests fuzzers
 echo "sanitizer stage: built in $((SECONDS - started)) s"
 
 tested=$SECONDS
-# The install tests and the report-examples check run on the release build in .ci/run already.
+# The install, browser and report-examples tests run on the release build in .ci/run already.
 ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:detect_stack_use_after_return=1}" \
   UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}" \
-  ctest --test-dir "$build" -j2 --output-on-failure -LE install -E '^reports\.examples_consistent$'
+  ctest --test-dir "$build" -j2 --output-on-failure -LE 'install|browser' -E '^reports\.examples_consistent$'
 echo "sanitizer stage: tests in $((SECONDS - tested)) s"
 
 fuzzed=$SECONDS
