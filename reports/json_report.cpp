@@ -53,10 +53,20 @@ double number(const nlohmann::json& j, const std::string& key) {
   return v.get<double>();
 }
 
+// An int, range-checked: get<int>() on a float is undefined beyond int's range and silently
+// truncates a wider integer (a results.json from elsewhere may hold either).
+int int_value(const nlohmann::json& v, const std::string& key) {
+  const bool fits =
+      v.is_number_unsigned()
+          ? v.get<uint64_t>() <= static_cast<uint64_t>(std::numeric_limits<int>::max())
+          : v.is_number_integer() && v.get<int64_t>() >= std::numeric_limits<int>::min() &&
+                v.get<int64_t>() <= std::numeric_limits<int>::max();
+  if (!fits) bad(key, "expected an integer of at most 2^31 - 1 in magnitude");
+  return static_cast<int>(v.get<int64_t>());
+}
+
 int integer(const nlohmann::json& j, const std::string& key) {
-  const auto& v = at(j, key);
-  if (!v.is_number_integer()) bad(key, "expected an integer");
-  return v.get<int>();
+  return int_value(at(j, key), key);
 }
 
 // An enum through NLOHMANN_JSON_SERIALIZE_ENUM, strictly: the macro maps an unknown string to the
@@ -236,11 +246,15 @@ void from_json(const nlohmann::json& j, ModelInfo& m) {
   m.num_experts = integer(j, "num_experts");
   m.top_k = integer(j, "top_k");
   m.reference_model = str_or(j, "reference_model");
+  const auto& layers = at(j, "moe_layers");
+  if (!layers.is_array()) bad("moe_layers", "expected a list of integers");
+  m.moe_layers.clear();
+  for (std::size_t i = 0; i < layers.size(); ++i)
+    m.moe_layers.push_back(int_value(layers[i], "moe_layers[" + std::to_string(i) + "]"));
   try {
-    m.moe_layers = at(j, "moe_layers").get<std::vector<int>>();
     if (j.contains("dtypes")) m.dtypes = j.at("dtypes").get<std::vector<std::string>>();
   } catch (const nlohmann::json::exception&) {
-    bad("moe_layers", "expected a list of integers (and model.dtypes a list of strings)");
+    bad("dtypes", "expected a list of strings");
   }
 }
 
@@ -271,7 +285,7 @@ void from_json(const nlohmann::json& j, HypothesisResult& h) {
   h.interval_method = str_or(j, "interval_method");
   h.interval_over = str_or(j, "interval_over");
   if (j.contains("resamples") && j["resamples"].is_number_integer())
-    h.resamples = j["resamples"].get<int>();
+    h.resamples = int_value(j["resamples"], "resamples");
   h.threshold = parsed(j, "threshold", Threshold::from_json);
   (void)str(j, "severity");
   h.severity = enumerated<Severity>(j, "severity", "expected fail or warn");

@@ -6,19 +6,26 @@
 # (build-debug/fuzz-work/corpus/NAME) with its dictionary (fuzz/dict/NAME.dict). A crash, a leak,
 # an "internal error" (exit 3 in the CLI), a timeout (> 10 s on one input) or more than 4 GB fails
 # the script; the reproducer is printed: run the harness binary on it (docs/RELIABILITY.md).
-# MOEPROBE_FUZZ_NICE=15 runs the fuzzers under `nice -n 15`.
+# MOEPROBE_FUZZ_NICE=15 runs the fuzzers under `nice -n 15`. MOEPROBE_FUZZ_BIN=DIR runs the
+# fuzz_* executables copied into DIR without building (a long run that goes on while the tree is
+# rebuilt); MOEPROBE_FUZZ_WORK=DIR keeps corpora, logs and reproducers there instead;
+# MOEPROBE_FUZZ_TIMEOUT=S changes the 10 s per input (a run under `nice -n 19` on a busy machine).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 seconds="${1:-60}"
 only="${2:-}"
 build=build-debug
-if [ ! -f "$build/CMakeCache.txt" ]; then
-  cmake --preset debug >/dev/null
+bin="${MOEPROBE_FUZZ_BIN:-}"
+if [ -z "$bin" ]; then
+  if [ ! -f "$build/CMakeCache.txt" ]; then
+    cmake --preset debug >/dev/null
+  fi
+  cmake --build "$build" -j2 --target fuzzers >/dev/null
+  bin="$build/fuzz"
 fi
-cmake --build "$build" -j2 --target fuzzers >/dev/null
 
-work="$build/fuzz-work"
+work="${MOEPROBE_FUZZ_WORK:-$build/fuzz-work}"
 mkdir -p "$work"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
@@ -27,7 +34,7 @@ nice_cmd=()
 
 status=0
 printf '%-20s %12s %8s %8s %8s  %s\n' harness executions exec/s cov ft result
-for exe in "$build"/fuzz/fuzz_*; do
+for exe in "$bin"/fuzz_*; do
   name=$(basename "$exe")
   name=${name#fuzz_}
   [ -n "$only" ] && [ "$only" != "$name" ] && continue
@@ -39,7 +46,7 @@ for exe in "$build"/fuzz/fuzz_*; do
   case "$name" in suite | recipe) ;; *) cat fuzz/dict/json_syntax.dict >> "$dict" ;; esac
   log="$work/$name.log"
   result=ok
-  if ! "${nice_cmd[@]}" "$exe" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=4096 \
+  if ! "${nice_cmd[@]}" "$exe" -max_total_time="$seconds" -timeout="${MOEPROBE_FUZZ_TIMEOUT:-10}" -rss_limit_mb=4096 \
       -malloc_limit_mb=4096 -max_len=65536 -dict="$dict" -artifact_prefix="$artifacts/" \
       -print_final_stats=1 "$corpus" "fuzz/corpus/$name" >"$log" 2>&1; then
     result=FAILED

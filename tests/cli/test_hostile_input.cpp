@@ -176,6 +176,17 @@ TEST_F(HostileInput, NumbersNoTypeHoldsAndInvalidUtf8AreBadInput) {
   text.insert(1, "\"big\": 1e999, ");
   write_text(res, text);
   expect_bad(timed("compare " + q(res) + " " + q(res)), {"results.json", "number overflow"});
+  // Found by fuzz_results_json: a layer number beyond 64 bits is a float, and converting it to an
+  // int was undefined behaviour (UBSan); an integer beyond int was cut to its low bits.
+  for (const char* layer : {"184467440737095516160", "4294967297"}) {
+    nlohmann::json j = nlohmann::json::parse(render_results_json(testing::sample_run()));
+    write_text(res, j.dump());
+    text = read_bytes(res);
+    const std::string key = "\"moe_layers\":[";
+    text.insert(text.find(key) + key.size(), std::string(layer) + ",");
+    write_text(res, text);
+    expect_bad(timed("compare " + q(res) + " " + q(res)), {"results.json", "model.moe_layers[0]"});
+  }
 
   std::string suite = read_bytes(kSource + "/suites/smoke.yaml");
   suite.replace(suite.find("name: smoke"), 11, "name: sm\xC3\x28ke");
@@ -288,7 +299,9 @@ TEST_F(HostileInput, SliceStepsNearTheLimitSelectOnlyTheStart) {
   const auto neg = timed("run " + smoke() + " --model " + q(m) + " --device cpu --out " + q(out) +
                          " --layers ::-9223372036854775807");
   ASSERT_LE(neg.code, 1) << neg.err;
-  for (const auto& h : testutil::read_json(out / "results.json")["hypotheses"])
+  // Held in a local: a range-for over a member of a temporary reads freed memory (ASan).
+  const auto neg_res = testutil::read_json(out / "results.json");
+  for (const auto& h : neg_res["hypotheses"])
     for (const auto& l : h["per_layer"]) EXPECT_EQ(l["layer"], 1) << h["id"];
   expect_bad(timed("run " + smoke() + " --model " + q(m) + " --layers 0:99999999999999999999"),
              {"--layers"});

@@ -91,7 +91,9 @@ TEST(Safetensors, RoundTripEveryDtype) {
     EXPECT_EQ(v.dtype, specs[i].dtype);
     EXPECT_EQ(v.shape, specs[i].shape);
     ASSERT_EQ(v.nbytes(), payloads[i].size());
-    EXPECT_EQ(0, std::memcmp(v.data, payloads[i].data(), payloads[i].size())) << specs[i].name;
+    // memcmp on the empty tensor's null pointers is undefined even for 0 bytes (UBSan).
+    if (!payloads[i].empty())
+      EXPECT_EQ(0, std::memcmp(v.data, payloads[i].data(), payloads[i].size())) << specs[i].name;
   }
   EXPECT_TRUE(f.is_mapped());
   EXPECT_EQ((8 + f.header_size()) % 8, 0u) << "data section is 8-byte aligned";

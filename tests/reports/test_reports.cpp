@@ -258,6 +258,12 @@ TEST(Reports, ReadingResultsNamesTheBadFieldByPath) {
   j["environment"]["version"] = 3;
   expect_field(j, "environment.version");
   j = good;
+  j["model"]["moe_layers"][0] = 1.8e20;  // an int from a float beyond its range is undefined
+  expect_field(j, "model.moe_layers[0]");
+  j = good;
+  j["model"]["num_layers"] = 4294967298LL;  // was cut to 2
+  expect_field(j, "model.num_layers");
+  j = good;
   j["schema_version"] = 2;
   expect_field(j, "schema_version");
   expect_field(nlohmann::json::array(), "");
