@@ -96,8 +96,70 @@ void read_rope_scaling(const ForwardKeys& r, ForwardConfig& fc, double& mscale_a
         yarn_mscale(rope.factor, mscale) / yarn_mscale(rope.factor, mscale_all_dim);
   else
     rope.attention_factor = yarn_mscale(rope.factor, 1.0);
-  if (s.present("truncate") && !s.boolean("truncate", true))
-    throw InputError(r.path(), key + ".truncate", "YaRN without truncation is not implemented");
+  rope.truncate = s.boolean("truncate", true);
+}
+
+// GLM-4.5 rotates the first partial_rotary_factor of each head (HF's default 0.5 for glm4_moe);
+// the other families' modeling files rotate whole heads, so the key is refused for them.
+int64_t rotary_dims(const ForwardKeys& r, const std::string& family, int64_t head_dim) {
+  const bool partial = family == "glm4_moe";
+  double factor = partial ? 0.5 : 1.0;
+  std::string key = "partial_rotary_factor";
+  factor = r.number(key, factor);
+  for (const char* k : {"rope_parameters", "rope_scaling"})
+    if (r.present(k) && r.raw(k).is_object() && r.raw(k).contains(key)) {
+      factor = ForwardKeys(r.raw(k), r.path()).number(key, factor);
+      key = std::string(k) + "." + key;
+    }
+  if (!partial && factor != 1.0)
+    throw InputError(r.path(), key,
+                     "partial rotary is implemented for glm4_moe only (family " + family + ")");
+  const auto dims = static_cast<int64_t>(static_cast<double>(head_dim) * factor);
+  if (!(factor > 0 && factor <= 1) || dims < 2 || dims % 2 != 0)
+    throw InputError(r.path(), key,
+                     "expected a factor in (0, 1] giving an even number of rotated dimensions of "
+                     "head_dim " +
+                         std::to_string(head_dim) + ", got " + std::to_string(factor));
+  return dims;
+}
+
+// Sliding windows per layer. Qwen's use_sliding_window switches on a per-layer schedule
+// (max_window_layers) that is not implemented; layer_types (gpt-oss, transformers >= 4.56) names
+// each layer's attention; otherwise Mixtral's sliding_window applies to every layer. gpt-oss
+// without layer_types alternates like HF's GptOssConfig: sliding on even layers.
+std::vector<int64_t> layer_windows(const ForwardKeys& r, const std::string& family, int layers) {
+  std::vector<int64_t> windows(static_cast<std::size_t>(layers), 0);
+  const bool gpt_oss = family == "gpt_oss";
+  if (r.present("use_sliding_window") && r.boolean("use_sliding_window", false))
+    throw InputError(r.path(), "use_sliding_window",
+                     "the per-layer sliding-window schedule is not implemented");
+  auto window = [&]() {
+    const int64_t w = r.integer("sliding_window", gpt_oss ? 128 : 0);
+    if (w <= 0)
+      throw InputError(r.path(), "sliding_window",
+                       "expected a positive window for the sliding_attention layers");
+    return w;
+  };
+  if (r.present("layer_types")) {
+    const json& types = r.raw("layer_types");
+    if (!types.is_array() || types.size() != static_cast<std::size_t>(layers))
+      throw InputError(r.path(), "layer_types",
+                       "expected one entry per decoder layer (" + std::to_string(layers) +
+                           "), got " + types.dump());
+    for (int l = 0; l < layers; ++l) {
+      const json& t = types[static_cast<std::size_t>(l)];
+      if (t == "sliding_attention")
+        windows[static_cast<std::size_t>(l)] = window();
+      else if (t != "full_attention")
+        throw InputError(r.path(), "layer_types[" + std::to_string(l) + "]",
+                         "expected \"sliding_attention\" or \"full_attention\", got " + t.dump());
+    }
+  } else if (gpt_oss) {
+    for (int l = 0; l < layers; l += 2) windows[static_cast<std::size_t>(l)] = window();
+  } else if (!r.present("use_sliding_window")) {
+    std::fill(windows.begin(), windows.end(), r.integer("sliding_window", 0));
+  }
+  return windows;
 }
 
 }  // namespace
@@ -110,15 +172,10 @@ ForwardConfig read_forward_config(const MoeModel& model) {
   ForwardConfig fc;
   fc.family = fam.name;
   fc.config_path = r.path();
-  if (fam.name == "gpt_oss" || fam.name == "llama4" || fam.name == "glm4_moe")
+  if (fam.name == "llama4")
     throw InputError(r.path(), "model_type",
-                     "the forward pass of family " + fam.name +
-                         " (attention sinks / chunked or partial-rotary attention, expert biases, "
-                         "input-scaled routing) is not implemented");
-  if (!model.quantization().method.empty())
-    throw InputError(r.path(), "quantization_config.quant_method",
-                     "the forward pass reads unquantised checkpoints only (got " +
-                         model.quantization().method + ")");
+                     "the forward pass of family llama4 (chunked attention with NoPE layers, "
+                     "L2-normed q/k, temperature tuning, input-scaled routing) is not implemented");
   fc.num_layers = mc.num_layers;
   fc.hidden = mc.hidden_size;
   fc.vocab = r.required_int("vocab_size");
@@ -180,12 +237,25 @@ ForwardConfig read_forward_config(const MoeModel& model) {
       throw InputError(r.path(), "max_attn_value", "expected a positive soft cap");
     fc.sandwich_norms = true;
   }
-  if (r.present("partial_rotary_factor") && r.number("partial_rotary_factor", 1.0) != 1.0)
+  if (fc.attention == AttentionKind::Standard)
+    fc.rope.dim = rotary_dims(r, fam.name, fc.head_dim);
+  else if (r.present("partial_rotary_factor") && r.number("partial_rotary_factor", 1.0) != 1.0)
     throw InputError(r.path(), "partial_rotary_factor", "partial rotary is not implemented");
 
   // q/k norm: per head (Qwen3) or over the whole projection (OLMoE), told apart by its size.
+  // GLM-4.5 has it per head when use_qk_norm says so (and its tensors are not read otherwise).
   const auto qn = fam.dense.extra.find("q_norm");
-  if (qn != fam.dense.extra.end() && fc.attention == AttentionKind::Standard) {
+  const bool glm = fam.name == "glm4_moe";
+  if (glm && r.boolean("use_qk_norm", false)) {
+    const std::string name =
+        qn == fam.dense.extra.end() ? std::string("q_norm") : expand_pattern(qn->second, 0);
+    const TensorEntry* e = ck.has(name) ? ck.entry(name) : nullptr;
+    if (!e || e->shape != std::vector<int64_t>{fc.head_dim})
+      throw InputError(r.path(), "use_qk_norm",
+                       "expected per-head norm weights " + name + " of [" +
+                           std::to_string(fc.head_dim) + "] elements");
+    fc.qk_norm = QkNorm::PerHead;
+  } else if (!glm && qn != fam.dense.extra.end() && fc.attention == AttentionKind::Standard) {
     const std::string name = expand_pattern(qn->second, 0);
     if (ck.has(name)) {
       const int64_t n = ck.entry(name)->shape.empty() ? 0 : ck.entry(name)->shape[0];
@@ -200,14 +270,12 @@ ForwardConfig read_forward_config(const MoeModel& model) {
   }
   fc.clip_qkv = r.number("clip_qkv", 0.0);
 
-  // Sliding window: Mixtral applies sliding_window to every layer; Qwen's use_sliding_window
-  // switches on a per-layer schedule (max_window_layers) that is not implemented.
-  if (r.present("use_sliding_window")) {
-    if (r.boolean("use_sliding_window", false))
-      throw InputError(r.path(), "use_sliding_window",
-                       "the per-layer sliding-window schedule is not implemented");
-  } else {
-    fc.sliding_window = r.integer("sliding_window", 0);
+  fc.layer_windows = layer_windows(r, fam.name, fc.num_layers);
+  if (fam.name == "gpt_oss") {
+    fc.attention_sinks = true;
+    if (fam.dense.extra.find("sinks") == fam.dense.extra.end())
+      throw InputError(fam.source.string(), "dense.extra.sinks",
+                       "the gpt_oss family file must name the attention sinks tensor");
   }
   for (const char* key : {"attn_logit_softcapping", "final_logit_softcapping"})
     if (r.present(key)) throw InputError(r.path(), key, "logit soft-capping is not implemented");
@@ -233,9 +301,13 @@ std::vector<double> rope_inverse_frequencies(const RopeConfig& rope) {
               std::log(rope.original_max_positions / (rotations * 2 * pi))) /
              (2 * std::log(rope.theta));
     };
-    double low = std::max(std::floor(correction_dim(rope.beta_fast)), 0.0);
-    double high =
-        std::min(std::ceil(correction_dim(rope.beta_slow)), static_cast<double>(rope.dim - 1));
+    double low = correction_dim(rope.beta_fast), high = correction_dim(rope.beta_slow);
+    if (rope.truncate) {
+      low = std::floor(low);
+      high = std::ceil(high);
+    }
+    low = std::max(low, 0.0);
+    high = std::min(high, static_cast<double>(rope.dim - 1));
     if (low == high) high += 0.001;
     for (int64_t i = 0; i < half; ++i) {
       const double ramp = std::clamp((static_cast<double>(i) - low) / (high - low), 0.0, 1.0);

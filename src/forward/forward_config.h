@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "model/moe_model.h"
 #include "model/router.h"
@@ -18,7 +19,7 @@ enum class QkNorm { None, PerHead, Whole };  // Qwen3: RMSNorm per head; OLMoE: 
 
 struct RopeConfig {
   double theta = 10000.0;
-  int64_t dim = 0;               // rotated dimensions per head
+  int64_t dim = 0;               // rotated dimensions per head (the first dim; GLM-4.5: partial)
   bool interleaved = false;      // rotate pairs (2i, 2i+1) (DeepSeek MLA) instead of halves
   std::string type = "default";  // default, linear, yarn
   double factor = 1.0;
@@ -26,6 +27,7 @@ struct RopeConfig {
   double original_max_positions = 0;
   double beta_fast = 32.0, beta_slow = 1.0;
   double attention_factor = 1.0;  // multiplies cos and sin (YaRN's mscale ratio)
+  bool truncate = true;           // floor/ceil the correction range (gpt-oss: truncate false)
 };
 
 struct ForwardConfig {
@@ -40,8 +42,13 @@ struct ForwardConfig {
   // Latent attention (q_lora_rank 0 = a plain q_proj)
   int64_t q_lora_rank = 0, kv_lora_rank = 0, qk_nope_dim = 0, qk_rope_dim = 0, v_head_dim = 0;
   QkNorm qk_norm = QkNorm::None;
-  double clip_qkv = 0;         // 0: none (OLMoE clamps q, k, v to ±clip_qkv)
-  int64_t sliding_window = 0;  // 0: full causal attention
+  double clip_qkv = 0;  // 0: none (OLMoE clamps q, k, v to ±clip_qkv)
+  // Per decoder layer, the sliding window (0: full causal attention): Mixtral's sliding_window
+  // applies to every layer, gpt-oss's layer_types alternate sliding and full attention.
+  std::vector<int64_t> layer_windows;
+  // gpt-oss: one learned logit per head (self_attn.sinks) joins every softmax over the keys and
+  // takes its share of the probability mass without contributing a value.
+  bool attention_sinks = false;
   double attention_scale = 0;  // softmax scale
   RopeConfig rope;
   bool tie_word_embeddings = false;

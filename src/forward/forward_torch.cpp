@@ -10,6 +10,7 @@
 
 #include "forward/forward.h"
 #include "forward/forward_config.h"
+#include "io/quantization.h"
 #include "util/error.h"
 
 namespace moeprobe {
@@ -46,15 +47,30 @@ Tensor activate(const Tensor& x, Activation a) {
       return torch::gelu(x);
     case Activation::GELUTanh:
       return torch::gelu(x, "tanh");
-    case Activation::ClampedSwiGLU:  // gpt-oss: read_forward_config refuses the family
-      throw std::logic_error("forward: clamped SwiGLU experts are not implemented");
+    case Activation::ClampedSwiGLU:  // glu() below: the gate needs the spec's alpha and limit
+      throw std::logic_error("forward: clamped SwiGLU goes through glu()");
   }
   return x;
 }
 
-Tensor expert_forward(const ExpertWeights& e, const Tensor& x, Activation a) {
-  return dense(activate(dense(x, to_tensor(e.act)), a) * dense(x, to_tensor(e.up)),
-               to_tensor(e.down));
+// The product the down projection reads (model/activation.h): act(a) * u, or gpt-oss's
+// (clamp(u, -limit, limit) + 1) * g * sigmoid(alpha g) with g = min(a, limit).
+Tensor glu(const Tensor& a, const Tensor& u, const ActivationSpec& spec) {
+  if (spec.kind != Activation::ClampedSwiGLU) return activate(a, spec.kind) * u;
+  const Tensor g = a.clamp_max(spec.limit);
+  return (u.clamp(-spec.limit, spec.limit) + 1) * g * torch::sigmoid(g * spec.alpha);
+}
+
+std::optional<Tensor> optional_tensor(const std::optional<TensorView>& v) {
+  if (!v) return std::nullopt;
+  return to_tensor(*v);
+}
+
+// E(x) = W_down glu(W_act x + b_act, W_up x + b_up) + b_down (biases where the family has them).
+Tensor expert_forward(const ExpertWeights& e, const Tensor& x, const ActivationSpec& spec) {
+  return dense(glu(dense(x, to_tensor(e.act), optional_tensor(e.act_bias)),
+                   dense(x, to_tensor(e.up), optional_tensor(e.up_bias)), spec),
+               to_tensor(e.down), optional_tensor(e.down_bias));
 }
 
 Tensor moe_forward(const MoeLayer& layer, const RouterRule& rule, const Tensor& x) {
@@ -92,11 +108,12 @@ Tensor moe_forward(const MoeLayer& layer, const RouterRule& rule, const Tensor& 
     if (tokens[e].empty()) continue;
     const Tensor idx = torch::tensor(tokens[e], torch::kLong);
     const Tensor w = torch::tensor(token_weights[e], torch::kFloat32).unsqueeze(1);
-    const Tensor y = expert_forward(layer.experts[e], x.index_select(0, idx), layer.activation);
+    const Tensor y =
+        expert_forward(layer.experts[e], x.index_select(0, idx), layer.activation_spec);
     out.index_add_(0, idx, y * w);
   }
   for (const ExpertWeights& s : layer.shared) {
-    Tensor y = expert_forward(s, x, layer.activation);
+    Tensor y = expert_forward(s, x, layer.activation_spec);
     if (layer.shared_gate) y = y * torch::sigmoid(dense(x, to_tensor(*layer.shared_gate)));
     out = out + y;
   }
@@ -124,9 +141,12 @@ RopeTables rope_tables(const RopeConfig& rope, int64_t positions) {
   return t;
 }
 
-// x [T, heads, dim] rotated by position.
+// x [T, heads, dim] rotated by position; only the tables' first 2 * half dimensions rotate
+// (partial rotary, GLM-4.5), the rest pass through.
 Tensor apply_rope(const Tensor& x, const RopeTables& tables, bool interleaved) {
-  const int64_t tokens = x.size(0), dim = x.size(2), half = dim / 2;
+  const int64_t tokens = x.size(0), half = tables.cos.size(1), dim = 2 * half;
+  if (x.size(2) > dim)
+    return torch::cat({apply_rope(x.slice(-1, 0, dim), tables, interleaved), x.slice(-1, dim)}, -1);
   const Tensor c = tables.cos.slice(0, 0, tokens).unsqueeze(1);
   const Tensor s = tables.sin.slice(0, 0, tokens).unsqueeze(1);
   if (interleaved) {
@@ -139,8 +159,10 @@ Tensor apply_rope(const Tensor& x, const RopeTables& tables, bool interleaved) {
 }
 
 // q [T, H, d], k [T, KV, d], v [T, KV, dv] → [T, H * dv]; causal, optionally sliding-window,
-// scores optionally soft-capped (cap * tanh(s / cap), Grok-1) before the mask.
-Tensor attend(Tensor q, Tensor k, Tensor v, double scale, int64_t window, double cap = 0) {
+// scores optionally soft-capped (cap * tanh(s / cap), Grok-1) before the mask, and optionally a
+// sink logit per head [H] (gpt-oss) in each softmax whose probability is dropped.
+Tensor attend(Tensor q, Tensor k, Tensor v, double scale, int64_t window, double cap = 0,
+              const std::optional<Tensor>& sinks = std::nullopt) {
   const int64_t tokens = q.size(0), heads = q.size(1);
   q = q.transpose(0, 1);
   k = k.transpose(0, 1);
@@ -156,15 +178,23 @@ Tensor attend(Tensor q, Tensor k, Tensor v, double scale, int64_t window, double
   Tensor allowed = diff.ge(0);
   if (window > 0) allowed = allowed.logical_and(diff.lt(window));
   scores = scores.masked_fill(allowed.logical_not(), -std::numeric_limits<float>::infinity());
-  const Tensor out = torch::matmul(torch::softmax(scores, -1), v);
+  Tensor probs;
+  if (sinks) {
+    const Tensor sink = sinks->reshape({heads, 1, 1}).expand({heads, tokens, 1});
+    probs = torch::softmax(torch::cat({scores, sink}, -1), -1).slice(-1, 0, tokens);
+  } else {
+    probs = torch::softmax(scores, -1);
+  }
+  const Tensor out = torch::matmul(probs, v);
   return out.transpose(0, 1).reshape({tokens, -1});
 }
 
 // Looks up one decoder layer's non-MoE tensors.
 class LayerTensors {
  public:
-  LayerTensors(const Checkpoint& ck, const Family& fam, int layer)
-      : ck_(ck), fam_(fam), layer_(layer) {}
+  LayerTensors(const Checkpoint& ck, const Family& fam, const QuantConfig& quant, int layer)
+      : ck_(ck), fam_(fam), quant_(quant), layer_(layer) {}
+  int layer() const { return layer_; }
   // Converted once per layer (every sequence reuses it) and released with this object.
   Tensor get(const std::string& pattern) const { return named(expand_pattern(pattern, layer_)); }
   Tensor extra(const std::string& key) const {
@@ -194,11 +224,13 @@ class LayerTensors {
  private:
   Tensor named(const std::string& name) const {
     auto it = cache_.find(name);
-    if (it == cache_.end()) it = cache_.emplace(name, to_tensor(ck_.tensor(name))).first;
+    if (it == cache_.end())
+      it = cache_.emplace(name, to_tensor(open_weight(ck_, name, quant_))).first;
     return it->second;
   }
   const Checkpoint& ck_;
   const Family& fam_;
+  const QuantConfig& quant_;
   int layer_;
   mutable std::map<std::string, Tensor> cache_;
 };
@@ -227,7 +259,10 @@ Tensor standard_attention(const ForwardConfig& fc, const LayerTensors& w, const 
   }
   q = apply_rope(q, rope, fc.rope.interleaved);
   k = apply_rope(k, rope, fc.rope.interleaved);
-  const Tensor o = attend(q, k, v, fc.attention_scale, fc.sliding_window, fc.attention_logit_cap);
+  std::optional<Tensor> sinks;
+  if (fc.attention_sinks) sinks = w.extra("sinks").reshape({fc.heads});
+  const Tensor o = attend(q, k, v, fc.attention_scale, fc.layer_windows.at(w.layer()),
+                          fc.attention_logit_cap, sinks);
   return dense(o, w.get(n.o_proj), w.bias_of(n.o_proj));
 }
 
@@ -264,7 +299,7 @@ Tensor latent_attention(const ForwardConfig& fc, const LayerTensors& w, const De
   k_pe = apply_rope(k_pe, rope, fc.rope.interleaved).expand({tokens, heads, fc.qk_rope_dim});
   const Tensor query = torch::cat({q_nope, q_pe}, -1);
   const Tensor key = torch::cat({k_nope, k_pe}, -1);
-  const Tensor o = attend(query, key, value, fc.attention_scale, fc.sliding_window);
+  const Tensor o = attend(query, key, value, fc.attention_scale, fc.layer_windows.at(w.layer()));
   return dense(o, w.get(n.o_proj), w.bias_of(n.o_proj));
 }
 
@@ -312,7 +347,8 @@ std::vector<SequenceLogits> run_forward(const MoeModel& model,
   const Checkpoint& ck = model.checkpoint();
   const Family& fam = model.family();
   const DenseTensorNames& names = fam.dense;
-  const TensorView embed = ck.tensor(names.embed);
+  const QuantConfig& quant = model.quantization();
+  const TensorView embed = open_weight(ck, names.embed, quant);
   if (embed.rank() != 2 || embed.dim(1) != fc.hidden)
     throw InputError(
         embed.file, embed.name,
@@ -335,7 +371,7 @@ std::vector<SequenceLogits> run_forward(const MoeModel& model,
   const std::vector<int>& moe_layers = model.config().moe_layers;
 
   for (int l = 0; l < fc.num_layers; ++l) {
-    const LayerTensors w(ck, fam, l);
+    const LayerTensors w(ck, fam, quant, l);
     const Tensor input_norm = w.get(names.input_norm);
     const Tensor post_norm = w.get(names.post_attention_norm);
     // Sandwich norms (Grok-1): post_attention_norm normalises the attention output and
@@ -361,7 +397,7 @@ std::vector<SequenceLogits> run_forward(const MoeModel& model,
     // weights are converted once per layer.
     const Tensor all = torch::cat(ffn_in, 0);
     Tensor out = is_moe ? moe_forward(model.layer(l), fc.router, all)
-                        : expert_forward(model.dense_ffn(l), all, fam.activation);
+                        : expert_forward(model.dense_ffn(l), all, model.activation());
     if (fc.sandwich_norms) out = rms_norm(out, w.extra("post_moe_norm"), fc.rms_eps);
     int64_t row = 0;
     for (Tensor& h : hidden) {
@@ -374,8 +410,8 @@ std::vector<SequenceLogits> run_forward(const MoeModel& model,
   if (!options.logits) return result;
   const Tensor final_norm = to_tensor(ck.tensor(names.final_norm));
   const std::string head_name =
-      ck.has(names.lm_head) || !fc.tie_word_embeddings ? names.lm_head : names.embed;
-  const TensorView head = ck.tensor(head_name);
+      has_weight(ck, names.lm_head) || !fc.tie_word_embeddings ? names.lm_head : names.embed;
+  const TensorView head = open_weight(ck, head_name, quant);
   if (head.rank() != 2 || head.dim(1) != fc.hidden)
     throw InputError(
         head.file, head.name,

@@ -56,7 +56,8 @@ const std::set<std::string>& canonical_config_names() {
                                               "rope_theta",
                                               "intermediate_size",
                                               "interleave_moe_layer_step",
-                                              "swiglu_limit"};
+                                              "swiglu_limit",
+                                              "swiglu_alpha"};
   return names;
 }
 

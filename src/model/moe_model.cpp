@@ -49,6 +49,7 @@ std::unique_ptr<MoeModel> MoeModel::open(const std::filesystem::path& dir,
   c.hidden_size = r.req_int("hidden_size", 1, "the hidden size");
   m->activation_.kind = fam.activation;
   if (auto limit = r.opt_number("swiglu_limit")) m->activation_.limit = *limit;
+  if (auto alpha = r.opt_number("swiglu_alpha")) m->activation_.alpha = *alpha;
 
   if (!moe_family) {
     // A dense model (the paper's dense reference): no experts, no MoE layers.

@@ -76,6 +76,10 @@ std::vector<TensorJob> plan_tensors(const SynthModel& m, ExpertGenerator& gen,
         constant(w, name, {q_out}, 0.0f);
       else if (key == "k_bias" || key == "v_bias")
         constant(w, name, {kv_out}, 0.0f);
+      else if (key == "o_bias")
+        constant(w, name, {H}, 0.0f);
+      else if (key == "sinks")  // gpt-oss attention-sink logits, one per head
+        randn(w, name, {int64_t(m.heads)}, 1.0f);
       else if (key == "q_a_proj")  // DeepSeek V2/V3 multi-head latent attention (mla_dims)
         randn(w, name, {mla.q_lora, H}, sH);
       else if (key == "q_a_layernorm")

@@ -68,7 +68,53 @@ TEST_P(ForwardPythonReference, LogitsMatchFloat64Reference) {
 
 INSTANTIATE_TEST_SUITE_P(Families, ForwardPythonReference,
                          ::testing::Values("qwen3_moe_synth", "olmoe_synth", "deepseek_synth",
-                                           "deepseek_v3_tiny", "grok1_synth"));
+                                           "deepseek_v3_tiny", "grok1_synth", "gpt_oss_synth",
+                                           "glm4_moe_synth"));
+
+// gpt-oss's dequantised twin (BF16-style layout: gate_up [E, H, 2I], down [E, I, H], read through
+// transposed views) computes the same logits as the MXFP4 checkpoint's reference.
+TEST(Forward, GptOssTwinMatchesTheMxfp4Reference) {
+  REQUIRE_TORCH();
+  const auto dir = std::filesystem::path(MOEPROBE_TEST_DATA) / "forward" / "gpt_oss_synth";
+  const Reference ref = reference_of(dir);
+  const auto twin = run_forward(*MoeModel::open(dir / "twin"), {ref.ids});
+  const auto mx = run_forward(*MoeModel::open(dir), {ref.ids});
+  const double err = testutil::relative_max_error(as_double(twin[0].values), ref.logits);
+  std::printf("gpt_oss_synth/twin: max-abs error / max |logit| = %.3g\n", err);
+  EXPECT_LT(err, 1e-4);
+  EXPECT_LT(testutil::relative_max_error(as_double(twin[0].values), as_double(mx[0].values)), 1e-6);
+}
+
+// Each gpt-oss ingredient changes the logits: with every layer on full
+// attention, with the swiglu clamp at its real 7.0 (the fixture clamps at 0.8), or with YaRN
+// truncated, the forward pass no longer matches the reference.
+TEST(Forward, GptOssIngredientsEachMatter) {
+  REQUIRE_TORCH();
+  const auto src = std::filesystem::path(MOEPROBE_TEST_DATA) / "forward" / "gpt_oss_synth";
+  const Reference ref = reference_of(src);
+  const std::vector<std::function<void(nlohmann::json&)>> edits = {
+      [](nlohmann::json& j) {
+        j["layer_types"] = {"full_attention", "full_attention"};
+      },
+      [](nlohmann::json& j) { j.erase("swiglu_limit"); },
+      [](nlohmann::json& j) { j["rope_scaling"]["truncate"] = true; },
+      [](nlohmann::json& j) {
+        j["rope_scaling"] = {{"rope_type", "default"}};
+      },
+  };
+  for (std::size_t i = 0; i < edits.size(); ++i) {
+    testutil::ScratchDir tmp("fwd");
+    const auto dir = tmp.path() / "m";
+    std::filesystem::create_directories(dir);
+    for (const char* f : {"config.json", "model.safetensors"})
+      std::filesystem::copy_file(src / f, dir / f);
+    testutil::edit_json(dir / "config.json", edits[i]);
+    const auto out = run_forward(*MoeModel::open(dir), {ref.ids});
+    // Above the conformance tolerance, so the reference test would catch each one missing.
+    EXPECT_GT(testutil::relative_max_error(as_double(out[0].values), ref.logits), 1e-4)
+        << "edit " << i;
+  }
+}
 
 class ForwardHfBlock : public ::testing::TestWithParam<std::string> {};
 

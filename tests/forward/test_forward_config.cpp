@@ -13,17 +13,22 @@ using testutil::copy_fixture;
 using testutil::edit_json;
 using testutil::ScratchDir;
 
-std::string rejection(const std::string& fixture,
-                      const std::function<void(nlohmann::json&)>& edit) {
-  ScratchDir tmp("fwdcfg");
-  const auto dir = copy_fixture(fixture, tmp.path());
-  edit_json(dir / "config.json", edit);
+// The field read_forward_config names when it refuses the model in dir ("" when accepted).
+std::string rejected_field(const std::filesystem::path& dir) {
   try {
     read_forward_config(*MoeModel::open(dir));
   } catch (const InputError& e) {
     return e.field();
   }
   return "";
+}
+
+std::string rejection(const std::string& fixture,
+                      const std::function<void(nlohmann::json&)>& edit) {
+  ScratchDir tmp("fwdcfg");
+  const auto dir = copy_fixture(fixture, tmp.path());
+  edit_json(dir / "config.json", edit);
+  return rejected_field(dir);
 }
 
 TEST(ForwardConfig, ReadsStandardAndLatentAttention) {
@@ -63,6 +68,55 @@ TEST(ForwardConfig, YarnScaleCarriesMscaleSquared) {
   EXPECT_GT(inv[0], inv[1]);
 }
 
+std::filesystem::path forward_fixture(const std::string& name) {
+  return std::filesystem::path(MOEPROBE_TEST_DATA) / "forward" / name;
+}
+
+TEST(ForwardConfig, GptOssLayerTypesSinksAndUntruncatedYarn) {
+  const ForwardConfig fc = read_forward_config(*MoeModel::open(forward_fixture("gpt_oss_synth")));
+  EXPECT_TRUE(fc.attention_sinks);
+  EXPECT_EQ(fc.layer_windows, (std::vector<int64_t>{3, 0}));
+  EXPECT_FALSE(fc.rope.truncate);
+  EXPECT_NEAR(fc.rope.attention_factor, 0.1 * std::log(32.0) + 1.0, 1e-12);
+  // HF's GptOssConfig default without layer_types: sliding on even layers, window 128.
+  ScratchDir tmp("fwdcfg");
+  const auto dir = tmp.path() / "m";
+  std::filesystem::create_directories(dir);
+  for (const char* f : {"config.json", "model.safetensors"})
+    std::filesystem::copy_file(forward_fixture("gpt_oss_synth") / f, dir / f);
+  edit_json(dir / "config.json", [](nlohmann::json& j) {
+    j.erase("layer_types");
+    j.erase("sliding_window");
+  });
+  EXPECT_EQ(read_forward_config(*MoeModel::open(dir)).layer_windows,
+            (std::vector<int64_t>{128, 0}));
+  edit_json(dir / "config.json", [](nlohmann::json& j) {
+    j["layer_types"] = {"sliding_attention", "chunked"};
+  });
+  EXPECT_EQ(rejected_field(dir), "layer_types[1]");
+}
+
+TEST(ForwardConfig, Glm4MoePartialRotaryAndQkNorm) {
+  const ForwardConfig fc = read_forward_config(*MoeModel::open(forward_fixture("glm4_moe_synth")));
+  EXPECT_EQ(fc.head_dim, 8);
+  EXPECT_EQ(fc.rope.dim, 4);  // partial_rotary_factor 0.5
+  EXPECT_EQ(fc.qk_norm, QkNorm::None);
+  EXPECT_EQ(fc.layer_windows, (std::vector<int64_t>{0, 0}));
+  ScratchDir tmp("fwdcfg");
+  const auto dir = tmp.path() / "m";
+  std::filesystem::create_directories(dir);
+  for (const char* f : {"config.json", "model.safetensors"})
+    std::filesystem::copy_file(forward_fixture("glm4_moe_synth") / f, dir / f);
+  // The fixture's q_norm tensors cover the whole projection, not one head: refused.
+  edit_json(dir / "config.json", [](nlohmann::json& j) { j["use_qk_norm"] = true; });
+  EXPECT_EQ(rejected_field(dir), "use_qk_norm");
+  edit_json(dir / "config.json", [](nlohmann::json& j) {
+    j["use_qk_norm"] = false;
+    j["partial_rotary_factor"] = 0.4;  // 3.2 dimensions
+  });
+  EXPECT_EQ(rejected_field(dir), "partial_rotary_factor");
+}
+
 TEST(ForwardConfig, RejectsWhatIsNotImplemented) {
   EXPECT_EQ(rejection("mixtral_fused",
                       [](nlohmann::json& j) {
@@ -82,6 +136,8 @@ TEST(ForwardConfig, RejectsWhatIsNotImplemented) {
             "partial_rotary_factor");
   EXPECT_EQ(rejection("qwen2_moe_tiny", [](nlohmann::json& j) { j["num_key_value_heads"] = 3; }),
             "num_key_value_heads");
+  EXPECT_EQ(rejection("mixtral_fused", [](nlohmann::json& j) { j["layer_types"] = {"full"}; }),
+            "layer_types");
 }
 
 }  // namespace

@@ -84,7 +84,8 @@ TEST_P(CaptureReference, MoeInputsMatchFloat64Reference) {
 
 INSTANTIATE_TEST_SUITE_P(Families, CaptureReference,
                          ::testing::Values("mixtral_synth", "qwen3_moe_synth", "olmoe_synth",
-                                           "deepseek_synth", "deepseek_v3_tiny", "grok1_synth"));
+                                           "deepseek_synth", "deepseek_v3_tiny", "grok1_synth",
+                                           "gpt_oss_synth", "glm4_moe_synth"));
 
 TEST(Capture, FileFormatFromText) {
   REQUIRE_TORCH();

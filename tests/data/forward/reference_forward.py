@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Float64 reference forward pass for tiny MoE checkpoints, written from the math of the Hugging
-Face transformers modeling files (Mixtral, Qwen2-MoE, Qwen3-MoE, OLMoE, DeepSeek V1/V2/V3) and of
-hpcai-tech's modeling_grok1.py (Grok-1).
+Face transformers modeling files (Mixtral, Qwen2-MoE, Qwen3-MoE, OLMoE, DeepSeek V1/V2/V3,
+gpt-oss, GLM-4.5) and of hpcai-tech's modeling_grok1.py (Grok-1). gpt-oss's MXFP4 experts are
+decoded here from their blocks and scales (E2M1 nibbles, low nibble first; E8M0 exponents).
 Pure standard library (no torch needed), so it runs anywhere; only for tiny models.
 
   reference_forward.py MODEL_DIR 1,2,3 > reference.json
@@ -15,6 +16,23 @@ import math
 import os
 import struct
 import sys
+
+
+E2M1 = [0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0]
+MXFP4_DECODED = set()  # weights decoded from _blocks/_scales (stored [out][in], not transposed)
+
+
+def mxfp4(blocks, scales):
+    """[..., R, C/32, 16] packed E2M1 pairs and [..., R, C/32] E8M0 exponents -> [..., R, C]."""
+    (codes, bshape), (exps, _) = blocks, scales
+    vals = []
+    for g, e in enumerate(exps):  # one group of 32 values per scale
+        scale = 2.0 ** (e - 127)
+        for byte in codes[g * 16:(g + 1) * 16]:
+            for nib in (byte & 15, byte >> 4):
+                v = E2M1[nib & 7] * scale
+                vals.append(-v if nib & 8 else v)
+    return vals, bshape[:-2] + [bshape[-2] * 32]
 
 
 def load_safetensors(path):
@@ -31,9 +49,15 @@ def load_safetensors(path):
             vals = list(struct.unpack("<%df" % (len(raw) // 4), raw))
         elif e["dtype"] == "BF16":
             vals = [struct.unpack("<f", b"\0\0" + raw[i:i + 2])[0] for i in range(0, len(raw), 2)]
+        elif e["dtype"] == "U8":
+            vals = list(raw)
         else:
             raise SystemExit("%s: %s: dtype %s not supported" % (path, name, e["dtype"]))
         out[name] = (vals, e["shape"])
+    for name in [k for k in out if k.endswith("_blocks")]:
+        w = name[:-len("_blocks")]
+        out[w] = mxfp4(out.pop(name), out.pop(w + "_scales"))
+        MXFP4_DECODED.add(w)
     return out
 
 
@@ -75,7 +99,9 @@ def mlp(x, act, up, down, fn=silu):
 
 
 def rope(vec, pos, inv, interleaved, factor=1.0):
-    d = len(vec)
+    d = 2 * len(inv)
+    if len(vec) > d:  # partial rotary (GLM-4.5): the first d dimensions rotate
+        return rope(vec[:d], pos, inv, interleaved, factor) + list(vec[d:])
     h = d // 2
     out = list(vec)
     for i in range(h):
@@ -90,18 +116,21 @@ def rope(vec, pos, inv, interleaved, factor=1.0):
     return out
 
 
-def attention(q, k, v, scale, cap=0.0):  # q: [T][H][d], k: [T][H][d], v: [T][H][dv]
+def attention(q, k, v, scale, cap=0.0, window=0, sinks=None):
+    """q: [T][H][d], k: [T][H][d], v: [T][H][dv]. Causal; with a window, key j is seen from
+    query t when t - j < window; gpt-oss's sink logit per head joins the softmax denominator."""
     T, H = len(q), len(q[0])
     out = [[] for _ in range(T)]
     for t in range(T):
+        keys = [j for j in range(t + 1) if not window or t - j < window]
         for h in range(H):
-            sc = [scale * sum(a * b for a, b in zip(q[t][h], k[j][h])) for j in range(t + 1)]
+            sc = [scale * sum(a * b for a, b in zip(q[t][h], k[j][h])) for j in keys]
             if cap:  # Grok-1: cap * tanh(s / cap) before the softmax
                 sc = [cap * math.tanh(s / cap) for s in sc]
-            m = max(sc)
+            m = max(sc + ([sinks[h]] if sinks else []))
             e = [math.exp(s - m) for s in sc]
-            z = sum(e)
-            out[t] += [sum(e[j] / z * v[j][h][i] for j in range(t + 1)) for i in range(len(v[0][h]))]
+            z = sum(e) + (math.exp(sinks[h] - m) if sinks else 0.0)
+            out[t] += [sum(e[n] / z * v[j][h][i] for n, j in enumerate(keys)) for i in range(len(v[0][h]))]
     return out
 
 
@@ -131,7 +160,9 @@ class Model:
             self.scale = (c["qk_nope_head_dim"] + c["qk_rope_head_dim"]) ** -0.5
         else:
             self.head_dim = c.get("head_dim") or c["hidden_size"] // self.heads
-            self.rope_dim = self.head_dim
+            # GLM-4.5 rotates int(head_dim * partial_rotary_factor) dimensions (HF default 0.5).
+            prf = rp.get("partial_rotary_factor", c.get("partial_rotary_factor", 0.5 if self.type == "glm4_moe" else 1.0))
+            self.rope_dim = int(self.head_dim * prf)
             self.scale = self.head_dim ** -0.5
         d = self.rope_dim
         inv = [1.0 / self.theta ** (2 * i / d) for i in range(d // 2)]
@@ -141,7 +172,10 @@ class Model:
             orig = rp.get("original_max_position_embeddings", c.get("max_position_embeddings"))
             bf, bs = rp.get("beta_fast", 32), rp.get("beta_slow", 1)
             cd = lambda r: d * math.log(orig / (r * 2 * math.pi)) / (2 * math.log(self.theta))
-            lo, hi = max(math.floor(cd(bf)), 0), min(math.ceil(cd(bs)), d - 1)
+            lo, hi = cd(bf), cd(bs)
+            if rp.get("truncate", True):  # gpt-oss: truncate false keeps the fractional range
+                lo, hi = math.floor(lo), math.ceil(hi)
+            lo, hi = max(lo, 0), min(hi, d - 1)
             if lo == hi:
                 hi += 0.001
             new = []
@@ -156,6 +190,19 @@ class Model:
         elif self.rope_type != "default":
             raise SystemExit("rope type %s not in the reference" % self.rope_type)
         self.inv = inv
+        # gpt-oss: per-layer attention type (sliding on even layers by default), sinks, experts
+        # with clamped SwiGLU and biases.
+        self.gpt_oss = self.type == "gpt_oss"
+        n_layers = c["num_hidden_layers"]
+        types = c.get("layer_types") or (
+            ["sliding_attention" if i % 2 == 0 else "full_attention" for i in range(n_layers)]
+            if self.gpt_oss else ["full_attention"] * n_layers)
+        sw = c.get("sliding_window") or (128 if self.gpt_oss else 0)
+        if not c.get("layer_types") and not self.gpt_oss and c.get("use_sliding_window") is None:
+            types = ["sliding_attention" if sw else "full_attention"] * n_layers
+        self.windows = [sw if t == "sliding_attention" else 0 for t in types]
+        self.alpha = c.get("swiglu_alpha", 1.702)
+        self.limit = c.get("swiglu_limit", 7.0)
         # Grok-1 (hpcai-tech modeling_grok1.py): multipliers, soft cap, sandwich norms, GELU.
         self.grok = self.type in ("grok-1", "grok1")
         self.cap = 0.0
@@ -209,7 +256,9 @@ class Model:
             v = linear(x, self.m(p + "v_proj.weight"), b("v_proj"))
             hd = self.head_dim
             per_head = False
-            if self.has(p + "q_norm.weight"):
+            if self.type == "glm4_moe":
+                per_head = bool(self.cfg.get("use_qk_norm"))
+            elif self.has(p + "q_norm.weight"):
                 if len(self.w(p + "q_norm.weight")) == hd:
                     per_head = True
                 else:  # OLMoE: over the whole projection, then clip_qkv
@@ -226,11 +275,13 @@ class Model:
                 if per_head:
                     qs = rms(qs, self.w(p + "q_norm.weight"), self.eps)
                     ks = rms(ks, self.w(p + "k_norm.weight"), self.eps)
-                Q.append([rope(a, t, self.inv, False) for a in qs])
-                kr = [rope(a, t, self.inv, False) for a in ks]
+                # cos and sin carry YaRN's attention factor (HF's attention_scaling).
+                Q.append([rope(a, t, self.inv, False, self.rope_factor) for a in qs])
+                kr = [rope(a, t, self.inv, False, self.rope_factor) for a in ks]
                 K.append([kr[h // rep] for h in range(self.heads)])
                 V.append([v[t][(h // rep) * hd:(h // rep + 1) * hd] for h in range(self.heads)])
-        o = attention(Q, K, V, self.scale, self.cap)
+        sinks = self.w(p + "sinks") if self.gpt_oss else None
+        o = attention(Q, K, V, self.scale, self.cap, self.windows[l], sinks)
         ob = p + "o_proj.bias"
         return linear(o, self.m(p + "o_proj.weight"), self.w(ob) if self.has(ob) else None)
 
@@ -254,9 +305,54 @@ class Model:
             names = ("gate_proj", "up_proj", "down_proj")
         return [tuple(self.m("%sexperts.%d.%s.weight" % (p, e, nm)) for nm in names) for e in range(n)]
 
+    def gpt_oss_ffn(self, l, x):
+        """GptOssMLP: logits = W x + b; top-k on the logits, softmax over the k; each expert
+        gate_up (interleaved: gate at even, up at odd outputs) with bias, clamped SwiGLU
+        (up + 1) * g * sigmoid(alpha g), g = min(gate, limit), up clamped to +-limit; down + bias."""
+        c = self.cfg
+        p = "model.layers.%d.mlp." % l
+        n, k = c["num_local_experts"], c["num_experts_per_tok"]
+        logits = linear(x, self.m(p + "router.weight"), self.w(p + "router.bias"))
+        gu, gshape = self.t[p + "experts.gate_up_proj"]
+        dn, dshape = self.t[p + "experts.down_proj"]
+        gub, dnb = self.w(p + "experts.gate_up_proj_bias"), self.w(p + "experts.down_proj_bias")
+        H = c["hidden_size"]
+        I2 = 2 * c["intermediate_size"]
+        # Linear layout [out][in] per expert: MXFP4 blocks decode to [E, 2I, H] / [E, H, I];
+        # the dequantised (BF16) tensors are stored transposed, [E, H, 2I] / [E, I, H].
+        mx = p + "experts.gate_up_proj" in MXFP4_DECODED
+
+        def weight(vals, e, rows, cols, transposed):
+            base = e * rows * cols
+            if not transposed:
+                return [vals[base + r * cols:base + (r + 1) * cols] for r in range(rows)]
+            return [[vals[base + i * rows + r] for i in range(cols)] for r in range(rows)]
+
+        out = []
+        for row, lg in zip(x, logits):
+            sel = topk(lg, k)
+            mxl = max(lg[i] for i in sel)
+            ex = [math.exp(lg[i] - mxl) for i in sel]
+            wts = [v / sum(ex) for v in ex]
+            y = [0.0] * H
+            for e, wt in zip(sel, wts):
+                g = weight(gu, e, I2, H, not mx)
+                d = weight(dn, e, H, I2 // 2, not mx)
+                z = linear([row], g, gub[e * I2:(e + 1) * I2])[0]
+                h = []
+                for i in range(I2 // 2):
+                    gate, up = min(z[2 * i], self.limit), max(min(z[2 * i + 1], self.limit), -self.limit)
+                    h.append((up + 1) * gate / (1 + math.exp(-self.alpha * gate)))
+                eo = linear([h], d, dnb[e * H:(e + 1) * H])[0]
+                y = [a + wt * b for a, b in zip(y, eo)]
+            out.append(y)
+        return out
+
     def ffn(self, l, x):
         c = self.cfg
         t = self.type
+        if self.gpt_oss:
+            return self.gpt_oss_ffn(l, x)
         block = "mlp"
         for b in ("block_sparse_moe", "moe_block"):
             if self.has("model.layers.%d.%s.gate.weight" % (l, b)):
@@ -271,7 +367,7 @@ class Model:
         bias = self.w(p + "gate.e_score_correction_bias") if self.has(p + "gate.e_score_correction_bias") else None
         out = []
         for ti, (row, lg) in enumerate(zip(x, logits)):
-            if t == "deepseek_v3":
+            if t in ("deepseek_v3", "glm4_moe"):
                 sc = [1 / (1 + math.exp(-z)) for z in lg]
                 ch = [s + (bias[i] if bias else 0.0) for i, s in enumerate(sc)]
                 g, tg = c.get("n_group", 1), c.get("topk_group", 1)
@@ -313,7 +409,8 @@ class Model:
         return out
 
     def is_moe(self, l):
-        return any(self.has("model.layers.%d.%s.gate.weight" % (l, b)) for b in ("block_sparse_moe", "moe_block", "mlp"))
+        return self.has("model.layers.%d.mlp.router.weight" % l) or any(
+            self.has("model.layers.%d.%s.gate.weight" % (l, b)) for b in ("block_sparse_moe", "moe_block", "mlp"))
 
     def forward(self, ids, moe_inputs=None):
         """Logits; when moe_inputs is a dict, also the input of every MoE block (the
