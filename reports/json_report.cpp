@@ -157,6 +157,7 @@ Aggregate aggregate_from_json(const nlohmann::json& j) {
     if (!body.is_object() || !body.contains("band")) throw std::invalid_argument("expected {band}");
     a.band = band_from_json(body["band"]);
     if (body.contains("base")) a.base_before = body["base"] == "before";
+    if (body.contains("statistic")) a.band_median = body["statistic"] == "median";
   }
   return a;
 }
@@ -198,7 +199,7 @@ nlohmann::ordered_json results_to_json(const RunResult& r) {
                            {"detail", l.detail}});
     json reference = json::object();
     for (const auto& [model, v] : h.reference) reference[model] = num(v);
-    hs.push_back({{"id", h.id},
+    json entry = {{"id", h.id},
                   {"finding", h.finding},
                   {"metric", h.metric},
                   {"params", h.params},
@@ -216,7 +217,9 @@ nlohmann::ordered_json results_to_json(const RunResult& r) {
                   {"severity", h.severity},
                   {"reference", reference},
                   {"tolerance", {{"abs", h.tolerance.abs}, {"rel", h.tolerance.rel}}},
-                  {"per_layer", per_layer}});
+                  {"per_layer", per_layer}};
+    if (!h.probe.is_null()) entry["probe"] = h.probe;
+    hs.push_back(std::move(entry));
   }
   out["hypotheses"] = hs;
   return out;
@@ -295,6 +298,10 @@ void from_json(const nlohmann::json& j, HypothesisResult& h) {
           v.is_number() ? v.get<double>() : std::numeric_limits<double>::quiet_NaN();
   if (j.contains("tolerance")) nested(j, "tolerance", h.tolerance);
   nested_list(j, "per_layer", h.per_layer);
+  if (j.contains("probe") && !j["probe"].is_null()) {
+    if (!j["probe"].is_object()) bad("probe", "expected an object (the probe's description)");
+    h.probe = j["probe"];
+  }
 }
 
 void from_json(const nlohmann::json& j, RunResult& r) {

@@ -96,6 +96,10 @@ std::string render_markdown(const RunResult& r) {
                             ? "–"
                             : format_number(h.value);
     std::string id = "`" + h.id + "`";
+    // Which probe a dynamic finding ran on (a suite may name one per hypothesis).
+    if (h.probe.is_object())
+      id += " (probe: " + h.probe.value("name", std::string("?")) + ", " +
+            std::to_string(h.probe.value("tokens", int64_t{0})) + " tokens)";
     if (!h.reason.empty()) id += " — " + h.reason;
     o << "| " << outcome_emoji(h.outcome) << " " << outcome_name(h.outcome) << " | "
       << markdown_cell(id) << " | " << value << " | " << interval << " | "

@@ -5,7 +5,10 @@
 #include <unistd.h>
 
 #include <ostream>
+#include <set>
+#include <utility>
 
+#include "metrics/metric.h"
 #include "model/moe_model.h"
 #include "probe/capture.h"
 #include "util/data_dir.h"
@@ -48,9 +51,8 @@ std::string string_key(const nlohmann::json& probe, const char* key, const Suite
   return v.get<std::string>();
 }
 
-TextProbeRequest from_suite(const Suite& suite) {
+TextProbeRequest from_suite(const Suite& suite, const nlohmann::json& probe) {
   TextProbeRequest r;
-  const nlohmann::json& probe = suite.probe;
   const std::string file = suite.path.string();
   r.origin = file + ": probe";
   if (probe.is_string()) {
@@ -109,63 +111,99 @@ CapturedProbe::~CapturedProbe() {
   if (!created_dir_.empty() && fs::is_empty(created_dir_, ec)) fs::remove(created_dir_, ec);
 }
 
-std::unique_ptr<CapturedProbe> capture_text_probe(const ProbeTextArgs& args, const Suite& suite,
-                                                  const std::string& activations,
-                                                  const std::string& model_dir,
-                                                  const std::string& out_dir, std::ostream* log) {
-  TextProbeRequest r;
+CapturedProbes::~CapturedProbes() {
+  files.clear();
+  std::error_code ec;
+  if (!created_dir.empty() && fs::is_empty(created_dir, ec)) fs::remove(created_dir, ec);
+}
+
+namespace {
+
+bool is_dynamic_hypothesis(const Hypothesis& h) {
+  if (!h.metric_impl || !h.parsed) return false;
+  for (const Need& n : h.metric_impl->needs(*h.parsed))
+    if (is_dynamic(n.what)) return true;
+  return false;
+}
+
+}  // namespace
+
+CapturedProbes capture_text_probes(const ProbeTextArgs& args, const Suite& suite,
+                                   const std::string& activations, const std::string& model_dir,
+                                   const std::string& out_dir, std::ostream* log) {
+  // The requests: the command line's one probe, or each distinct text probe of the suite.
+  std::vector<std::pair<std::string, TextProbeRequest>> requests;  // key ("" = override)
   if (!args.text.empty() || !args.tokens.empty()) {
     if (!activations.empty())
       throw InputError("", "--activations",
                        "give --activations or --probe-text/--probe-tokens, not both");
+    TextProbeRequest r;
     r.kind = args.text.empty() ? ProbeKind::Tokens : ProbeKind::Text;
     r.file = args.text.empty() ? args.tokens : args.text;
     r.lines = args.lines;
     r.lines_where = "--probe-lines";
+    requests.emplace_back("", r);
   } else if (activations.empty()) {
-    r = from_suite(suite);
-    // The suite's text probe needs the forward pass; without LibTorch the dynamic hypotheses
+    std::set<std::string> seen;
+    for (const Hypothesis& h : suite.hypotheses) {
+      if (!is_dynamic_hypothesis(h)) continue;
+      const nlohmann::json& probe = suite.probe_of(h);
+      const std::string key = probe.dump();
+      if (!seen.insert(key).second) continue;
+      TextProbeRequest r = from_suite(suite, probe);
+      if (r.kind != ProbeKind::None) requests.emplace_back(key, r);
+    }
+    // The suite's text probes need the forward pass; without LibTorch the dynamic hypotheses
     // are SKIPPED (no probe) rather than failing the whole run.
-    if (r.kind != ProbeKind::None && !forward_available()) {
+    if (!requests.empty() && !forward_available()) {
       if (log)
         *log << "moeprobe: the suite's probe needs the forward pass (this build has no LibTorch); "
                 "dynamic hypotheses are skipped (give --activations FILE|synthetic)\n";
-      return nullptr;
+      return {};
     }
   }
-  if (r.kind == ProbeKind::None) return nullptr;
+  CapturedProbes out;
+  if (requests.empty()) return out;
 
   const auto model = MoeModel::open(model_dir);
-  ProbeSequences probe;
-  switch (r.kind) {
-    case ProbeKind::Text:
-      probe = text_probe(model_dir, r.file, r.lines, r.lines_where);
-      break;
-    case ProbeKind::Tokens:
-      probe = token_ids_probe(model_dir, r.file);
-      break;
-    case ProbeKind::Literal:
-      probe = literal_probe(model_dir, r.literal, "short input \"" + r.literal + "\"");
-      break;
-    case ProbeKind::None:
-      break;
-  }
   std::error_code ec;
-  const fs::path out(out_dir);
-  fs::path created;
-  if (!fs::exists(out, ec)) {
-    fs::create_directories(out, ec);
+  const fs::path dir(out_dir);
+  if (!fs::exists(dir, ec)) {
+    fs::create_directories(dir, ec);
     if (ec)
       throw InputError(out_dir, "--out", "cannot create the report directory: " + ec.message());
-    created = out;
+    out.created_dir = dir;
   }
-  auto captured = std::make_unique<CapturedProbe>(
-      out / (".probe-activations-" + std::to_string(::getpid()) + ".safetensors"), created);
-  const CaptureSummary s = capture_activations(*model, model_dir, probe, captured->file());
-  if (log)
-    *log << "moeprobe: probe " << probe.name << ": " << s.tokens << " tokens in " << s.sequences
-         << " sequences captured at " << s.layers << " MoE layers\n";
-  return captured;
+  for (const auto& [key, r] : requests) {
+    ProbeSequences probe;
+    switch (r.kind) {
+      case ProbeKind::Text:
+        probe = text_probe(model_dir, r.file, r.lines, r.lines_where);
+        break;
+      case ProbeKind::Tokens:
+        probe = token_ids_probe(model_dir, r.file);
+        break;
+      case ProbeKind::Literal:
+        probe = literal_probe(model_dir, r.literal, "short input \"" + r.literal + "\"");
+        break;
+      case ProbeKind::None:
+        break;
+    }
+    out.files.push_back(std::make_unique<CapturedProbe>(
+        dir / (".probe-activations-" + std::to_string(::getpid()) + "-" +
+               std::to_string(out.files.size()) + ".safetensors"),
+        fs::path()));
+    const fs::path& file = out.files.back()->file();
+    const CaptureSummary s = capture_activations(*model, model_dir, probe, file);
+    if (log)
+      *log << "moeprobe: probe " << probe.name << ": " << s.tokens << " tokens in " << s.sequences
+           << " sequences captured at " << s.layers << " MoE layers\n";
+    if (key.empty())
+      out.override_file = file.string();
+    else
+      out.by_probe[key] = file;
+  }
+  return out;
 }
 
 }  // namespace moeprobe::cli

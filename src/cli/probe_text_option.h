@@ -6,8 +6,10 @@
 #pragma once
 
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -35,12 +37,27 @@ class CapturedProbe {
   std::filesystem::path file_, created_dir_;
 };
 
-// nullptr when neither the options nor the suite ask for a text or token probe, or when
-// `activations` (run --activations) is given, which takes precedence over the suite's probe
-// (together with --probe-text it is a usage error). Throws InputError for bad probe input.
-std::unique_ptr<CapturedProbe> capture_text_probe(const ProbeTextArgs& args, const Suite& suite,
-                                                  const std::string& activations,
-                                                  const std::string& model_dir,
-                                                  const std::string& out_dir, std::ostream* log);
+// Every probe a run captured, removed (with the output directory when the capture created it and
+// nothing else is in it) when this goes.
+struct CapturedProbes {
+  CapturedProbes() = default;
+  CapturedProbes(CapturedProbes&&) = default;
+  CapturedProbes& operator=(CapturedProbes&&) = default;
+  ~CapturedProbes();
+  std::vector<std::unique_ptr<CapturedProbe>> files;
+  std::filesystem::path created_dir;
+  // --probe-text / --probe-tokens: the one probe of every hypothesis (empty: none given).
+  std::string override_file;
+  // The suite's text probes, each captured once: the probe as written (its JSON dump) -> file.
+  std::map<std::string, std::filesystem::path> by_probe;
+};
+
+// Captures --probe-text/--probe-tokens, or else every distinct text probe the suite's dynamic
+// hypotheses name (their own `probe:` or the suite's). Nothing when `activations` (run
+// --activations) is given, which takes precedence over the suite's probes (together with
+// --probe-text it is a usage error). Throws InputError for bad probe input.
+CapturedProbes capture_text_probes(const ProbeTextArgs& args, const Suite& suite,
+                                   const std::string& activations, const std::string& model_dir,
+                                   const std::string& out_dir, std::ostream* log);
 
 }  // namespace moeprobe::cli

@@ -57,9 +57,13 @@ CommandRun setup_run(CLI::App* sub) {
     if (args->seed >= 0) opt.seed = static_cast<uint64_t>(args->seed);
     opt.log = &std::cerr;
     // Removed when the run ends, whatever the outcome.
-    const auto captured = capture_text_probe(args->probe_text, suite, opt.activations, args->model,
-                                             args->out, opt.log);
-    if (captured) opt.activations = captured->file().string();
+    const CapturedProbes captured = capture_text_probes(args->probe_text, suite, opt.activations,
+                                                        args->model, args->out, opt.log);
+    if (!captured.override_file.empty()) {
+      opt.activations = captured.override_file;
+      opt.activations_captured = true;
+    }
+    opt.probe_files = captured.by_probe;
     const RunResult result = run_suite(suite, opt);
     write_reports(result, args->out, all_report_formats(), {args->suite});
     std::cout << render_markdown(result) << "\nReports in " << args->out << "/\n";

@@ -216,6 +216,16 @@ void compute_dynamic_statistics(const LayerInputs& in, const LayerPlan& plan, Ba
 
 }  // namespace
 
+void compute_dynamic_layer_statistics(const LayerInputs& in, const LayerPlan& plan,
+                                      Backend& backend, LayerStatistics& ls) {
+  ls.probe = nullptr;
+  ls.routing.reset();
+  ls.baseline_routing.reset();
+  ls.expert_outputs.reset();
+  ls.active_thresholds.clear();
+  if (plan.dynamic()) compute_dynamic_statistics(in, plan, backend, ls);
+}
+
 LayerStatistics compute_layer_statistics(const LayerInputs& in, const LayerPlan& plan,
                                          Backend& backend) {
   if (!in.layer) throw std::logic_error("compute_layer_statistics without a layer");

@@ -85,6 +85,12 @@ struct LayerStatistics {
 LayerStatistics compute_layer_statistics(const LayerInputs& in, const LayerPlan& plan,
                                          Backend& backend);
 
+// Replaces the dynamic intermediates of `ls` (probe, routing, all-experts outputs) with those
+// `plan` asks for on `in`'s probe activations; the static ones are kept, so a layer's bytes are
+// reduced once however many probes read it.
+void compute_dynamic_layer_statistics(const LayerInputs& in, const LayerPlan& plan,
+                                      Backend& backend, LayerStatistics& ls);
+
 // Read access for metrics; an intermediate the plan left out is a logic_error (a metric that
 // reads what it did not declare).
 const MatrixStatistics& matrix_statistics(const LayerStatistics& ls, MatrixKind m);

@@ -73,6 +73,8 @@ class ProbeActivations {
                                                      bool mark_bos = false);
 
   const ProbeInfo& info() const { return info_; }
+  // A captured probe's file is temporary: results name where it came from instead.
+  void set_source(std::string source) { info_.source = std::move(source); }
   bool has_layer(int decoder_layer) const;
   // The layer's [T, H] input (synthetic: generated on each call, T * H floats).
   LayerActivations layer(int decoder_layer) const;

@@ -15,21 +15,39 @@ LayerPlan RunPlan::layer_plan(int position) const {
   return plan;
 }
 
+LayerPlan RunPlan::static_layer_plan(int position) const {
+  LayerPlan plan;
+  for (const auto& m : measurements)
+    if (m.positions.count(position))
+      for (const Need& n : m.needs)
+        if (!is_dynamic(n.what)) plan.add(n);
+  return plan;
+}
+
+LayerPlan RunPlan::probe_layer_plan(int position, int probe) const {
+  LayerPlan plan;
+  for (const auto& m : measurements)
+    if (m.probe == probe && m.positions.count(position)) plan.add(m.needs);
+  return plan;
+}
+
 int RunPlan::measurements_at(int position) const {
   int k = 0;
   for (const auto& m : measurements) k += m.positions.count(position) ? 1 : 0;
   return k;
 }
 
-std::set<int> RunPlan::dynamic_positions() const {
+std::set<int> RunPlan::dynamic_positions(int probe) const {
   std::set<int> out;
-  for (int p : positions)
-    if (layer_plan(p).dynamic()) out.insert(p);
+  for (const auto& m : measurements)
+    if (m.probe >= 0 && (probe < 0 || m.probe == probe))
+      out.insert(m.positions.begin(), m.positions.end());
   return out;
 }
 
 RunPlan plan_run(const Suite& suite, const IntervalSpec& interval, int n, bool have_reference,
-                 const std::string& layers_option, bool have_activations, bool have_baseline) {
+                 const std::string& layers_option, bool have_activations, bool have_baseline,
+                 const std::vector<int>* probe_of) {
   std::vector<int> restrict_to;
   const bool restricted = !layers_option.empty();
   if (restricted) {
@@ -64,8 +82,10 @@ RunPlan plan_run(const Suite& suite, const IntervalSpec& interval, int n, bool h
       continue;
     }
     std::vector<Need> needs = metric->needs(*params);
-    if (!have_activations &&
-        std::any_of(needs.begin(), needs.end(), [](const Need& d) { return is_dynamic(d.what); })) {
+    const bool dynamic =
+        std::any_of(needs.begin(), needs.end(), [](const Need& d) { return is_dynamic(d.what); });
+    const int probe = !dynamic ? -1 : probe_of ? probe_of->at(i) : have_activations ? 0 : -1;
+    if (dynamic && probe < 0) {
       skip("needs probe activations (--activations FILE|synthetic, or the suite's probe)");
       continue;
     }
@@ -93,11 +113,11 @@ RunPlan plan_run(const Suite& suite, const IntervalSpec& interval, int n, bool h
            (restricted ? " within --layers " + layers_option : ""));
       continue;
     }
-    const std::string key = h.metric + " " + h.params.dump();
+    const std::string key = h.metric + " " + h.params.dump() + " " + std::to_string(probe);
     auto it = index.find(key);
     if (it == index.end()) {
       it = index.emplace(key, static_cast<int>(plan.measurements.size())).first;
-      plan.measurements.push_back({metric, params, std::move(needs), {}});
+      plan.measurements.push_back({metric, params, std::move(needs), {}, probe});
     }
     PlannedMeasurement& m = plan.measurements[static_cast<std::size_t>(it->second)];
     m.positions.insert(pos.begin(), pos.end());

@@ -22,6 +22,7 @@ struct PlannedMeasurement {
   std::shared_ptr<const ParsedParams> params;
   std::vector<Need> needs;  // metric->needs(*params), asked once here
   std::set<int> positions;  // MoE layer positions it is measured on
+  int probe = -1;           // the run's probe it reads (index), -1 for a static measurement
 };
 
 struct RunPlan {
@@ -35,19 +36,26 @@ struct RunPlan {
 
   // The union of the needs of every measurement made at this position.
   LayerPlan layer_plan(int position) const;
+  // The same without the dynamic needs: what is computed once per layer whatever the probe.
+  LayerPlan static_layer_plan(int position) const;
+  // The needs of the measurements at this position that read probe `probe`.
+  LayerPlan probe_layer_plan(int position, int probe) const;
   // How many measurements are made at this position.
   int measurements_at(int position) const;
-  // The positions whose layer plan reads probe activations.
-  std::set<int> dynamic_positions() const;
+  // The positions whose layer plan reads probe activations (of probe `probe`; -1: any).
+  std::set<int> dynamic_positions(int probe = -1) const;
 };
 
 // `layers_option` is --layers (empty: no restriction); throws InputError when it is malformed.
 // Without a baseline (`have_baseline` false: no --compare-model), hypotheses whose metric compares
 // routings are SKIPPED.
 // Without probe activations (`have_activations` false), hypotheses whose metric reads a dynamic
-// intermediate are SKIPPED with the reason.
+// intermediate are SKIPPED with the reason. `probe_of` (when given) names per hypothesis the
+// index of the run's probe it reads, -1 where its probe is unavailable (it is SKIPPED); without
+// it every dynamic hypothesis reads probe 0 when `have_activations`.
 RunPlan plan_run(const Suite& suite, const IntervalSpec& interval, int num_moe_layers,
                  bool have_reference, const std::string& layers_option,
-                 bool have_activations = false, bool have_baseline = false);
+                 bool have_activations = false, bool have_baseline = false,
+                 const std::vector<int>* probe_of = nullptr);
 
 }  // namespace moeprobe

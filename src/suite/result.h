@@ -56,6 +56,8 @@ struct HypothesisResult {
   std::map<std::string, double> reference;
   Tolerance tolerance;
   std::vector<LayerResult> per_layer;
+  // The probe a dynamic hypothesis ran on (ProbeInfo::to_json); null for static ones.
+  nlohmann::json probe;
 };
 
 struct ModelInfo {

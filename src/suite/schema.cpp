@@ -236,7 +236,7 @@ Suite parse_root(const YamlReader& v, const YAML::Node& root, const MetricLookup
     const std::string p = "hypotheses[" + std::to_string(i) + "]";
     v.check_keys(h, p,
                  {"id", "finding", "reference", "metric", "params", "layers", "aggregate", "expect",
-                  "severity", "requires", "tolerance"});
+                  "severity", "requires", "tolerance", "probe"});
     Hypothesis hyp;
     hyp.line = h.Mark().line + 1;
     for (const char* required : {"id", "metric", "expect"})
@@ -274,6 +274,12 @@ Suite parse_root(const YamlReader& v, const YAML::Node& root, const MetricLookup
                  "unknown requirement \"" + item.Scalar() + "\"; expected reference_model");
         hyp.requires_reference_model = true;
       }
+    }
+    if (const YAML::Node pr = h["probe"]) {
+      if (!pr.IsScalar() && !pr.IsMap())
+        v.fail(pr, p + ".probe",
+               "expected a probe like the suite's: long, short, synthetic or a mapping");
+      hyp.probe = v.to_json(pr, p + ".probe");
     }
     hyp.tolerance = h["tolerance"]
                         ? parse_tolerance(v, h["tolerance"], p + ".tolerance", default_tolerance)

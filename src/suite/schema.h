@@ -57,6 +57,8 @@ struct Hypothesis {
   Severity severity = Severity::Fail;
   bool requires_reference_model = false;
   Tolerance tolerance;
+  // The hypothesis's own probe (same forms as the suite's `probe:`); null: the suite's.
+  nlohmann::json probe;
   int line = 0;  // 1-based line of the hypothesis in the suite file, for messages
 };
 
@@ -67,6 +69,10 @@ struct Suite {
   IntervalSpec interval;
   nlohmann::json probe;  // passed through for dynamic metrics; unused by static ones
   std::vector<Hypothesis> hypotheses;
+  // The probe a hypothesis's dynamic metric runs on: its own, else the suite's (null: none).
+  const nlohmann::json& probe_of(const Hypothesis& h) const {
+    return h.probe.is_null() ? probe : h.probe;
+  }
 };
 
 // Finds a metric by name (the registry's find_metric in production; tests may substitute theirs).

@@ -1,6 +1,7 @@
 #include "suite/stream.h"
 
 #include <optional>
+#include <set>
 
 #include "kernels/backend.h"
 #include "metrics/layer_statistics.h"
@@ -26,30 +27,50 @@ std::uint64_t layer_bytes(const MoeLayer& layer) {
 
 Measurements stream_layers(const RunPlan& plan, const MoeModel& model, const MoeModel* reference,
                            Backend& backend, const std::function<void(const std::string&)>& log,
-                           const ProbeActivations* probe, std::size_t all_experts_block_bytes,
-                           const BaselineRouter* baseline) {
+                           const std::vector<const ProbeActivations*>& probes,
+                           std::size_t all_experts_block_bytes, const BaselineRouter* baseline) {
   Measurements out(plan.measurements.size());
   const auto& moe_layers = model.config().moe_layers;
   std::optional<RouterRule> rule;
-  if (probe)
+  if (!probes.empty())
     rule = make_router_rule(model.config().routing, model.config().num_experts,
                             model.checkpoint().config(), model.checkpoint().config_path().string());
   ProgressReporter progress(log, "layers", plan.positions.size());
+  // The probes that some measurement reads, in index order.
+  std::set<int> used_probes;
+  for (const auto& pm : plan.measurements)
+    if (pm.probe >= 0) used_probes.insert(pm.probe);
   for (int position : plan.positions) {
     const int decoder_layer = moe_layers[static_cast<std::size_t>(position)];
     const MoeLayer layer = model.layer(decoder_layer);
     std::optional<ExpertWeights> ffn;
     if (reference) ffn = reference->dense_ffn(decoder_layer);
-    const LayerPlan layer_plan = plan.layer_plan(position);
     LayerInputs inputs;
     inputs.layer = &layer;
     inputs.reference_ffn = ffn ? &*ffn : nullptr;
     if (reference) inputs.reference_activation = reference->family().activation;
-    std::optional<LayerActivations> acts;  // this layer's probe input, dropped with the layer
-    if (layer_plan.dynamic()) {
-      if (!probe) throw std::logic_error("dynamic measurements planned without a probe");
-      acts = probe->layer(decoder_layer);
-      inputs.activations = &*acts;
+    LayerStatistics stats =
+        compute_layer_statistics(inputs, plan.static_layer_plan(position), backend);
+    // No catch: InputError is bad input (exit 2, no report), anything else a bug (exit 3).
+    auto measure = [&](int probe) {
+      for (std::size_t k = 0; k < plan.measurements.size(); ++k) {
+        const PlannedMeasurement& pm = plan.measurements[k];
+        if (pm.probe != probe || !pm.positions.count(position)) continue;
+        LayerMeasurement m = pm.metric->measure(stats, *pm.params);
+        m.layer = decoder_layer;
+        out[k][position] = std::move(m);
+      }
+    };
+    measure(-1);
+    for (int q : used_probes) {
+      const LayerPlan probe_plan = plan.probe_layer_plan(position, q);
+      if (!probe_plan.dynamic()) continue;
+      const ProbeActivations* probe =
+          q < static_cast<int>(probes.size()) ? probes[static_cast<std::size_t>(q)] : nullptr;
+      if (!probe) throw std::logic_error("dynamic measurements planned without their probe");
+      // This layer's input on probe q, dropped before the next probe's.
+      const LayerActivations acts = probe->layer(decoder_layer);
+      inputs.activations = &acts;
       inputs.probe = &probe->info();
       if (baseline)
         inputs.baseline_route = [baseline](int l, const TensorView& x, Backend& b) {
@@ -57,15 +78,9 @@ Measurements stream_layers(const RunPlan& plan, const MoeModel& model, const Moe
         };
       inputs.router_rule = &*rule;
       inputs.all_experts_block_bytes = all_experts_block_bytes;
-    }
-    const LayerStatistics stats = compute_layer_statistics(inputs, layer_plan, backend);
-    // No catch: InputError is bad input (exit 2, no report), anything else a bug (exit 3).
-    for (std::size_t k = 0; k < plan.measurements.size(); ++k) {
-      const PlannedMeasurement& pm = plan.measurements[k];
-      if (!pm.positions.count(position)) continue;
-      LayerMeasurement m = pm.metric->measure(stats, *pm.params);
-      m.layer = decoder_layer;
-      out[k][position] = std::move(m);
+      compute_dynamic_layer_statistics(inputs, probe_plan, backend, stats);
+      measure(q);
+      inputs.activations = nullptr;
     }
     progress.step("layer " + std::to_string(decoder_layer), layer_bytes(layer),
                   std::to_string(plan.measurements_at(position)) + " metrics");

@@ -23,11 +23,13 @@ class BaselineRouter;
 // Per planned measurement, its LayerMeasurement by MoE layer position.
 using Measurements = std::vector<std::map<int, LayerMeasurement>>;
 
-// `probe` holds the activations of every dynamic position's layer (nullptr: no dynamic
-// measurement is planned). `baseline`: the --compare-model router (nullptr: none).
+// `probes[q]` holds the activations of every layer a measurement of probe q reads (empty: no
+// dynamic measurement is planned). A layer's static intermediates are computed once; each probe
+// that reads the layer then adds its dynamic ones. `baseline`: the --compare-model router
+// (nullptr: none).
 Measurements stream_layers(const RunPlan& plan, const MoeModel& model, const MoeModel* reference,
                            Backend& backend, const std::function<void(const std::string&)>& log,
-                           const ProbeActivations* probe = nullptr,
+                           const std::vector<const ProbeActivations*>& probes = {},
                            std::size_t all_experts_block_bytes = 0,
                            const BaselineRouter* baseline = nullptr);
 

@@ -193,7 +193,7 @@ Recipe parse_recipe(const std::string& text, const std::filesystem::path& path,
                  {"num_layers", "hidden_size", "intermediate_size", "num_experts", "top_k",
                   "num_shared_experts", "shared_intermediate_size", "dense_intermediate_size",
                   "first_k_dense_replace", "vocab_size", "num_attention_heads",
-                  "num_key_value_heads", "router_scale"});
+                  "num_key_value_heads", "router_scale", "residual_scale"});
     auto I = [&](const char* k, int64_t lo, int64_t hi, auto& dst) {
       if (n[k])
         dst = static_cast<std::remove_reference_t<decltype(dst)>>(
@@ -213,6 +213,8 @@ Recipe parse_recipe(const std::string& text, const std::filesystem::path& path,
     I("num_key_value_heads", 0, 1024, m.num_key_value_heads);
     if (n["router_scale"])
       m.router_scale = P.number(n["router_scale"], "model.router_scale", 1e-3, 1e3);
+    if (n["residual_scale"])
+      m.residual_scale = P.number(n["residual_scale"], "model.residual_scale", 1e-4, 1.0);
     if (m.top_k > m.num_experts)
       P.fail("model.top_k", n["top_k"] ? n["top_k"] : n,
              "top_k " + std::to_string(m.top_k) + " exceeds num_experts " +

@@ -39,6 +39,10 @@ struct ModelShape {
   int num_attention_heads = 4;
   int num_key_value_heads = 0;  // 0: num_attention_heads
   double router_scale = 1.0;    // router rows have norm ~ router_scale
+  // o_proj and every FFN's down projection (experts, shared, dense, reference) x this: with a
+  // small value each MoE input of a forward pass is ~ RMSNorm(token embedding), the N(0, I)-like
+  // input the dynamic plants are calibrated for, on text as on the synthetic probe.
+  double residual_scale = 1.0;
 };
 
 struct Plants {

@@ -50,6 +50,12 @@ std::vector<TensorJob> plan_tensors(const SynthModel& m, ExpertGenerator& gen,
   };
   const int64_t H = m.H, I = m.I, E = m.E;
   const float sH = 1.0f / std::sqrt(float(H));
+  // What writes into the residual stream (o_proj, down projections) is scaled by this.
+  const float rs = static_cast<float>(r.shape.residual_scale);
+  auto scaled = [rs](float* out, int64_t n) {
+    if (rs != 1.0f)
+      for (int64_t i = 0; i < n; ++i) out[i] *= rs;
+  };
   const int64_t q_out = int64_t(m.heads) * m.hd, kv_out = int64_t(m.kv) * m.hd;
   const bool ref = ref_fam != nullptr;
   const DenseTensorNames& dn = fam.dense;
@@ -61,7 +67,7 @@ std::vector<TensorJob> plan_tensors(const SynthModel& m, ExpertGenerator& gen,
     if (!names.k_proj.empty()) randn(w, expand_pattern(names.k_proj, l), {kv_out, H}, sH);
     if (!names.v_proj.empty()) randn(w, expand_pattern(names.v_proj, l), {kv_out, H}, sH);
     if (!names.o_proj.empty())
-      randn(w, expand_pattern(names.o_proj, l), {H, q_out}, 1.0f / std::sqrt(float(q_out)));
+      randn(w, expand_pattern(names.o_proj, l), {H, q_out}, rs / std::sqrt(float(q_out)));
     if (!names.post_attention_norm.empty())
       constant(w, expand_pattern(names.post_attention_norm, l), {H}, 1.0f);
     for (const auto& [key, pattern] : names.extra) {
@@ -105,7 +111,7 @@ std::vector<TensorJob> plan_tensors(const SynthModel& m, ExpertGenerator& gen,
     if (quantized && qz.scheme == "fp8") jobs.back().quant = 'f';
     randn(w, pu, {width, H}, sH);
     if (quantized && qz.scheme == "fp8") jobs.back().quant = 'f';
-    randn(w, pd, {H, width}, 1.0f / std::sqrt(float(width)));
+    randn(w, pd, {H, width}, rs / std::sqrt(float(width)));
     if (quantized && qz.scheme == "fp8") jobs.back().quant = 'f';
   };
 
@@ -150,15 +156,16 @@ std::vector<TensorJob> plan_tensors(const SynthModel& m, ExpertGenerator& gen,
           true);
       add_expert(
           expand_pattern(lay.fused_down, l), {E, H, I},
-          [&gen, pos, I, H, E](float* out) {
+          [&gen, pos, I, H, E, scaled](float* out) {
             const auto& p = gen.plan(pos);
             for (int64_t e = 0; e < E; ++e) gen.expert_down(p, int(e), p.t, out + e * H * I);
+            scaled(out, E * H * I);
           },
           true);
       if (!lay.fused_gate_up_bias.empty())
         randn(0, expand_pattern(lay.fused_gate_up_bias, l), {E, 2 * I}, 0.02f);
       if (!lay.fused_down_bias.empty())
-        randn(0, expand_pattern(lay.fused_down_bias, l), {E, H}, 0.02f);
+        randn(0, expand_pattern(lay.fused_down_bias, l), {E, H}, 0.02f * rs);
     } else {
       for (int e = 0; e < E; ++e) {
         add_expert(
@@ -169,9 +176,10 @@ std::vector<TensorJob> plan_tensors(const SynthModel& m, ExpertGenerator& gen,
             [&gen, pos, e](float* out) { gen.expert_rows(gen.plan(pos), e, "up", out); }, false);
         add_expert(
             expand_pattern(lay.expert_down, l, e), {H, I},
-            [&gen, pos, e](float* out) {
+            [&gen, pos, e, scaled, H, I](float* out) {
               const auto& p = gen.plan(pos);
               gen.expert_down(p, e, p.t, out);
+              scaled(out, H * I);
             },
             false);
       }
@@ -197,7 +205,10 @@ std::vector<TensorJob> plan_tensors(const SynthModel& m, ExpertGenerator& gen,
         const bool down = mat_s == "down";
         add(1, expand_pattern(pattern, l),
             down ? std::vector<int64_t>{H, I} : std::vector<int64_t>{I, H},
-            [&gen, pos, mat](float* out) { gen.reference(gen.plan(pos), mat, out); });
+            [&gen, pos, mat, down, scaled, H, I](float* out) {
+              gen.reference(gen.plan(pos), mat, out);
+              if (down) scaled(out, H * I);
+            });
       }
     }
   }

@@ -32,12 +32,16 @@ fi
 
 moeprobe=$prefix/bin/moeprobe
 "$moeprobe" synth "$prefix/share/moeprobe/recipes/demo.yaml" --out model >/dev/null
-"$moeprobe" run "$prefix/share/moeprobe/suites/closer_look.yaml" --model model --activations synthetic \
+"$moeprobe" run "$prefix/share/moeprobe/suites/closer_look.yaml" --model model \
   --reference-model model/reference --out report >/dev/null
 for f in results.json junit.xml summary.md report.html; do
   [ -s "report/$f" ] || fail "the installed demo wrote no report/$f"
 done
 grep -q '"family": "mixtral"' report/results.json || fail "results.json names no mixtral family"
+# The dynamic findings ran from text (the suite's probes), never on the synthetic Gaussian probe.
+if grep -q 'synthetic gaussian' report/results.json; then
+  fail "the installed demo ran the dynamic findings on the synthetic probe"
+fi
 
 # MOEPROBE_FAMILIES and --families still override the bundled families.
 mkdir empty_families

@@ -280,5 +280,49 @@ TEST_F(TinyModel, RunSuiteWithAndWithoutProbe) {
   EXPECT_TRUE(has(e, "no tokens after excluding") && has(e, "test probe")) << e;
 }
 
+// Hypotheses may name their own probe: each distinct probe is opened once, every hypothesis's
+// result names the probe it ran on, --activations replaces them all, and a hypothesis whose probe
+// is unavailable (a text probe nobody captured) is SKIPPED while the others run.
+TEST_F(TinyModel, ProbePerHypothesis) {
+  static MeanOutputCosine metric;
+  const std::string yaml =
+      "schema: moeprobe/suite/v1\nname: dyn\nprobe: {synthetic: {tokens: 16, seed: 1}}\n"
+      "defaults: {interval: {method: none}}\nhypotheses:\n"
+      "  - {id: suite-probe, metric: test_mean_output_cosine, expect: \"in [-1, 1]\"}\n"
+      "  - {id: own-probe, metric: test_mean_output_cosine, expect: \"in [-1, 1]\",\n"
+      "     probe: {synthetic: {tokens: 8, seed: 2}}}\n"
+      "  - {id: same-own-probe, metric: test_mean_output_cosine, expect: \"in [-1, 1]\",\n"
+      "     params: {exclude_bos: false}, probe: {synthetic: {tokens: 8, seed: 2}}}\n"
+      "  - {id: text-probe, metric: test_mean_output_cosine, expect: \"in [-1, 1]\",\n"
+      "     probe: short}\n";
+  const Suite suite = parse_suite(yaml, "dyn.yaml", [](const std::string& n) -> const Metric* {
+    return n == "test_mean_output_cosine" ? &metric : nullptr;
+  });
+  EXPECT_TRUE(suite.hypotheses[0].probe.is_null());
+  EXPECT_EQ(suite.probe_of(suite.hypotheses[3]), "short");
+  RunOptions opt;
+  opt.model_dir = model_dir();
+  opt.device = "cpu";
+  RunResult r = run_suite(suite, opt);
+  ASSERT_EQ(r.hypotheses.size(), 4u);
+  EXPECT_EQ(r.hypotheses[0].outcome, Outcome::Pass) << r.hypotheses[0].reason;
+  EXPECT_EQ(r.hypotheses[0].probe.at("tokens"), 16);
+  EXPECT_EQ(r.hypotheses[1].probe.at("tokens"), 8);
+  EXPECT_EQ(r.hypotheses[1].probe.at("seed"), 2);
+  EXPECT_EQ(r.hypotheses[2].probe.at("tokens"), 8);
+  EXPECT_NE(r.hypotheses[0].value, r.hypotheses[1].value);  // other tokens, other value
+  EXPECT_EQ(r.hypotheses[1].value, r.hypotheses[2].value);
+  EXPECT_EQ(r.hypotheses[3].outcome, Outcome::Skipped);
+  EXPECT_TRUE(has(r.hypotheses[3].reason, "probe activations")) << r.hypotheses[3].reason;
+  EXPECT_EQ(r.probe.at("tokens"), 16);  // the first probe read
+
+  opt.activations = "synthetic:12";
+  r = run_suite(suite, opt);
+  for (const auto& h : r.hypotheses) {
+    EXPECT_EQ(h.outcome, Outcome::Pass) << h.id << ": " << h.reason;
+    EXPECT_EQ(h.probe.at("tokens"), 12) << h.id;
+  }
+}
+
 }  // namespace
 }  // namespace moeprobe
