@@ -1,5 +1,9 @@
-// report.html: one self-contained page (no scripts, no external assets) with the hypothesis table
-// and, per hypothesis, an inline SVG of its per-layer values with the threshold drawn across.
+// report.html: one self-contained page (no scripts, no external assets, no network) with the
+// hypothesis table and, per hypothesis, the figures its results call for (reports/report_figures.h)
+// as inline SVG: a trend over layers and, per layer, heat maps, scatter plots and PCA, behind a
+// CSS-only layer selector that prints every layer. Light and dark themes follow
+// prefers-color-scheme. A figure body that repeats (hypotheses sharing a metric's matrices) is
+// drawn once and referenced with <use>.
 #pragma once
 
 #include <string>

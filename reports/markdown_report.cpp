@@ -1,6 +1,9 @@
 #include "reports/markdown_report.h"
 
+#include <cstdio>
 #include <sstream>
+
+#include "reports/junit_report.h"
 
 namespace moeprobe {
 
@@ -35,6 +38,41 @@ std::string markdown_cell(const std::string& s) {
   return out;
 }
 
+namespace {
+
+bool per_layer_scale(Aggregate::Kind k) {
+  return k == Aggregate::Kind::Mean || k == Aggregate::Kind::Median || k == Aggregate::Kind::Min ||
+         k == Aggregate::Kind::Max || k == Aggregate::Kind::BandMean;
+}
+
+// A collapsed block with what failed and the per-layer values behind it (a fenced block, so the
+// summary's only table rows stay the hypotheses').
+std::string failure_details(const HypothesisResult& h) {
+  std::ostringstream o;
+  o << "<details><summary>" << outcome_emoji(h.outcome) << " " << outcome_name(h.outcome) << " "
+    << xml_escape(h.id) << (h.reason.empty() ? "" : ": " + xml_escape(h.reason))
+    << "</summary>\n\n";
+  o << markdown_cell(h.metric) << " " << markdown_cell(h.params.dump()) << ", "
+    << markdown_cell(h.aggregate.to_string()) << " over layers " << markdown_cell(h.layers) << " = "
+    << format_number(h.value) << " [" << format_number(h.lo) << ", " << format_number(h.hi)
+    << "], expected " << markdown_cell(h.threshold.to_string()) << ".";
+  const bool mark =
+      per_layer_scale(h.aggregate.kind) || h.aggregate.kind == Aggregate::Kind::Fraction;
+  const Threshold& test =
+      h.aggregate.kind == Aggregate::Kind::Fraction ? h.aggregate.predicate : h.threshold;
+  if (mark) o << " Layers marked ✗ miss " << markdown_cell(test.to_string()) << " on their own.";
+  o << "\n\n```\nlayer  value\n";
+  for (const auto& l : h.per_layer) {
+    char layer[16];
+    std::snprintf(layer, sizeof layer, "%-6d ", l.layer);
+    o << layer << format_number(l.value) << (mark && !test.holds(l.value) ? "  ✗" : "") << "\n";
+  }
+  o << "```\n\n</details>\n";
+  return o.str();
+}
+
+}  // namespace
+
 std::string render_markdown(const RunResult& r) {
   const OutcomeCounts c = count_outcomes(r);
   std::ostringstream o;
@@ -64,6 +102,8 @@ std::string render_markdown(const RunResult& r) {
       << markdown_cell(h.threshold.to_string()) << " | "
       << markdown_cell(paper.empty() ? "–" : paper) << " |\n";
   }
+  for (const auto& h : r.hypotheses)
+    if (h.outcome == Outcome::Fail || h.outcome == Outcome::Error) o << "\n" << failure_details(h);
   return o.str();
 }
 

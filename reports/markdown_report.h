@@ -1,5 +1,6 @@
 // summary.md: a GitHub-flavoured Markdown table of the hypotheses (outcome, value, interval,
-// threshold, the paper's values), for a CI job summary or a pull-request comment.
+// threshold, the paper's values), for a CI job summary or a pull-request comment; then one
+// collapsed <details> block per FAILed or ERRORed hypothesis with its per-layer values.
 #pragma once
 
 #include <string>

@@ -37,7 +37,8 @@ rm -rf "$work"
 "$moeprobe" synth fixtures/recipes/demo.yaml --out "$work/demo-model" --threads 2 >/dev/null
 status=0
 "$moeprobe" run suites/closer_look.yaml --model "$work/demo-model" \
-  --reference-model "$work/demo-model/reference" --device reference --out "$work/report" \
+  --reference-model "$work/demo-model/reference" --device reference --activations synthetic \
+  --out "$work/report" \
   >/dev/null || status=$?
 # 0: everything passed or warned; 1: a hypothesis failed, still a valid sample. 2 or 3: no report.
 [ "$status" -le 1 ] || { echo "make-report-examples: moeprobe run exited $status" >&2; exit "$status"; }

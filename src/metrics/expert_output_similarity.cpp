@@ -118,6 +118,44 @@ class ChosenPairMoreAlike : public TypedMetric<SimilarityParams> {
   }
 };
 
+struct AboveParams : SimilarityParams {
+  double threshold = 0.8;
+};
+
+// H7b: the share of tokens on which the experts' outputs are nearly alike (Mixtral's last layer:
+// "many values exceed 0.8").
+class OutputSimilarityAbove : public TypedMetric<AboveParams> {
+ public:
+  OutputSimilarityAbove()
+      : TypedMetric("output_similarity_above", "A7",
+                    "Fraction of the probe's tokens whose mean pairwise output similarity of the "
+                    "routed experts is at least `threshold` (spec H7b: the last layer's D(t) >= "
+                    "0.8 for most tokens). params: threshold (default 0.8), measure = cosine "
+                    "(default) | angular, exclude_bos, units.") {}
+  AboveParams parse(const nlohmann::json& p, const std::string& where) const override {
+    check_param_keys(p, where, dynamic_param_keys({"measure", "threshold"}));
+    AboveParams out;
+    parse_dynamic_params(p, where, out);
+    out.angular = choice_param(p, "measure", "cosine", {"angular", "cosine"}, where) == "angular";
+    out.threshold = number_param(p, "threshold", 0.8, -1.0, where);
+    if (out.threshold > 1.0)
+      throw InputError(where, "params.threshold", "expected a similarity in (-1, 1]");
+    return out;
+  }
+  std::vector<Need> needs_of(const AboveParams&) const override { return output_needs(); }
+  LayerMeasurement measure_with(const LayerStatistics& ls, const AboveParams& p) const override {
+    const AllExpertsStats& s = expert_outputs(ls);
+    const auto& all = p.angular ? s.mean_angular : s.mean_cosine;
+    std::vector<double> above(all.size());
+    for (std::size_t t = 0; t < all.size(); ++t)
+      above[t] = std::isnan(all[t]) ? nan_value() : (all[t] >= p.threshold ? 1.0 : 0.0);
+    nlohmann::json d = mean_matrix_detail(s, p);
+    d["threshold"] = p.threshold;
+    return token_mean_measurement(ls, p, metric_tokens(ls, p, name()), std::move(above),
+                                  std::move(d));
+  }
+};
+
 // S_ee - S_ef: the experts' mean pairwise output similarity minus their mean similarity to the
 // dense FFN F (or to the shared block SE).
 class ExpertMinusEntity : public TypedMetric<SimilarityParams> {
@@ -220,6 +258,7 @@ class WeightOutputPearson : public TypedMetric<WeightOutputParams> {
 void add_expert_output_similarity_metrics(std::vector<std::unique_ptr<Metric>>& out) {
   out.push_back(std::make_unique<ExpertOutputSimilarity>());
   out.push_back(std::make_unique<ChosenPairMoreAlike>());
+  out.push_back(std::make_unique<OutputSimilarityAbove>());
   out.push_back(std::make_unique<ExpertMinusEntity>("output_similarity_expert_minus_ffn", true));
   out.push_back(
       std::make_unique<ExpertMinusEntity>("output_similarity_expert_minus_shared", false));

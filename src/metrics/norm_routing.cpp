@@ -22,6 +22,7 @@
 #include "metrics/metric_helpers.h"
 #include "metrics/rank_statistics.h"
 #include "metrics/token_statistics.h"
+#include "util/error.h"
 
 namespace moeprobe {
 
@@ -30,14 +31,24 @@ namespace {
 struct NormParams : DynamicParams {
   bool exclude_super_tokens = false;
   double super_factor = 10.0;
+  int ranks = 5;  // top_norm_ranks_scored_high only
 };
 
-NormParams parse_norm_params(const nlohmann::json& p, const std::string& where) {
-  check_param_keys(p, where, dynamic_param_keys({"exclude_super_tokens", "super_factor"}));
+NormParams parse_norm_params(const nlohmann::json& p, const std::string& where,
+                             bool with_ranks = false) {
+  std::set<std::string> keys{"exclude_super_tokens", "super_factor"};
+  if (with_ranks) keys.insert("ranks");
+  check_param_keys(p, where, dynamic_param_keys(keys));
   NormParams out;
   parse_dynamic_params(p, where, out);
   out.exclude_super_tokens = bool_param(p, "exclude_super_tokens", false, where);
   out.super_factor = number_param(p, "super_factor", 10.0, 1.0, where);
+  if (with_ranks && p.is_object() && p.contains("ranks")) {
+    if (!p["ranks"].is_number_integer() || p["ranks"].get<long long>() < 1 ||
+        p["ranks"].get<long long>() > 1024)
+      throw InputError(where, "params.ranks", "expected an integer in [1, 1024]");
+    out.ranks = p["ranks"].get<int>();
+  }
   return out;
 }
 
@@ -62,7 +73,7 @@ void note_weight_on_input(const LayerStatistics& ls, nlohmann::json& detail) {
 // What the norm-rank metrics share: the layer's norms and scores, the tokens used, the super
 // experts, and the rank-count matrix over those tokens.
 struct NormData {
-  int experts = 0, top_k = 0;
+  int experts = 0, top_k = 0, ranks = 5;
   std::shared_ptr<const std::vector<double>> norms, scores;
   std::shared_ptr<const std::vector<int>> chosen;
   std::vector<int64_t> tokens;
@@ -75,6 +86,7 @@ NormData norm_data(const LayerStatistics& ls, const NormParams& p, const std::st
   NormData d;
   d.experts = out.num_experts;
   d.top_k = r.top_k;
+  d.ranks = p.ranks;
   d.norms = std::make_shared<const std::vector<double>>(expert_norms(out));
   d.scores = std::make_shared<const std::vector<double>>(r.probabilities.data);
   d.chosen = std::make_shared<const std::vector<int>>(r.selected);
@@ -102,11 +114,13 @@ std::vector<Need> dynamic_needs() {
 class NormRankMetric : public TypedMetric<NormParams> {
  public:
   using Statistic = std::function<double(const NormData&, const std::vector<int64_t>&)>;
-  NormRankMetric(std::string name, std::string description, Statistic statistic)
-      : TypedMetric(std::move(name), "A10", std::move(description)),
-        statistic_(std::move(statistic)) {}
+  NormRankMetric(std::string name, std::string description, Statistic statistic,
+                 bool with_ranks = false, std::string analysis = "A10")
+      : TypedMetric(std::move(name), std::move(analysis), std::move(description)),
+        statistic_(std::move(statistic)),
+        with_ranks_(with_ranks) {}
   NormParams parse(const nlohmann::json& p, const std::string& where) const override {
-    return parse_norm_params(p, where);
+    return parse_norm_params(p, where, with_ranks_);
   }
   std::vector<Need> needs_of(const NormParams&) const override { return dynamic_needs(); }
   LayerMeasurement measure_with(const LayerStatistics& ls, const NormParams& p) const override {
@@ -129,6 +143,7 @@ class NormRankMetric : public TypedMetric<NormParams> {
 
  private:
   Statistic statistic_;
+  bool with_ranks_;
 };
 
 double mean_per_token(const std::vector<int64_t>& tokens, const std::function<double(int64_t)>& f) {
@@ -256,6 +271,42 @@ void add_norm_routing_metrics(std::vector<std::unique_ptr<Metric>>& out) {
                                      d.experts);
         });
       }));
+  out.push_back(std::make_unique<NormRankMetric>(
+      "top1_norm_lift",
+      std::string("top1_norm_agreement divided by its chance level 1/E: how many times more "
+                  "often than chance the top-1 score expert has the largest norm (spec H10b, "
+                  "DeepSeek-like: >= 5).") +
+          kNormParamsDoc,
+      [](const NormData& d, const std::vector<int64_t>& t) {
+        return d.experts * mean_per_token(t, [&](int64_t i) {
+                 return top1_norm_agreement(at(*d.scores, i, d.experts), at(*d.norms, i, d.experts),
+                                            d.experts);
+               });
+      }));
+  out.push_back(std::make_unique<NormRankMetric>(
+      "topk_norm_set_agreement",
+      std::string("Fraction of tokens whose k highest router probabilities and k largest output "
+                  "norms belong to the same experts (k = the model's top-k; spec H9a).") +
+          kNormParamsDoc,
+      [](const NormData& d, const std::vector<int64_t>& t) {
+        return mean_per_token(t, [&](int64_t i) {
+          return topk_set_agreement(at(*d.scores, i, d.experts), at(*d.norms, i, d.experts),
+                                    d.experts, d.top_k);
+        });
+      },
+      false, "A9"));
+  out.push_back(std::make_unique<NormRankMetric>(
+      "top_norm_ranks_scored_high",
+      std::string("Of the `ranks` largest output-norm ranks, the fraction whose most frequent "
+                  "score rank is among the `ranks` largest (columns of the rank-count matrix; "
+                  "spec H10b, DeepSeek-like: all of the top 5). params: ranks (default 5, "
+                  "less than E; NaN otherwise).") +
+          kNormParamsDoc,
+      [](const NormData& d, const std::vector<int64_t>& t) {
+        return top_norm_ranks_scored_high(rank_count_matrix(*d.scores, *d.norms, d.experts, t),
+                                          d.ranks);
+      },
+      true));
   out.push_back(std::make_unique<NormRankMetric>(
       "topk_norm_coverage",
       std::string("Fraction of tokens whose largest-norm expert is among the k experts the "

@@ -67,6 +67,27 @@ double topk_norm_coverage(const int* chosen, int k, const double* norms, int exp
   return std::find(chosen, chosen + k, largest) != chosen + k ? 1.0 : 0.0;
 }
 
+double topk_set_agreement(const double* scores, const double* norms, int experts, int k) {
+  const std::vector<int> score_rank = ascending_ranks(scores, experts);
+  const std::vector<int> norm_rank = ascending_ranks(norms, experts);
+  for (int e = 0; e < experts; ++e)
+    if ((score_rank[e] >= experts - k) != (norm_rank[e] >= experts - k)) return 0.0;
+  return 1.0;
+}
+
+double top_norm_ranks_scored_high(const Matrix& c, int ranks) {
+  const int64_t n = c.cols;
+  if (c.rows != n || ranks <= 0 || ranks >= n) return kNaN;
+  int high = 0;
+  for (int64_t r = n - ranks; r < n; ++r) {
+    int64_t modal = 0;
+    for (int64_t s = 1; s < n; ++s)
+      if (c(s, r) > c(modal, r)) modal = s;
+    high += modal >= n - ranks ? 1 : 0;
+  }
+  return static_cast<double>(high) / ranks;
+}
+
 double norm_score_spearman(const double* scores, const double* norms, int experts) {
   return spearman(std::vector<double>(scores, scores + experts),
                   std::vector<double>(norms, norms + experts));

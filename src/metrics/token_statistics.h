@@ -29,6 +29,12 @@ double rank_diagonal_dominance(const Matrix& c);
 double top1_norm_agreement(const double* scores, const double* norms, int experts);
 // 1 when the largest-norm expert is among the token's chosen experts.
 double topk_norm_coverage(const int* chosen, int k, const double* norms, int experts);
+// 1 when the k largest scores and the k largest norms belong to the same experts (spec H9a).
+double topk_set_agreement(const double* scores, const double* norms, int experts, int k);
+// Of the `ranks` largest norm ranks r (columns of C), the fraction whose modal score rank
+// (argmax_s C[s][r], the lower rank among equal counts) is one of the `ranks` largest score
+// ranks (spec H10b). NaN unless 0 < ranks < the matrix size.
+double top_norm_ranks_scored_high(const Matrix& c, int ranks);
 // Spearman rank correlation (average ranks) of one token's scores and norms; NaN when constant.
 double norm_score_spearman(const double* scores, const double* norms, int experts);
 // p_(1) / p_(2) of one token's full-softmax probabilities (+inf when p_(2) is 0; NaN for E < 2).

@@ -107,6 +107,7 @@ std::string Aggregate::to_string() const {
     case Kind::BandRatio:
       return "band_ratio " + band.to_string() + " / " + (base_before ? "before" : "rest");
     case Kind::LastMinusBand:
+      return name() + " " + band.to_string() + (band_median ? " median" : "");
     case Kind::BandMean:
       return name() + " " + band.to_string();
     default:
@@ -122,6 +123,8 @@ nlohmann::json Aggregate::to_json() const {
       return {
           {"band_ratio", {{"band", band.to_json()}, {"base", base_before ? "before" : "rest"}}}};
     case Kind::LastMinusBand:
+      if (band_median) return {{name(), {{"band", band.to_json()}, {"statistic", "median"}}}};
+      return {{name(), {{"band", band.to_json()}}}};
     case Kind::BandMean:
       return {{name(), {{"band", band.to_json()}}}};
     default:
@@ -221,7 +224,7 @@ double aggregate(const Aggregate& agg, const std::vector<LayerPoint>& all, int n
         return inapplicable("band " + agg.band.to_string() + " holds no MoE layer before the last");
       if (in.empty())
         return fail("no selected layer before the last lies in band " + agg.band.to_string());
-      return last_value - mean_of(in);
+      return last_value - (agg.band_median ? stats::quantile(in, 0.5) : mean_of(in));
     }
   }
   return fail("unknown aggregate");

@@ -42,9 +42,10 @@ struct Aggregate {
     BandMean
   };
   Kind kind = Kind::Mean;
-  Threshold predicate;      // Fraction
-  Band band;                // BandRatio, LastMinusBand, BandMean
-  bool base_before = true;  // BandRatio: base = layers before the band (true) or all others
+  Threshold predicate;       // Fraction
+  Band band;                 // BandRatio, LastMinusBand, BandMean
+  bool base_before = true;   // BandRatio: base = layers before the band (true) or all others
+  bool band_median = false;  // LastMinusBand: the band's median instead of its mean
 
   std::string name() const;        // "mean", "band_ratio"
   std::string to_string() const;   // "band_ratio [0.69, 0.94] / before"

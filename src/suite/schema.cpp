@@ -87,7 +87,7 @@ Band parse_band(const Validator& v, const YAML::Node& n, const std::string& key)
 Aggregate parse_aggregate(const Validator& v, const YAML::Node& n, const std::string& key) {
   const char* expected =
       "expected mean, median, min, max, spearman_vs_depth, or a mapping with one of fraction "
-      "{op, value}, band_ratio {band, base}, last_minus_band {band}, band_mean {band}";
+      "{op, value}, band_ratio {band, base}, last_minus_band {band, statistic}, band_mean {band}";
   Aggregate a;
   if (n.IsScalar()) {
     static const std::map<std::string, Aggregate::Kind> simple = {
@@ -129,6 +129,8 @@ Aggregate parse_aggregate(const Validator& v, const YAML::Node& n, const std::st
                                          : Aggregate::Kind::BandMean;
     if (a.kind == Aggregate::Kind::BandRatio)
       v.check_keys(body, sub, {"band", "base"});
+    else if (a.kind == Aggregate::Kind::LastMinusBand)
+      v.check_keys(body, sub, {"band", "statistic"});
     else
       v.check_keys(body, sub, {"band"});
     if (!body["band"]) v.fail(body, sub + ".band", "missing; " + std::string(expected));
@@ -138,6 +140,12 @@ Aggregate parse_aggregate(const Validator& v, const YAML::Node& n, const std::st
       if (base != "before" && base != "rest")
         v.fail(body["base"], sub + ".base", "expected before or rest");
       a.base_before = base == "before";
+    }
+    if (a.kind == Aggregate::Kind::LastMinusBand && body["statistic"]) {
+      const std::string st = v.string(body["statistic"], sub + ".statistic");
+      if (st != "mean" && st != "median")
+        v.fail(body["statistic"], sub + ".statistic", "expected mean or median");
+      a.band_median = st == "median";
     }
     return a;
   }

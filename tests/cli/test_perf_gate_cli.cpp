@@ -137,7 +137,7 @@ TEST(PerfGateCli, BadInputExitsTwoNamingFileAndField) {
                                (dir / "t.yaml").string() + "\"",
                            dir);
   EXPECT_EQ(bad.code, 2);
-  EXPECT_NE(bad.err.find("t.yaml: line 3: default.treshold: unknown key"), std::string::npos)
+  EXPECT_NE(bad.err.find("t.yaml: default.treshold: line 3: unknown key"), std::string::npos)
       << bad.err;
 }
 

@@ -128,6 +128,28 @@ TEST(DynamicMetrics, CoverageSpearmanDominanceAndConfidence) {
   EXPECT_NEAR(f.measure("output_norm_mean").value, 25.5 / 12, 1e-12);
 }
 
+TEST(DynamicMetrics, TopkSetsLiftAndTopNormRanks) {
+  Fixture f;
+  // Top-2 by score / by norm: t0 {0,1} / {1,2}; t1 {0,1} / {1,2}; t2 {2,0} (the tie 0.1 = 0.1
+  // goes to expert 0) / {0,2}; t3 {0,1} / {0,2}: one token of four.
+  EXPECT_DOUBLE_EQ(f.measure("topk_norm_set_agreement").value, 0.25);
+  // A_top1 = 0.5 with 3 experts: 1.5 x chance.
+  EXPECT_DOUBLE_EQ(f.measure("top1_norm_lift").value, 1.5);
+  // The largest-norm experts have score ranks 1, 2, 1, 2 (0 = smallest): the modal score rank of
+  // norm rank 2 is the tie 1 vs 2, which goes to 1, not the top one.
+  EXPECT_DOUBLE_EQ(f.measure("top_norm_ranks_scored_high", {{"ranks", 1}}).value, 0.0);
+  EXPECT_TRUE(std::isnan(f.measure("top_norm_ranks_scored_high", {{"ranks", 3}}).value));
+  EXPECT_THROW(f.measure("top_norm_ranks_scored_high", {{"ranks", 0}}), InputError);
+  EXPECT_THROW(f.measure("top1_norm_agreement", {{"ranks", 2}}), InputError);
+  // Mean pair cosines 0.1 .. 0.4: one token at or above 0.35, none above the default 0.8.
+  EXPECT_DOUBLE_EQ(f.measure("output_similarity_above", {{"threshold", 0.35}}).value, 0.25);
+  EXPECT_DOUBLE_EQ(f.measure("output_similarity_above").value, 0.0);
+  EXPECT_DOUBLE_EQ(
+      f.measure("output_similarity_above", {{"measure", "angular"}, {"threshold", 0.7}}).value,
+      0.5);
+  EXPECT_THROW(f.measure("output_similarity_above", {{"threshold", 1.5}}), InputError);
+}
+
 TEST(DynamicMetrics, SuperExpertsAndTheirTokensLeftOut) {
   Fixture f;
   // Expert 2 on token 1 far above the median norm (2): the only super expert at factor 10.

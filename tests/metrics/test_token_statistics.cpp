@@ -42,6 +42,28 @@ TEST(TokenStatistics, RankCountMatrixByHand) {
   EXPECT_EQ(topk_norm_coverage(chosen_miss, 2, n2, 3), 0.0);
 }
 
+TEST(TokenStatistics, TopkSetAgreementAndTopNormRanks) {
+  const double s[] = {0.4, 0.1, 0.3, 0.2}, same[] = {9, 1, 5, 2}, other[] = {9, 5, 1, 2};
+  EXPECT_EQ(topk_set_agreement(s, same, 4, 2), 1.0);   // {0, 2} both ways
+  EXPECT_EQ(topk_set_agreement(s, other, 4, 2), 0.0);  // {0, 2} vs {0, 1}
+  EXPECT_EQ(topk_set_agreement(s, other, 4, 1), 1.0);
+  const double tie[] = {1, 1, 0, 0};  // ties: the lower index ranks higher, {0, 1}
+  const double s01[] = {0.3, 0.3, 0.2, 0.2};
+  EXPECT_EQ(topk_set_agreement(s01, tie, 4, 2), 1.0);
+  // C[s][r], 4 experts: columns r = 3, 2 have modal score ranks 3 and 1.
+  Matrix c(4, 4);
+  c(3, 3) = 5;
+  c(2, 3) = 1;
+  c(1, 2) = 4;
+  c(2, 2) = 2;
+  EXPECT_NEAR(top_norm_ranks_scored_high(c, 1), 1.0, 1e-15);
+  EXPECT_NEAR(top_norm_ranks_scored_high(c, 2), 0.5, 1e-15);
+  c(2, 2) = 4;  // a tie between score ranks 1 and 2 goes to the lower one
+  EXPECT_NEAR(top_norm_ranks_scored_high(c, 2), 0.5, 1e-15);
+  EXPECT_TRUE(std::isnan(top_norm_ranks_scored_high(c, 4)));
+  EXPECT_TRUE(std::isnan(top_norm_ranks_scored_high(c, 0)));
+}
+
 TEST(TokenStatistics, SpearmanAndGateConfidence) {
   const double s[] = {0.1, 0.2, 0.3, 0.4}, n[] = {1, 3, 2, 4};
   // ranks (1,2,3,4) vs (1,3,2,4): d^2 = 0+1+1+0 = 2, rho = 1 - 6*2/(4*15) = 0.8

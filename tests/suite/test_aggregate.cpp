@@ -93,6 +93,20 @@ TEST(Aggregate, LastMinusBandAndBandMean) {
   EXPECT_NEAR(aggregate(m, pts(v), 10), 0.3, 1e-12);
 }
 
+TEST(Aggregate, LastMinusBandMedian) {
+  // Spec H7b: the last layer minus the median of every layer before it.
+  std::vector<double> v = {0.5, 0.1, 0.2, 0.0, 0.9};
+  Aggregate a = simple(Aggregate::Kind::LastMinusBand);
+  a.band.kind = Band::Kind::Positions;
+  a.band.from = 0;
+  a.band.to = -2;
+  EXPECT_NEAR(aggregate(a, pts(v), 5), 0.9 - 0.2, 1e-12);  // mean of {.5, .1, .2, 0}
+  a.band_median = true;
+  EXPECT_NEAR(aggregate(a, pts(v), 5), 0.9 - 0.15, 1e-12);
+  EXPECT_EQ(a.to_string(), "last_minus_band [0, -2] median");
+  EXPECT_EQ(a.to_json().dump(), R"({"last_minus_band":{"band":[0,-2],"statistic":"median"}})");
+}
+
 TEST(Aggregate, TextAndJson) {
   Aggregate a = simple(Aggregate::Kind::BandRatio);
   a.band.kind = Band::Kind::Fractions;
