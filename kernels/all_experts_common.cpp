@@ -25,7 +25,9 @@ double nan() {
 }
 
 void check_float_matrix(const TensorView& m, int64_t rows, int64_t cols, const char* what) {
-  if (!dtype_is_float(m.dtype))
+  // Mapped views (transposed, interleaved or quantised weights) read as floats and hold no
+  // contiguous data pointer.
+  if (!m.float_valued())
     throw InputError(m.file, m.name,
                      std::string(what) + ": expected a float dtype, got " + dtype_name(m.dtype));
   if (m.rank() != 2 || (rows >= 0 && m.dim(0) != rows) || (cols >= 0 && m.dim(1) != cols))
@@ -34,7 +36,16 @@ void check_float_matrix(const TensorView& m, int64_t rows, int64_t cols, const c
                          (rows >= 0 ? std::to_string(rows) : std::string("I")) + ", " +
                          (cols >= 0 ? std::to_string(cols) : std::string("I")) + "], got " +
                          m.shape_string());
-  if (!m.data && m.numel() > 0) throw InputError(m.file, m.name, std::string(what) + ": no data");
+  if (m.plain() && !m.data && m.numel() > 0)
+    throw InputError(m.file, m.name, std::string(what) + ": no data");
+}
+
+void check_bias(const std::optional<TensorView>& b, int64_t n, const char* what) {
+  if (!b) return;
+  if (!b->float_valued() || b->numel() != n)
+    throw InputError(b->file, b->name,
+                     std::string(what) + ": expected " + std::to_string(n) + " float values, got " +
+                         dtype_name(b->dtype) + " " + b->shape_string());
 }
 
 double angular(double c) {
@@ -61,6 +72,9 @@ void check_all_experts_request(const AllExpertsRequest& r) {
       const int64_t I = w.act.dim(0);
       check_float_matrix(w.up, I, H, "W_up");
       check_float_matrix(w.down, H, I, "W_down");
+      check_bias(w.act_bias, I, "act bias");
+      check_bias(w.up_bias, I, "up bias");
+      check_bias(w.down_bias, H, "down bias");
     }
     if (e.sigmoid_gate && (e.sigmoid_gate->numel() != H || !dtype_is_float(e.sigmoid_gate->dtype)))
       throw InputError(e.sigmoid_gate->file, e.sigmoid_gate->name,

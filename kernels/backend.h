@@ -51,17 +51,19 @@ struct MatrixSetStats {
 };
 
 // All-experts evaluation (the dynamic analyses A7-A11): every entity's output on every token of a
-// probe, E(x) = W_down (act(W_act x) * (W_up x)), evaluated on the full token matrix (never in
+// probe, E(x) = W_down glu(W_act x + b_act, W_up x + b_up) + b_down (glu(a, u) = act(a) * u, or
+// gpt-oss's clamped form (clamp(u, -limit, limit) + 1) * act(a); biases only where the family has
+// them: ExpertWeights::act_bias, up_bias, down_bias), evaluated on the full token matrix (never in
 // dispatch order) and reduced token block by token block to per-token statistics, so memory never
-// holds [T, N, H].
+// holds [T, N, H]. "act" below is act(W_act x + b_act), the activated gate.
 //
 // An entity is a routed expert, the shared-expert block, or the dense reference FFN "F". The
 // shared block is the sum of its parts (one fused block or one part per shared expert), scaled per
 // token by sigmoid(gate . x) when the family has a shared-expert gate (Qwen2-MoE): the output the
 // block adds to the residual stream, the paper's "SE".
 struct FfnEntity {
-  std::vector<ExpertWeights> parts;  // output = sum over parts (usually one)
-  Activation activation = Activation::SiLU;
+  std::vector<ExpertWeights> parts;        // output = sum over parts (usually one)
+  ActivationSpec activation;               // kind and gpt-oss's alpha and limit
   std::optional<TensorView> sigmoid_gate;  // [1, H] or [H]
   int64_t neurons() const;                 // sum of the parts' intermediate sizes
 };

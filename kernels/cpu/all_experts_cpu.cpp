@@ -76,6 +76,13 @@ void convert_rows(const TensorView& m, int64_t begin, int64_t end, float* dst) {
   m.read_float(begin * m.cols(), (end - begin) * m.cols(), dst);
 }
 
+// Entries [begin, end) of a bias vector (zeros when the family has none).
+std::vector<float> bias_range(const std::optional<TensorView>& b, int64_t begin, int64_t end) {
+  std::vector<float> v(static_cast<std::size_t>(end - begin), 0.0f);
+  if (b) b->read_float(begin, end - begin, v.data());
+  return v;
+}
+
 }  // namespace
 
 int64_t cpu_all_experts_block(const AllExpertsRequest& r, int threads) {
@@ -119,13 +126,13 @@ AllExpertsStats cpu_all_experts(const AllExpertsRequest& r, int threads) {
       std::fill(sums.begin(), sums.end(), 0.0);
     }
 
-    // Phase 1: hh_n = act(X W_act^T) * (X W_up^T), neuron chunk by neuron chunk. For the act
-    // correlation every routed expert's act values of a chunk are kept and their per-token
+    // Phase 1: hh_n = glu(X W_act^T + b_act, X W_up^T + b_up), neuron chunk by neuron chunk. For
+    // the act correlation every routed expert's act values of a chunk are kept and their per-token
     // cross-products accumulated before the next chunk.
     auto phase1 = [&](int n, const ExpertWeights& w, int64_t part_offset, int64_t c0, int64_t c1,
                       float* act_out) {
       const int64_t ic = c1 - c0, width = L.width[static_cast<std::size_t>(n)];
-      const Activation actf = r.entities[static_cast<std::size_t>(n)].activation;
+      const ActivationSpec& actf = r.entities[static_cast<std::size_t>(n)].activation;
       float* hn = hh.data() + L.offset[static_cast<std::size_t>(n)] * B;
       const int parts = static_cast<int>(std::min<int64_t>(threads, ic));
       std::vector<std::vector<int32_t>> local(static_cast<std::size_t>(parts),
@@ -146,12 +153,15 @@ AllExpertsStats cpu_all_experts(const AllExpertsRequest& r, int threads) {
                     static_cast<int>(rr), static_cast<int>(H), 1.0f, x.data(), static_cast<int>(H),
                     wu, static_cast<int>(H), 0.0f, pu, static_cast<int>(ic));
         auto& cnt = local[static_cast<std::size_t>(p)];
+        const std::vector<float> ba = bias_range(w.act_bias, r0, r1),
+                                 bu = bias_range(w.up_bias, r0, r1);
         for (int64_t t = 0; t < nb; ++t)
           for (int64_t i = 0; i < rr; ++i) {
-            const float a = activate(actf, pa[t * ic + i]);
+            const float a = activate(actf, pa[t * ic + i] + ba[static_cast<std::size_t>(i)]);
             for (std::size_t q = 0; q < Q; ++q)
               cnt[q * nb + t] += std::fabs(a) > r.activation_thresholds[q] ? 1 : 0;
-            hn[t * width + part_offset + r0 + i] = a * pu[t * ic + i];
+            hn[t * width + part_offset + r0 + i] =
+                glu_from_act(actf, a, pu[t * ic + i] + bu[static_cast<std::size_t>(i)]);
             if (act_out) act_out[t * ic + (r0 - c0) + i] = a;
           }
       });
@@ -211,8 +221,8 @@ AllExpertsStats cpu_all_experts(const AllExpertsRequest& r, int threads) {
       }
     }
 
-    // Phase 2: output chunk by output chunk, every entity's Y = hh W_down^T on those rows, then
-    // each token's N x N Gram of the chunk (ssyrk), accumulated in float64.
+    // Phase 2: output chunk by output chunk, every entity's Y = hh W_down^T + b_down on those rows,
+    // then each token's N x N Gram of the chunk (ssyrk), accumulated in float64.
     for (int64_t h0 = 0; h0 < H; h0 += L.chunk2) {
       const int64_t hc = std::min(H, h0 + L.chunk2) - h0;
       for (int n = 0; n < N; ++n) {
@@ -234,6 +244,12 @@ AllExpertsStats cpu_all_experts(const AllExpertsRequest& r, int threads) {
                         static_cast<int>(rr), static_cast<int>(I), 1.0f, hn + off,
                         static_cast<int>(width), wd, static_cast<int>(I), k == 0 ? 0.0f : 1.0f,
                         yn + (r0 - h0), static_cast<int>(hc));
+            if (w.down_bias) {
+              const std::vector<float> bd = bias_range(w.down_bias, r0, r1);
+              for (int64_t t = 0; t < nb; ++t)
+                for (int64_t o = 0; o < rr; ++o)
+                  yn[t * hc + (r0 - h0) + o] += bd[static_cast<std::size_t>(o)];
+            }
             off += I;
           }
         });

@@ -59,6 +59,13 @@ AllExpertsStats all_experts(CudaContext& ctx, const AllExpertsRequest& r) {
   check_all_experts_request(r);
   constexpr std::size_t kMaxThresholds = 8;  // all_experts.cu
   if (r.activation_thresholds.size() > kMaxThresholds) return cpu_all_experts(r, 0);
+  // Expert biases and gpt-oss's clamped GLU are not in the device kernels: such requests run
+  // on the CPU path, which computes the same statistics.
+  for (const FfnEntity& e : r.entities) {
+    if (e.activation.kind == Activation::ClampedSwiGLU) return cpu_all_experts(r, 0);
+    for (const ExpertWeights& w : e.parts)
+      if (w.act_bias || w.up_bias || w.down_bias) return cpu_all_experts(r, 0);
+  }
   const int64_t T = r.tokens.dim(0), H = r.tokens.dim(1);
   const int N = static_cast<int>(r.entities.size()), E = r.num_experts;
   const int Q = static_cast<int>(r.activation_thresholds.size());
@@ -141,7 +148,7 @@ AllExpertsStats all_experts(CudaContext& ctx, const AllExpertsRequest& r) {
         gemm_nt(ctx, nb, I, H, d_x, H, d_wa, H, 0.0f, d_a, I);
         gemm_nt(ctx, nb, I, H, d_x, H, d_wu, H, 0.0f, d_u, I);
         const bool keep = corr && n < E;
-        launch_act_mul(d_a, d_u, nb, I, activation_code(ent.activation), hn,
+        launch_act_mul(d_a, d_u, nb, I, activation_code(ent.activation.kind), hn,
                        width[static_cast<std::size_t>(n)], off, d_thr, Q,
                        d_counts + static_cast<int64_t>(n) * Q * nb,
                        keep ? d_acts + static_cast<int64_t>(n) * nb * I0 : nullptr, I0, off,

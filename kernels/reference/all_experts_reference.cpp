@@ -1,6 +1,7 @@
-// The float64 oracle of the all-experts evaluation: every output vector computed in float64 by
-// plain loops, then its Gram, norms and Pearson correlations by their definitions. Tokens are
-// taken in blocks small enough that the block's outputs [B, N, H] fit in ~256 MB.
+// The float64 oracle of the all-experts evaluation: every output vector (biases and gpt-oss's
+// clamped GLU included) computed in float64 by plain loops, then its Gram, norms and Pearson
+// correlations by their definitions. Tokens are taken in blocks small enough that the block's
+// outputs [B, N, H] fit in ~256 MB.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -14,6 +15,13 @@ namespace {
 std::vector<double> read_rows(const TensorView& m, int64_t row, int64_t count) {
   std::vector<double> v(static_cast<std::size_t>(count * m.cols()));
   m.read_double(row * m.cols(), count * m.cols(), v.data());
+  return v;
+}
+
+// A bias vector in float64, or zeros when the family has none.
+std::vector<double> bias_of(const std::optional<TensorView>& b, int64_t n) {
+  std::vector<double> v(static_cast<std::size_t>(n), 0.0);
+  if (b) b->read_double(0, n, v.data());
   return v;
 }
 
@@ -57,11 +65,13 @@ AllExpertsStats ReferenceBackend::all_experts(const AllExpertsRequest& r) {
         const int64_t I = w.intermediate();
         const std::vector<double> wa = read_rows(w.act, 0, I), wu = read_rows(w.up, 0, I),
                                   wd = read_rows(w.down, 0, H);
+        const std::vector<double> ba = bias_of(w.act_bias, I), bu = bias_of(w.up_bias, I),
+                                  bd = bias_of(w.down_bias, H);
         for (int64_t t = 0; t < nb; ++t) {
           const double* xt = x.data() + t * H;
           std::vector<double> h(static_cast<std::size_t>(I));
           for (int64_t i = 0; i < I; ++i) {
-            double a = 0, u = 0;
+            double a = ba[static_cast<std::size_t>(i)], u = bu[static_cast<std::size_t>(i)];
             for (int64_t k = 0; k < H; ++k) {
               a += wa[static_cast<std::size_t>(i * H + k)] * xt[k];
               u += wu[static_cast<std::size_t>(i * H + k)] * xt[k];
@@ -71,11 +81,11 @@ AllExpertsStats ReferenceBackend::all_experts(const AllExpertsRequest& r) {
               if (std::fabs(act) > r.activation_thresholds[q])
                 ++counts[q][static_cast<std::size_t>(t)];
             if (r.act_correlation && n < E) acts[t][n].push_back(act);
-            h[static_cast<std::size_t>(i)] = act * u;
+            h[static_cast<std::size_t>(i)] = glu_from_act(ent.activation, act, u);
           }
           double* yt = y.data() + (t * N + n) * H;
           for (int64_t o = 0; o < H; ++o) {
-            double s = 0;
+            double s = bd[static_cast<std::size_t>(o)];
             for (int64_t i = 0; i < I; ++i) s += wd[static_cast<std::size_t>(o * I + i)] * h[i];
             yt[o] += s;
           }

@@ -191,10 +191,11 @@ void compute_dynamic_statistics(const LayerInputs& in, const LayerPlan& plan, Ba
   if (!plan.expert_outputs) return;
   AllExpertsRequest req;
   req.tokens = x;
-  for (const ExpertWeights& e : layer.experts) req.entities.push_back({{e}, layer.activation, {}});
+  for (const ExpertWeights& e : layer.experts)
+    req.entities.push_back({{e}, layer.activation_spec, {}});
   req.num_experts = layer.num_experts();
   if (!layer.shared.empty()) {
-    req.entities.push_back({layer.shared, layer.activation, layer.shared_gate});
+    req.entities.push_back({layer.shared, layer.activation_spec, layer.shared_gate});
     req.num_shared = 1;
   }
   // F is evaluated on the same inputs; only its hidden size must match the experts'.

@@ -4,6 +4,12 @@
 // C[s, r] counts the (token, expert) pairs with score rank s and norm rank r (0-based ascending;
 // ties to the lower expert index), in every metric's detail for results.json.
 //
+// Llama-4's router score scales the expert's input (weight_on_input): the layer adds E_e(s x),
+// not s E_e(x). The norms here stay ||E_e(x_t)|| on the unscaled input, so for such a family the
+// comparison asks whether the router favours the experts that respond most strongly to the
+// token, not whether it gives the largest weights to the largest contributions; every affected
+// metric says so in its detail (weight_on_input_note).
+//
 // Beyond the paper, "super experts" (arXiv 2507.23279): an expert whose norm on some token
 // exceeds super_factor x the layer's median norm. A few such tokens can decide a largest-norm
 // count, so the norm-rank metrics take exclude_super_tokens: leave out the tokens where any
@@ -55,6 +61,15 @@ std::vector<double> expert_norms(const AllExpertsStats& s) {
   return n;
 }
 
+// The detail note for a layer whose router scales the expert input (see the header comment).
+void note_weight_on_input(const LayerStatistics& ls, nlohmann::json& detail) {
+  if (!ls.routing || !ls.routing->weight_on_input) return;
+  detail["weight_on_input_note"] =
+      "this family's router score scales the expert input (the layer adds E_e(s x), not "
+      "s E_e(x)); norms are ||E_e(x)|| on the unscaled input, so the comparison is with how "
+      "strongly each expert responds to the token, not with the size of what the layer adds";
+}
+
 // What the norm-rank metrics share: the layer's norms and scores, the tokens used, the super
 // experts, and the rank-count matrix over those tokens.
 struct NormData {
@@ -87,6 +102,7 @@ NormData norm_data(const LayerStatistics& ls, const NormParams& p, const std::st
   d.detail["rank_count"] = matrix_json(c, d.experts);
   d.detail["rank_count_axes"] = "rows: score rank, columns: norm rank (0 = smallest)";
   d.tokens = std::move(tokens);
+  note_weight_on_input(ls, d.detail);
   return d;
 }
 
@@ -197,8 +213,10 @@ class OutputNormMean : public TypedMetric<DynamicParams> {
         per_token[static_cast<std::size_t>(t)] += s.norm(t, e);
       per_token[static_cast<std::size_t>(t)] /= std::max(1, s.num_experts);
     }
+    nlohmann::json detail = nlohmann::json::object();
+    note_weight_on_input(ls, detail);
     return token_mean_measurement(ls, p, metric_tokens(ls, p, name()), std::move(per_token),
-                                  nlohmann::json::object());
+                                  std::move(detail));
   }
 };
 

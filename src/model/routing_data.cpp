@@ -13,6 +13,7 @@ RoutingData route_logits(const RouterRule& rule, Matrix logits,
   d.tokens = logits.rows;
   d.experts = static_cast<int>(logits.cols);
   d.top_k = rule.convention.top_k;
+  d.weight_on_input = rule.convention.weight_on_input;
   if (d.experts != rule.num_experts)
     throw std::logic_error("route_logits: logits have " + std::to_string(d.experts) +
                            " columns for a rule of " + std::to_string(rule.num_experts) +

@@ -21,6 +21,8 @@ struct RoutingData {
   Matrix scores;         // [T, E]: the family's scores (sigmoid for DeepSeek-V3, else = softmax)
   std::vector<int> selected;    // [T * k]: selected experts, descending selection score
   std::vector<double> weights;  // [T * k]: their combine weights by the family's rule
+  // Llama-4: the weight scales the expert's input (E(w x)), not its output.
+  bool weight_on_input = false;
 
   int selected_expert(int64_t t, int i) const {
     return selected[static_cast<std::size_t>(t * top_k + i)];

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <fstream>
 
 #include "../cli/cli_test_util.h"
 #include "../model/model_test_util.h"
@@ -83,6 +84,30 @@ TEST(Forward, GptOssTwinMatchesTheMxfp4Reference) {
   std::printf("gpt_oss_synth/twin: max-abs error / max |logit| = %.3g\n", err);
   EXPECT_LT(err, 1e-4);
   EXPECT_LT(testutil::relative_max_error(as_double(twin[0].values), as_double(mx[0].values)), 1e-6);
+}
+
+// FP8 block-scaled experts (Kimi-K2, the DeepSeek-V3 architecture) are dequantised inside the
+// forward pass: the logits equal those of the checkpoint's dequantised F32 twin.
+TEST(Forward, Fp8CheckpointMatchesItsDequantisedTwin) {
+  REQUIRE_TORCH();
+  const auto scratch = testing::temp_dir("forward_fp8");
+  const auto recipe = scratch / "recipe.yaml";
+  std::ofstream(recipe) << "family: kimi_k2\nlayout: classic\nseed: 3\nmodel: {num_layers: 2, "
+                           "hidden_size: 64, intermediate_size: 32, num_experts: 24, top_k: 4, "
+                           "num_shared_experts: 1}\nquantization: {scheme: fp8, block: [32, 32], "
+                           "twin: twin}\n";
+  const auto r = testing::run_cli(
+      "synth \"" + recipe.string() + "\" --out \"" + (scratch / "m").string() + "\"", scratch);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::vector<int64_t> ids = {1, 5, 9, 200, 17, 3};
+  const auto q = MoeModel::open(scratch / "m");
+  ASSERT_EQ(q->quantization().method, "fp8");
+  const auto fp8 = run_forward(*q, {ids});
+  const auto twin = run_forward(*MoeModel::open(scratch / "m" / "twin"), {ids});
+  const double err =
+      testutil::relative_max_error(as_double(fp8[0].values), as_double(twin[0].values));
+  std::printf("fp8 vs twin: max-abs error / max |logit| = %.3g\n", err);
+  EXPECT_LT(err, 1e-5);
 }
 
 // Each gpt-oss ingredient changes the logits: with every layer on full

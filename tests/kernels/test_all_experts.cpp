@@ -181,6 +181,106 @@ INSTANTIATE_TEST_SUITE_P(Shapes, AllExpertsParity,
                                            Shape{11, 17, 129, 2, 1, false, true, DType::F16},
                                            Shape{1, 6, 3, 1, 1, true, true, DType::F32}));
 
+// gpt-oss's experts: clamped GLU ((clamp(u, -limit, limit) + 1) * g * sigmoid(alpha g),
+// g = min(a, limit); a limit of 0.9 so the clamp bites on both sides at these scales) with act, up
+// and down biases on every part, the multi-part shared block and the reference FFN included.
+Problem make_gpt_oss_problem(const Shape& s, uint64_t seed) {
+  Problem p = make_problem(s, seed);
+  std::mt19937_64 rng(seed + 1);
+  for (FfnEntity& e : p.req.entities) {
+    e.activation = ActivationSpec(Activation::ClampedSwiGLU, 1.702, 0.9);
+    for (ExpertWeights& w : e.parts) {
+      const int64_t I = w.intermediate(), H = w.hidden();
+      w.act_bias = p.add(gaussian(I, rng, 0.5f), {I}, DType::F32, w.act.name + ".bias");
+      w.up_bias = p.add(gaussian(I, rng, 0.5f), {I}, DType::BF16, w.up.name + ".bias");
+      w.down_bias = p.add(gaussian(H, rng, 0.5f), {H}, DType::F32, w.down.name + ".bias");
+    }
+  }
+  return p;
+}
+
+TEST_P(AllExpertsParity, GptOssClampedGluAndBiasesCpuMatchesReference) {
+  const Shape s = GetParam();
+  Problem p = make_gpt_oss_problem(s, 202 + s.E);
+  const AllExpertsStats r = ReferenceBackend().all_experts(p.req);
+  for (int threads : {1, 3}) {
+    expect_stats_near(cpu_all_experts(p.req, threads), r, 2e-5);
+    AllExpertsRequest small = p.req;
+    small.block_bytes = 1;
+    expect_stats_near(cpu_all_experts(small, threads), r, 2e-5);
+  }
+  // Without the biases and the clamp the statistics differ (the test would see either missing).
+  AllExpertsRequest plain = p.req;
+  for (FfnEntity& e : plain.entities) {
+    e.activation = Activation::SiLU;
+    for (ExpertWeights& w : e.parts) w.act_bias = w.up_bias = w.down_bias = std::nullopt;
+  }
+  const AllExpertsStats q = ReferenceBackend().all_experts(plain);
+  double diff = 0;
+  for (std::size_t i = 0; i < q.norms.size(); ++i)
+    diff = std::max(diff, std::fabs(q.norms[i] - r.norms[i]));
+  EXPECT_GT(diff, 1e-3);
+}
+
+TEST_P(AllExpertsParity, GptOssClampedGluAndBiasesCudaMatchesReference) {
+  std::string why;
+  std::unique_ptr<Backend> cuda = test::make_test_cuda_backend(0, test::Gemm::Auto, &why);
+  if (!cuda) GTEST_SKIP() << why;
+  const Shape s = GetParam();
+  Problem p = make_gpt_oss_problem(s, 202 + s.E);
+  expect_stats_near(cuda->all_experts(p.req), ReferenceBackend().all_experts(p.req), 2e-5);
+}
+
+// The reference on gpt-oss's layout against outputs written out here: act and up are the even and
+// odd rows of one fused [2I, H] tensor (mapped views, as the loader makes them), their biases the
+// even and odd entries of one [2I] vector, y = W_down glu(a, u) + b_down.
+TEST(AllExpertsReference, GptOssInterleavedExpertMatchesHandComputedOutputs) {
+  std::mt19937_64 rng(9);
+  Problem p;
+  const int64_t T = 3, H = 6, I = 4;
+  const double alpha = 1.702, limit = 0.9;
+  p.x = gaussian(T * H, rng);
+  p.req.tokens = p.add(p.x, {T, H}, DType::F32, "x");
+  const auto gu = gaussian(2 * I * H, rng, 0.6f), gub = gaussian(2 * I, rng, 0.5f),
+             dn = gaussian(H * I, rng, 0.6f), dnb = gaussian(H, rng, 0.5f);
+  const TensorView fused = p.add(gu, {2 * I, H}, DType::F32, "gate_up");
+  const TensorView fused_bias = p.add(gub, {2 * I}, DType::F32, "gate_up_bias");
+  ExpertWeights w{fused.every0(0, 2), fused.every0(1, 2), p.add(dn, {H, I}, DType::F32, "down")};
+  w.act_bias = fused_bias.every0(0, 2);
+  w.up_bias = fused_bias.every0(1, 2);
+  w.down_bias = p.add(dnb, {H}, DType::F32, "down_bias");
+  p.req.entities = {{{w}, ActivationSpec(Activation::ClampedSwiGLU, alpha, limit), {}}};
+  p.req.num_experts = 1;
+  p.req.activation_thresholds = {1e-3};
+  for (Backend* b : std::initializer_list<Backend*>{new ReferenceBackend, new CpuBackend(2)}) {
+    std::unique_ptr<Backend> own(b);
+    const AllExpertsStats r = b->all_experts(p.req);
+    for (int64_t t = 0; t < T; ++t) {
+      std::vector<double> h(I);
+      int active = 0;
+      for (int64_t i = 0; i < I; ++i) {
+        double a = gub[2 * i], u = gub[2 * i + 1];
+        for (int64_t k = 0; k < H; ++k) {
+          a += gu[(2 * i) * H + k] * p.x[t * H + k];
+          u += gu[(2 * i + 1) * H + k] * p.x[t * H + k];
+        }
+        const double g = std::min(a, limit);
+        const double act = g / (1 + std::exp(-alpha * g));
+        active += std::fabs(act) > 1e-3;
+        h[i] = (std::max(-limit, std::min(u, limit)) + 1) * act;
+      }
+      double norm2 = 0;
+      for (int64_t o = 0; o < H; ++o) {
+        double y = dnb[o];
+        for (int64_t i = 0; i < I; ++i) y += dn[o * I + i] * h[i];
+        norm2 += y * y;
+      }
+      EXPECT_NEAR(r.norm(t, 0), std::sqrt(norm2), 1e-5 * std::sqrt(norm2)) << b->name();
+      EXPECT_EQ(r.active_counts[0][t], active) << b->name();
+    }
+  }
+}
+
 // The reference against outputs written out here: y_e = W_down (silu(W_act x) * (W_up x)).
 TEST(AllExpertsReference, MatchesHandComputedOutputs) {
   const Shape s{4, 5, 3, 3, 2, false, false, DType::F32};
