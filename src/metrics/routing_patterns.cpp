@@ -1,6 +1,7 @@
 // A12: routing patterns over the probe (paper App. I, Fig. 14): how evenly the router spreads
 // the tokens over the experts (normalised entropy of the selection counts, load balance) and runs
 // of consecutive tokens routed to one expert. Selections are the family's top-k (RoutingData).
+#include <algorithm>
 #include <memory>
 
 #include "metrics/dynamic_metric.h"
@@ -74,7 +75,25 @@ class LongestRun : public TypedMetric<DynamicParams> {
     // A left-out BOS leaves a gap in the positions, which breaks runs like a sequence start.
     out.value = longest_expert_run(r.selected, r.top_k, tokens, probe_info(ls).sequence_starts);
     out.detail["probe"] = probe_detail(ls, p, static_cast<int64_t>(tokens.size()));
+    out.detail["routing_map"] = routing_map(r, tokens);
     return out;
+  }
+
+ private:
+  // Fig. 14 of the paper: the combine weight of every expert on the first kMapTokens tokens
+  // (rows), 0 where the expert was not chosen. Bounded so results.json stays small for long probes.
+  static constexpr std::size_t kMapTokens = 64;  // the paper's routing prompt
+  static nlohmann::json routing_map(const RoutingData& r, const std::vector<int64_t>& tokens) {
+    nlohmann::json rows = nlohmann::json::array();
+    for (std::size_t i = 0; i < std::min(tokens.size(), kMapTokens); ++i) {
+      std::vector<double> row(static_cast<std::size_t>(r.experts), 0.0);
+      for (int j = 0; j < r.top_k; ++j) {
+        const std::size_t at = static_cast<std::size_t>(tokens[i] * r.top_k + j);
+        row[static_cast<std::size_t>(r.selected[at])] = r.weights[at];
+      }
+      rows.push_back(std::move(row));
+    }
+    return rows;
   }
 };
 

@@ -236,6 +236,9 @@ TEST(DynamicMetrics, RoutingPatterns) {
   const LayerMeasurement run = f.measure("routing_longest_run");
   EXPECT_EQ(run.value, 2.0);
   EXPECT_TRUE(run.resampler.empty());
+  // Fig. 14's map: token rows, the combine weight of each chosen expert, 0 elsewhere.
+  const nlohmann::json map = {{0.5, 0.5, 0.0}, {0.5, 0.5, 0.0}, {0.5, 0.0, 0.5}, {0.5, 0.5, 0.0}};
+  EXPECT_EQ(run.detail["routing_map"], map);
   EXPECT_EQ(f.measure("routing_longest_run", {{"exclude_bos", true}}).value, 1.0);
 }
 
