@@ -1,5 +1,6 @@
 #include "suite/stream.h"
 
+#include <algorithm>
 #include <optional>
 #include <set>
 
@@ -32,7 +33,9 @@ Measurements stream_layers(const RunPlan& plan, const MoeModel& model, const Moe
   Measurements out(plan.measurements.size());
   const auto& moe_layers = model.config().moe_layers;
   std::optional<RouterRule> rule;
-  if (!probes.empty())
+  // Only when some probe is present: a run without one never routes (its dynamic hypotheses are
+  // skipped), so a router rule the model cannot support is no error there.
+  if (std::any_of(probes.begin(), probes.end(), [](const ProbeActivations* p) { return p; }))
     rule = make_router_rule(model.config().routing, model.config().num_experts,
                             model.checkpoint().config(), model.checkpoint().config_path().string());
   ProgressReporter progress(log, "layers", plan.positions.size());
