@@ -1,8 +1,11 @@
 # The installed layout (GNU dirs under the prefix):
 #   bin/moeprobe                               the command line
 #   lib/moeprobe/libmoeprobe_sentencepiece.so  SentencePiece, loaded in its own namespace
+#   lib/moeprobe/libmoeprobe_forward_torch.so  the LibTorch forward pass, loaded on first use
 #   share/moeprobe/{families,suites,...}       bundled data (cmake/MoeprobeData.cmake)
-#   lib/libmoeprobe_core.a (+ libmoeprobe_cuda.a, libmoeprobe_torch.a)   the library, for embedding
+#   lib/libmoeprobe_core.so                    the library (the command line, the modules and
+#                                              programs embedding moeprobe link it)
+#   lib/moeprobe/libmoeprobe_cuda.so           the CUDA backend, loaded when a GPU is asked for
 #   include/moeprobe/                          its headers, at their include paths (io/..., kernels/...)
 #                                              plus the umbrella moeprobe.h
 #   lib/cmake/moeprobe/                        find_package(moeprobe) -> moeprobe::core
@@ -14,18 +17,17 @@ install(TARGETS moeprobe RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT r
 install(TARGETS moeprobe_sentencepiece LIBRARY DESTINATION ${MOEPROBE_INSTALL_MODULEDIR}
         COMPONENT runtime)
 
-set(moeprobe_library_targets moeprobe_core)
+# The modules loaded on first use (CMakeLists.txt): the LibTorch forward pass, the CUDA backend.
+foreach(module moeprobe_forward_torch moeprobe_cuda)
+  if(TARGET ${module})
+    set_target_properties(${module} PROPERTIES INSTALL_RPATH "$ORIGIN/..")
+    install(TARGETS ${module} LIBRARY DESTINATION ${MOEPROBE_INSTALL_MODULEDIR} COMPONENT runtime)
+  endif()
+endforeach()
+
 set_target_properties(moeprobe_core PROPERTIES EXPORT_NAME core)
-if(TARGET moeprobe_cuda)
-  list(APPEND moeprobe_library_targets moeprobe_cuda)
-  set_target_properties(moeprobe_cuda PROPERTIES EXPORT_NAME cuda)
-endif()
-if(TARGET moeprobe_torch)
-  list(APPEND moeprobe_library_targets moeprobe_torch)
-  set_target_properties(moeprobe_torch PROPERTIES EXPORT_NAME torch_forward)
-endif()
-install(TARGETS ${moeprobe_library_targets} EXPORT moeprobeTargets
-        ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT development)
+install(TARGETS moeprobe_core EXPORT moeprobeTargets
+        LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT runtime)
 
 # Headers keep the paths the sources include them by ("io/safetensors.h" lives in src/,
 # "kernels/backend.h" and "reports/..." at the root), so the installed copies include each other

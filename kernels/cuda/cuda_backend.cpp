@@ -3,6 +3,7 @@
 // calls and settles the device between them. A new primitive adds its own <name>.h/.cu/.cpp and
 // one override here.
 #include "kernels/cuda/cuda_backend.h"
+#include "kernels/cuda/cuda_module_abi.h"
 
 #include <mutex>
 #include <string>
@@ -56,12 +57,10 @@ class CudaBackend final : public Backend {
 
 }  // namespace
 
-std::unique_ptr<Backend> make_cuda_backend(std::string* why_not) {
-  return make_cuda_backend(CudaBackendOptions{}, why_not);
-}
-
-std::unique_ptr<Backend> make_cuda_backend(const CudaBackendOptions& options,
-                                           std::string* why_not) {
+// The module's implementation has a name of its own: the core's loader (kernels/cuda_module.cpp)
+// defines make_cuda_backend, and that would interpose on a same-named function here.
+std::unique_ptr<Backend> create_cuda_backend(const CudaBackendOptions& options,
+                                             std::string* why_not) {
   auto fail = [why_not](std::string why) -> std::unique_ptr<Backend> {
     if (why_not) *why_not = std::move(why);
     return nullptr;
@@ -85,3 +84,10 @@ std::unique_ptr<Backend> make_cuda_backend(const CudaBackendOptions& options,
 }
 
 }  // namespace moeprobe
+
+extern "C" const moeprobe::CudaModuleApi* moeprobe_cuda_module_api() {
+  static const moeprobe::CudaModuleApi api{moeprobe::kCudaModuleAbiVersion,
+                                           sizeof(moeprobe::CudaBackendOptions),
+                                           &moeprobe::create_cuda_backend};
+  return &api;
+}

@@ -10,6 +10,7 @@
 
 #include "forward/forward.h"
 #include "forward/forward_config.h"
+#include "forward/forward_module_abi.h"
 #include "io/quantization.h"
 #include "util/error.h"
 
@@ -325,13 +326,10 @@ void check_sequences(const ForwardConfig& fc, int64_t vocab, const std::string& 
 
 }  // namespace
 
-bool forward_available() {
-  return true;
-}
-void require_forward() {}
-
-std::vector<float> run_moe_block(const MoeLayer& layer, const RouterRule& rule, const float* x,
-                                 int64_t tokens) {
+// The module's implementations have names of their own: the executable exports forward.h's
+// names (its loader, forward_module.cpp), and those would interpose on same-named ones here.
+std::vector<float> torch_run_moe_block(const MoeLayer& layer, const RouterRule& rule,
+                                       const float* x, int64_t tokens) {
   torch::NoGradGuard no_grad;
   const Tensor in =
       torch::from_blob(const_cast<float*>(x), {tokens, layer.hidden()}, torch::kFloat32);
@@ -339,9 +337,9 @@ std::vector<float> run_moe_block(const MoeLayer& layer, const RouterRule& rule, 
   return std::vector<float>(out.data_ptr<float>(), out.data_ptr<float>() + out.numel());
 }
 
-std::vector<SequenceLogits> run_forward(const MoeModel& model,
-                                        const std::vector<std::vector<int64_t>>& sequences,
-                                        const ForwardOptions& options) {
+std::vector<SequenceLogits> torch_run_forward(const MoeModel& model,
+                                              const std::vector<std::vector<int64_t>>& sequences,
+                                              const ForwardOptions& options) {
   torch::NoGradGuard no_grad;
   const ForwardConfig fc = read_forward_config(model);
   const Checkpoint& ck = model.checkpoint();
@@ -443,3 +441,11 @@ std::vector<SequenceLogits> run_forward(const MoeModel& model,
 }
 
 }  // namespace moeprobe
+
+extern "C" const moeprobe::ForwardModuleApi* moeprobe_forward_module_api() {
+  static const moeprobe::ForwardModuleApi api{
+      moeprobe::kForwardModuleAbiVersion, sizeof(moeprobe::MoeModel),
+      sizeof(moeprobe::ForwardOptions),   sizeof(moeprobe::MoeLayer),
+      &moeprobe::torch_run_forward,       &moeprobe::torch_run_moe_block};
+  return &api;
+}

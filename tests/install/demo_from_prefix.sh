@@ -62,8 +62,13 @@ MOEPROBE_DATA_DIR=$PWD/data_copy "$moeprobe" inspect model >/dev/null 2>err.txt 
 
 # A lone copy of the binary has no data beside it: a clear error (exit 2), never a silent
 # fallback to the tree it was built in.
+# (It keeps the shared library and the modules beside it, in the prefix's layout, or it could not start.)
 mkdir -p lone/bin
 cp "$moeprobe" lone/bin/
+core_lib=$(find "$prefix" -name 'libmoeprobe_core.so' | head -1)
+libdir=${core_lib%/libmoeprobe_core.so}
+mkdir -p "lone/${libdir#"$prefix"/}"
+cp -a "$libdir"/libmoeprobe_core.so* "$libdir/moeprobe" "lone/${libdir#"$prefix"/}/"
 status=0
 lone/bin/moeprobe synth "$prefix/share/moeprobe/recipes/demo.yaml" --out lone_model \
   >/dev/null 2>err.txt || status=$?
