@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Hostile input (docs/RELIABILITY.md), the sanitizer stage of .ci/run: the `debug` preset (clang,
-# ASan + UBSan, -O1) builds the CLI, the input-handling unit tests (MOEPROBE_TESTS=input: readers
+# ASan + UBSan, -O0 here) builds the CLI, the input-handling unit tests (MOEPROBE_TESTS=input: readers
 # of untrusted files, bad-input and CLI tests) and the libFuzzer harnesses once, over one sanitized
-# core library; the tests run, then every harness for MOEPROBE_SANITIZER_FUZZ_SECONDS (15) each.
+# core library; the tests run, then every harness for MOEPROBE_SANITIZER_FUZZ_SECONDS (8) each.
 # Fails on a test failure, a sanitizer report, a leak, an internal error or a fuzz timeout, with
-# the reproducer printed (scripts/fuzz.sh). About 8 minutes from cold on two cores; the whole
+# the reproducer printed (scripts/fuzz.sh). About 4 minutes from cold on two cores; the whole
 # suite under the sanitizers is `cmake --preset debug && cmake --build --preset debug &&
 # ctest --preset debug`. MOEPROBE_SANITIZER_BUILD=DIR changes the build directory.
 set -euo pipefail
