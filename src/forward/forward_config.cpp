@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "util/error.h"
+#include "util/input_file.h"
 
 namespace moeprobe {
 namespace {
@@ -20,13 +21,13 @@ class ForwardKeys {
   double number(const std::string& key, double fallback) const {
     if (!present(key)) return fallback;
     if (!j_[key].is_number())
-      throw InputError(path_, key, "expected a number, got " + j_[key].dump());
+      throw InputError(path_, key, "expected a number, got " + json_excerpt(j_[key]));
     return j_[key].get<double>();
   }
   int64_t integer(const std::string& key, int64_t fallback) const {
     if (!present(key)) return fallback;
     if (!j_[key].is_number_integer())
-      throw InputError(path_, key, "expected an integer, got " + j_[key].dump());
+      throw InputError(path_, key, "expected an integer, got " + json_excerpt(j_[key]));
     return j_[key].get<int64_t>();
   }
   int64_t required_int(const std::string& key) const {
@@ -36,13 +37,13 @@ class ForwardKeys {
   bool boolean(const std::string& key, bool fallback) const {
     if (!present(key)) return fallback;
     if (!j_[key].is_boolean())
-      throw InputError(path_, key, "expected true or false, got " + j_[key].dump());
+      throw InputError(path_, key, "expected true or false, got " + json_excerpt(j_[key]));
     return j_[key].get<bool>();
   }
   std::string string(const std::string& key, const std::string& fallback) const {
     if (!present(key)) return fallback;
     if (!j_[key].is_string())
-      throw InputError(path_, key, "expected a string, got " + j_[key].dump());
+      throw InputError(path_, key, "expected a string, got " + json_excerpt(j_[key]));
     return j_[key].get<std::string>();
   }
   const json& raw(const std::string& key) const { return j_[key]; }
@@ -67,7 +68,8 @@ void read_rope_scaling(const ForwardKeys& r, ForwardConfig& fc, double& mscale_a
   mscale_all_dim = 0;
   if (key.empty()) return;
   const json& rs = r.raw(key);
-  if (!rs.is_object()) throw InputError(r.path(), key, "expected an object, got " + rs.dump());
+  if (!rs.is_object())
+    throw InputError(r.path(), key, "expected an object, got " + json_excerpt(rs));
   const ForwardKeys s(rs, r.path());
   if (s.present("rope_theta")) fc.rope.theta = s.number("rope_theta", fc.rope.theta);
   std::string type = s.string("rope_type", s.string("type", "default"));
@@ -145,14 +147,15 @@ std::vector<int64_t> layer_windows(const ForwardKeys& r, const std::string& fami
     if (!types.is_array() || types.size() != static_cast<std::size_t>(layers))
       throw InputError(r.path(), "layer_types",
                        "expected one entry per decoder layer (" + std::to_string(layers) +
-                           "), got " + types.dump());
+                           "), got " + json_excerpt(types));
     for (int l = 0; l < layers; ++l) {
       const json& t = types[static_cast<std::size_t>(l)];
       if (t == "sliding_attention")
         windows[static_cast<std::size_t>(l)] = window();
       else if (t != "full_attention")
-        throw InputError(r.path(), "layer_types[" + std::to_string(l) + "]",
-                         "expected \"sliding_attention\" or \"full_attention\", got " + t.dump());
+        throw InputError(
+            r.path(), "layer_types[" + std::to_string(l) + "]",
+            "expected \"sliding_attention\" or \"full_attention\", got " + json_excerpt(t));
     }
   } else if (gpt_oss) {
     for (int l = 0; l < layers; l += 2) windows[static_cast<std::size_t>(l)] = window();

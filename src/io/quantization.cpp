@@ -1,6 +1,7 @@
 #include "io/quantization.h"
 
 #include "util/error.h"
+#include "util/input_file.h"
 
 namespace moeprobe {
 
@@ -43,14 +44,15 @@ QuantConfig read_quant_config(const nlohmann::json& config, const std::string& c
     return q;
   const nlohmann::json& qc = config["quantization_config"];
   if (!qc.is_object())
-    throw InputError(config_path, "quantization_config", "expected an object, got " + qc.dump());
+    throw InputError(config_path, "quantization_config",
+                     "expected an object, got " + json_excerpt(qc));
   if (!qc.contains("quant_method") || !qc["quant_method"].is_string())
     throw InputError(config_path, "quantization_config.quant_method",
                      "missing or not a string; expected fp8, fbgemm_fp8 or mxfp4");
   q.method = qc["quant_method"].get<std::string>();
   if (q.method != "fp8" && q.method != "fbgemm_fp8" && q.method != "mxfp4")
     throw InputError(config_path, "quantization_config.quant_method",
-                     "'" + q.method +
+                     "'" + printable(q.method, 80) +
                          "': quantisation scheme not supported; moeprobe reads fp8 (block scales "
                          "W_scale_inv), fbgemm_fp8 (per-channel W_scale) and mxfp4 (gpt-oss "
                          "W_blocks/W_scales)");
@@ -60,7 +62,7 @@ QuantConfig read_quant_config(const nlohmann::json& config, const std::string& c
                     b[1].is_number_integer() && b[0].get<int64_t>() > 0 && b[1].get<int64_t>() > 0;
     if (!ok)
       throw InputError(config_path, "quantization_config.weight_block_size",
-                       "expected two positive integers [rows, cols], got " + b.dump());
+                       "expected two positive integers [rows, cols], got " + json_excerpt(b));
     q.block_rows = b[0].get<int64_t>();
     q.block_cols = b[1].get<int64_t>();
     q.block_from_config = true;

@@ -6,6 +6,7 @@
 
 #include "metrics/metric_helpers.h"
 #include "util/error.h"
+#include "util/input_file.h"
 
 namespace moeprobe {
 
@@ -43,7 +44,8 @@ std::string choice_param(const nlohmann::json& p, const std::string& key,
   if (std::find(allowed.begin(), allowed.end(), v) == allowed.end()) {
     std::string list;
     for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
-    throw InputError(where, "params." + key, "expected one of " + list + "; got '" + v + "'");
+    throw InputError(where, "params." + key,
+                     "expected one of " + list + "; got '" + printable(v, 80) + "'");
   }
   return v;
 }

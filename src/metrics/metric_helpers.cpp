@@ -5,6 +5,7 @@
 
 #include "metrics/rank_statistics.h"
 #include "util/error.h"
+#include "util/input_file.h"
 
 namespace moeprobe {
 
@@ -56,7 +57,7 @@ std::optional<MatrixKind> matrix_param(const nlohmann::json& params, const std::
   if (v == "all" && allow_all) return std::nullopt;
   throw InputError(where, "params." + key,
                    std::string("expected one of act, up, down") + (allow_all ? ", all" : "") +
-                       "; got '" + v + "'");
+                       "; got '" + printable(v, 80) + "'");
 }
 
 long long int_param(const nlohmann::json& params, const std::string& key, long long fallback,

@@ -10,6 +10,7 @@
 
 #include "util/data_dir.h"
 #include "util/error.h"
+#include "util/input_file.h"
 #include "util/yaml_reader.h"
 
 namespace moeprobe {
@@ -221,7 +222,8 @@ Family load_family(const std::filesystem::path& yaml_path) {
   if (root["name"]) {
     const std::string n = r.string(root["name"], "name");
     if (n != f.name)
-      r.fail(root["name"], "name", "'" + n + "' differs from the file name '" + f.name + "'");
+      r.fail(root["name"], "name",
+             "'" + printable(n, 80) + "' differs from the file name '" + f.name + "'");
   }
   if (root["description"]) f.description = r.string(root["description"], "description");
 
@@ -387,7 +389,8 @@ const Family& detect_family(const std::vector<Family>& families, const nlohmann:
           return f;
     }
   }
-  const std::string seen = model_type.empty() ? "no model_type" : "'" + model_type + "'";
+  const std::string seen =
+      model_type.empty() ? "no model_type" : "'" + printable(model_type, 80) + "'";
   throw InputError(config_path, "model_type",
                    seen + " (and architectures) match no known family; known families: " + known() +
                        " (choose one with --family NAME or add configs/families/NAME.yaml)");

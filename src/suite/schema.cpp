@@ -97,7 +97,8 @@ Aggregate parse_aggregate(const Validator& v, const YAML::Node& n, const std::st
         {"max", Aggregate::Kind::Max},
         {"spearman_vs_depth", Aggregate::Kind::SpearmanVsDepth}};
     auto it = simple.find(n.Scalar());
-    if (it == simple.end()) v.fail(n, key, "unknown aggregate \"" + n.Scalar() + "\"; " + expected);
+    if (it == simple.end())
+      v.fail(n, key, "unknown aggregate \"" + printable(n.Scalar(), 80) + "\"; " + expected);
     a.kind = it->second;
     return a;
   }
@@ -206,7 +207,8 @@ Suite parse_root(const YamlReader& v, const YAML::Node& root, const MetricLookup
     v.fail(root, "schema", "missing; expected schema: " + std::string(kSuiteSchema));
   if (v.string(root["schema"], "schema") != kSuiteSchema)
     v.fail(root["schema"], "schema",
-           "unsupported schema \"" + root["schema"].Scalar() + "\"; expected " + kSuiteSchema);
+           "unsupported schema \"" + printable(root["schema"].Scalar(), 80) + "\"; expected " +
+               kSuiteSchema);
   if (!root["name"]) v.fail(root, "name", "missing; expected the suite's name");
   suite.name = v.string(root["name"], "name");
   if (root["description"]) suite.description = v.string(root["description"], "description");
@@ -271,7 +273,8 @@ Suite parse_root(const YamlReader& v, const YAML::Node& root, const MetricLookup
       for (const auto& item : r) {
         if (v.string(item, p + ".requires") != "reference_model")
           v.fail(item, p + ".requires",
-                 "unknown requirement \"" + item.Scalar() + "\"; expected reference_model");
+                 "unknown requirement \"" + printable(item.Scalar(), 80) +
+                     "\"; expected reference_model");
         hyp.requires_reference_model = true;
       }
     }

@@ -1,6 +1,7 @@
 #include "synth/synth_config.h"
 
 #include "util/error.h"
+#include "util/input_file.h"
 
 namespace moeprobe::synth {
 
@@ -26,10 +27,13 @@ ojson model_config(const SynthModel& m, const Family& f, bool reference) {
     const auto it = f.config_keys.find(canon);
     if (it == f.config_keys.end() || it->second.empty()) {
       const auto d = f.config_defaults.find(canon);
-      if (d != f.config_defaults.end() && nlohmann::json::parse(v.dump()) != d->second)
+      if (d == f.config_defaults.end()) return;
+      const nlohmann::json value = nlohmann::json::parse(v.dump());
+      if (value != d->second)
         throw InputError(rf, "model",
                          "family " + f.name + " has no config key for " + canon +
-                             "; its value is fixed at " + d->second.dump() + ", not " + v.dump());
+                             "; its value is fixed at " + json_excerpt(d->second) + ", not " +
+                             json_excerpt(value));
       return;
     }
     if (!c.contains(it->second[0])) c[it->second[0]] = v;

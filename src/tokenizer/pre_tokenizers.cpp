@@ -5,6 +5,7 @@
 #include "tokenizer/json_fields.h"
 #include "tokenizer/regex.h"
 #include "tokenizer/utf8.h"
+#include "util/input_file.h"
 
 namespace moeprobe::tokenizer {
 
@@ -36,7 +37,7 @@ Behavior parse_behavior(const nlohmann::json& spec, const std::string& file,
   throw InputError(file, field + ".behavior",
                    "expected Isolated, Removed, MergedWithPrevious, MergedWithNext or Contiguous, "
                    "got \"" +
-                       b + "\"");
+                       printable(b, 80) + "\"");
 }
 
 // Splits every piece at the regex's matches, keeping them according to `behavior`.

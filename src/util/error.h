@@ -29,6 +29,8 @@ inline std::string escape_control_bytes(const std::string& s) {
 
 class InputError : public std::runtime_error {
  public:
+  static constexpr std::size_t kMaxFieldBytes = 256, kMaxProblemBytes = 4096;
+
   InputError(std::string file, std::string field, std::string problem)
       : std::runtime_error(format(file, field, problem)),
         file_(std::move(file)),
@@ -40,11 +42,22 @@ class InputError : public std::runtime_error {
   const std::string& problem() const { return problem_; }
 
  private:
+  // A last bound on what a message quotes from the input (call sites cut values to ~80
+  // characters with json_excerpt/printable): a field or problem built from a huge key or value
+  // stays a readable line instead of megabytes. Cut at a UTF-8 character boundary.
+  static std::string bounded(std::string s, std::size_t max_bytes) {
+    if (s.size() <= max_bytes) return s;
+    std::size_t k = max_bytes;
+    while (k > 0 && (static_cast<unsigned char>(s[k]) & 0xC0) == 0x80) --k;
+    s.resize(k);
+    return s + "...";
+  }
   static std::string format(const std::string& file, const std::string& field,
                             const std::string& problem) {
-    std::string out = file.empty() ? std::string("<input>") : escape_control_bytes(file);
-    if (!field.empty()) out += ": " + escape_control_bytes(field);
-    return out + ": " + escape_control_bytes(problem);
+    std::string out =
+        file.empty() ? std::string("<input>") : bounded(escape_control_bytes(file), 4096);
+    if (!field.empty()) out += ": " + bounded(escape_control_bytes(field), kMaxFieldBytes);
+    return out + ": " + bounded(escape_control_bytes(problem), kMaxProblemBytes);
   }
   std::string file_, field_, problem_;
 };

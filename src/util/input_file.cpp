@@ -66,7 +66,7 @@ class DepthLimitedBuilder {
   bool end_array() { return close(); }
   bool parse_error(std::size_t byte, const std::string&, const nlohmann::detail::exception& e) {
     error_field_ = "byte " + std::to_string(byte);
-    error_ = std::string("malformed JSON: ") + e.what();
+    error_ = "malformed JSON: " + printable(e.what(), 200);  // nlohmann quotes the last token
     return false;
   }
 
@@ -177,7 +177,7 @@ json parse_json(const std::string& text, const std::string& file, int max_depth)
   try {
     ok = json::sax_parse(text, &builder, json::input_format_t::json, true);
   } catch (const json::exception& e) {  // defensive: the SAX interface reports errors itself
-    throw InputError(file, "", std::string("malformed JSON: ") + e.what());
+    throw InputError(file, "", "malformed JSON: " + printable(e.what(), 200));
   }
   if (!ok)
     throw InputError(file, builder.error_field(),

@@ -238,7 +238,9 @@ std::string YamlReader::string(const YAML::Node& n, const std::string& path,
 bool YamlReader::boolean(const YAML::Node& n, const std::string& path) const {
   const YamlScalar s = scalar(n, path);
   if (s.type != YamlScalar::Type::Bool)
-    fail(n, path, "expected true or false" + (s.text.empty() ? "" : ", got '" + s.text + "'"));
+    fail(
+        n, path,
+        "expected true or false" + (s.text.empty() ? "" : ", got '" + printable(s.text, 80) + "'"));
   return s.boolean;
 }
 
@@ -246,7 +248,8 @@ int64_t YamlReader::integer(const YAML::Node& n, const std::string& path, int64_
                             int64_t hi) const {
   const YamlScalar s = scalar(n, path);
   if (s.type != YamlScalar::Type::Int)
-    fail(n, path, "expected an integer" + (s.text.empty() ? "" : ", got '" + s.text + "'"));
+    fail(n, path,
+         "expected an integer" + (s.text.empty() ? "" : ", got '" + printable(s.text, 80) + "'"));
   if (s.integer < lo || s.integer > hi)
     fail(n, path,
          "value " + std::to_string(s.integer) + " out of range [" + std::to_string(lo) + ", " +
@@ -257,7 +260,8 @@ int64_t YamlReader::integer(const YAML::Node& n, const std::string& path, int64_
 double YamlReader::number(const YAML::Node& n, const std::string& path) const {
   const YamlScalar s = scalar(n, path);
   if (s.type != YamlScalar::Type::Int && s.type != YamlScalar::Type::Float)
-    fail(n, path, "expected a number" + (s.text.empty() ? "" : ", got '" + s.text + "'"));
+    fail(n, path,
+         "expected a number" + (s.text.empty() ? "" : ", got '" + printable(s.text, 80) + "'"));
   return s.number;
 }
 

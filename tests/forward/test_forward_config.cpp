@@ -117,6 +117,40 @@ TEST(ForwardConfig, Glm4MoePartialRotaryAndQkNorm) {
   EXPECT_EQ(rejected_field(dir), "partial_rotary_factor");
 }
 
+// A config.json value quoted in a message is cut to an excerpt: a huge value there gives a
+// message of one short line, not megabytes.
+TEST(ForwardConfig, MessagesQuoteOnlyAnExcerptOfAHugeValue) {
+  ScratchDir tmp("fwdcfg");
+  const auto dir = copy_fixture("mixtral_fused", tmp.path());
+  const std::string huge(1 << 20, 'x');
+  auto message = [&](const std::function<void(nlohmann::json&)>& edit) {
+    edit_json(dir / "config.json", edit);
+    try {
+      read_forward_config(*MoeModel::open(dir));
+    } catch (const InputError& e) {
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  std::string m = message([&](nlohmann::json& j) { j["rms_norm_eps"] = huge; });
+  EXPECT_NE(m.find("rms_norm_eps: expected a number, got \"xxx"), std::string::npos) << m;
+  EXPECT_NE(m.find("..."), std::string::npos) << m;
+  EXPECT_LT(m.size(), 400u);
+  m = message([&](nlohmann::json& j) {
+    j.erase("rms_norm_eps");
+    j["rope_scaling"] = nlohmann::json::array({huge, huge});
+  });
+  EXPECT_NE(m.find("rope_scaling: expected an object"), std::string::npos) << m;
+  EXPECT_LT(m.size(), 400u);
+  m = message([&](nlohmann::json& j) {
+    j.erase("rope_scaling");
+    j["layer_types"] = std::vector<std::string>(100000, "full_attention");
+  });
+  EXPECT_NE(m.find("layer_types: expected one entry per decoder layer"), std::string::npos) << m;
+  EXPECT_NE(m.find("an array of 100000 values"), std::string::npos) << m;
+  EXPECT_LT(m.size(), 400u);
+}
+
 TEST(ForwardConfig, RejectsWhatIsNotImplemented) {
   EXPECT_EQ(rejection("mixtral_fused",
                       [](nlohmann::json& j) {

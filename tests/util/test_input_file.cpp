@@ -85,6 +85,29 @@ TEST(InputFile, MessagesEscapeControlBytesAndStayShort) {
   EXPECT_THROW(check_utf8("\xC0\xAF", "s.yaml"), InputError);      // overlong
 }
 
+TEST(InputFile, MessagesStayBoundedWhateverTheyQuote) {
+  const std::string huge(10 << 20, 'v');
+  // json_excerpt: a long string value, a long key, a big array or object.
+  EXPECT_EQ(json_excerpt(nlohmann::json(huge)), "\"" + std::string(79, 'v') + "...");
+  EXPECT_LE(json_excerpt(nlohmann::json{{huge, 1}}).size(), 83u);
+  EXPECT_EQ(json_excerpt(nlohmann::json::object({{"a", huge}})).substr(0, 7), "{\"a\":\"v");
+  // The last bound in InputError itself, at a UTF-8 boundary (a call site that quotes a
+  // value whole still gives a message of a few KB).
+  const std::string e_acute = "\xC3\xA9";
+  std::string many;
+  for (int i = 0; i < 5000; ++i) many += e_acute;
+  const InputError e("f.json", huge, "expected x, got " + many);
+  const std::string what = e.what();
+  EXPECT_LT(what.size(), InputError::kMaxFieldBytes + InputError::kMaxProblemBytes + 32);
+  EXPECT_EQ(what.substr(0, 12), "f.json: vvvv");
+  EXPECT_NO_THROW(check_utf8(what, "message"));
+  EXPECT_EQ(what.substr(what.size() - 3), "...");
+  // nlohmann's parse error quotes the last token: an unterminated 10 MB string.
+  const std::string msg = error_of([&] { parse_json("{\"k\": \"" + huge, "big.json"); });
+  EXPECT_NE(msg.find("big.json: byte "), std::string::npos) << msg.substr(0, 300);
+  EXPECT_LT(msg.size(), 400u);
+}
+
 TEST(InputFile, YamlBoundsAliasesAndDepth) {
   const YamlReader r("t.yaml");
   EXPECT_EQ(r.to_json(r.parse("a: &x [1, 2]\nb: *x\n"), "")["b"][1], 2);
