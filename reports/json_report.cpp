@@ -4,6 +4,7 @@
 #include <fstream>
 #include <limits>
 #include <sstream>
+#include <unordered_map>
 
 #include "util/error.h"
 #include "util/input_file.h"
@@ -162,6 +163,135 @@ Aggregate aggregate_from_json(const nlohmann::json& j) {
   return a;
 }
 
+// --- Shared tables (schema_version 2) -------------------------------------------------------
+// A detail value that is a table (a non-empty list of rows, lists of numbers or null all of one
+// length, or of records, objects) is written once into the top-level `tables` and referenced from
+// every detail that holds it as {"$table": KEY}: the hypotheses on one metric (and metrics that
+// share an intermediate) carry the same per-layer matrices. Only values reached through objects
+// are tables (never one inside a list); writer and reader use the same test.
+
+constexpr const char* kTableRef = "$table";
+
+template <class Json>
+bool is_table(const Json& v) {
+  if (!v.is_array() || v.empty()) return false;
+  if (v.front().is_object()) {
+    for (const auto& row : v)
+      if (!row.is_object()) return false;
+    return true;
+  }
+  if (!v.front().is_array()) return false;
+  for (const auto& row : v) {
+    if (!row.is_array() || row.size() != v.front().size()) return false;
+    for (const auto& x : row)
+      if (!x.is_number() && !x.is_null()) return false;
+  }
+  return true;
+}
+
+bool non_finite_or_null(const nlohmann::json& v) {
+  return v.is_null() || (v.is_number_float() && !std::isfinite(v.get<double>()));
+}
+
+// Equal as written: a non-finite number is written as null.
+bool equal_as_written(const nlohmann::json& a, const nlohmann::json& b) {
+  if (non_finite_or_null(a) || non_finite_or_null(b))
+    return non_finite_or_null(a) && non_finite_or_null(b);
+  if (a.is_array() && b.is_array()) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i)
+      if (!equal_as_written(a[i], b[i])) return false;
+    return true;
+  }
+  if (a.is_object() && b.is_object()) {
+    if (a.size() != b.size()) return false;
+    for (auto ia = a.begin(), ib = b.begin(); ia != a.end(); ++ia, ++ib)
+      if (ia.key() != ib.key() || !equal_as_written(ia.value(), ib.value())) return false;
+    return true;
+  }
+  return a == b;
+}
+
+std::size_t hash_as_written(const nlohmann::json& v) {
+  if (non_finite_or_null(v)) return 0x9e3779b9u;
+  std::size_t h = 0;
+  auto mix = [&h](std::size_t x) { h ^= x + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2); };
+  if (v.is_array()) {
+    for (const auto& x : v) mix(hash_as_written(x));
+  } else if (v.is_object()) {
+    for (auto it = v.begin(); it != v.end(); ++it) {
+      mix(std::hash<std::string>()(it.key()));
+      mix(hash_as_written(it.value()));
+    }
+  } else if (v.is_number()) {
+    mix(std::hash<double>()(v.get<double>()));  // 3 and 3.0 compare equal, so hash alike
+  } else {
+    mix(std::hash<nlohmann::json>()(v));
+  }
+  return h;
+}
+
+// Collects the distinct tables of a run, each under the name of its first appearance:
+// "<detail path>@<decoder layer>", with "#2", "#3", ... for a different table under the same name.
+class TableWriter {
+ public:
+  nlohmann::ordered_json share(const nlohmann::json& detail, const std::string& path, int layer) {
+    if (!detail.is_object()) return detail;
+    nlohmann::ordered_json out = nlohmann::ordered_json::object();
+    for (auto it = detail.begin(); it != detail.end(); ++it) {
+      const std::string p = path.empty() ? it.key() : path + "." + it.key();
+      if (is_table(it.value()))
+        out[it.key()] = {{kTableRef, key_for(it.value(), p, layer)}};
+      else if (it.value().is_object())
+        out[it.key()] = share(it.value(), p, layer);
+      else
+        out[it.key()] = it.value();
+    }
+    return out;
+  }
+  nlohmann::ordered_json take_tables() { return std::move(tables_); }
+
+ private:
+  std::string key_for(const nlohmann::json& table, const std::string& path, int layer) {
+    std::vector<std::pair<std::string, const nlohmann::json*>>& same =
+        by_hash_[hash_as_written(table)];
+    for (const auto& [key, seen] : same)
+      if (equal_as_written(*seen, table)) return key;
+    const std::string base = path + "@" + std::to_string(layer);
+    std::string key = base;
+    for (int n = 2; tables_.contains(key); ++n) key = base + "#" + std::to_string(n);
+    tables_[key] = table;
+    same.emplace_back(key, &table);
+    return key;
+  }
+
+  nlohmann::ordered_json tables_ = nlohmann::ordered_json::object();
+  std::unordered_map<std::size_t, std::vector<std::pair<std::string, const nlohmann::json*>>>
+      by_hash_;
+};
+
+// Reading: every {"$table": KEY} in a detail (reached through objects) replaced by its table.
+void resolve_tables(nlohmann::json& detail, const nlohmann::json& tables, const std::string& path) {
+  if (!detail.is_object()) return;
+  for (auto it = detail.begin(); it != detail.end(); ++it) {
+    nlohmann::json& v = it.value();
+    if (!v.is_object()) continue;
+    const std::string p = path + "." + it.key();
+    if (!v.contains(kTableRef)) {
+      resolve_tables(v, tables, p);
+      continue;
+    }
+    const auto& key = v[kTableRef];
+    if (v.size() != 1 || !key.is_string())
+      bad(p, "expected a table reference {\"$table\": \"<a key of tables>\"}");
+    const auto t = tables.find(key.get<std::string>());
+    if (t == tables.end())
+      bad(p,
+          "refers to table \"" + printable(key.get<std::string>()) + "\", which is not in tables");
+    v = *t;
+  }
+}
+
 }  // namespace
 
 nlohmann::ordered_json results_to_json(const RunResult& r) {
@@ -190,13 +320,14 @@ nlohmann::ordered_json results_to_json(const RunResult& r) {
                         {"device", r.environment.device}};
   if (!r.probe.is_null()) out["probe"] = r.probe;
   json hs = json::array();
+  TableWriter tables;
   for (const auto& h : r.hypotheses) {
     json per_layer = json::array();
     for (const auto& l : h.per_layer)
       per_layer.push_back({{"layer", l.layer},
                            {"position", l.position},
                            {"value", num(l.value)},
-                           {"detail", l.detail}});
+                           {"detail", tables.share(l.detail, "", l.layer)}});
     json reference = json::object();
     for (const auto& [model, v] : h.reference) reference[model] = num(v);
     json entry = {{"id", h.id},
@@ -222,11 +353,34 @@ nlohmann::ordered_json results_to_json(const RunResult& r) {
     hs.push_back(std::move(entry));
   }
   out["hypotheses"] = hs;
+  out["tables"] = tables.take_tables();
   return out;
 }
 
 std::string render_results_json(const RunResult& r) {
-  return results_to_json(r).dump(2) + "\n";
+  // Pretty-printed, but a table one row per line: dump(2) would give every number a line of its
+  // own (some 36 bytes per number, where the number itself takes about 20).
+  nlohmann::ordered_json j = results_to_json(r);
+  const nlohmann::ordered_json tables = std::move(j["tables"]);
+  j.erase("tables");
+  std::string s = j.dump(2);
+  s.erase(s.size() - 2);  // "\n}"
+  s += ",\n  \"tables\": {";
+  bool first_table = true;
+  for (auto it = tables.begin(); it != tables.end(); ++it) {
+    s += first_table ? "\n    " : ",\n    ";
+    first_table = false;
+    s += nlohmann::ordered_json(it.key()).dump() + ": [";
+    bool first_row = true;
+    for (const auto& row : it.value()) {
+      s += first_row ? "\n      " : ",\n      ";
+      first_row = false;
+      s += row.dump();
+    }
+    s += "\n    ]";
+  }
+  s += first_table ? "}\n}\n" : "\n  }\n}\n";
+  return s;
 }
 
 void from_json(const nlohmann::json& j, LayerResult& l) {
@@ -306,8 +460,13 @@ void from_json(const nlohmann::json& j, HypothesisResult& h) {
 
 void from_json(const nlohmann::json& j, RunResult& r) {
   if (!j.is_object()) bad("", "expected a JSON object (a moeprobe results.json)");
-  if (integer(j, "schema_version") != kResultsSchemaVersion)
-    bad("schema_version", "expected " + std::to_string(kResultsSchemaVersion));
+  // Version 1 has every detail inline (no tables); both read into the same result.
+  const int version = integer(j, "schema_version");
+  if (version < kOldestResultsSchemaVersion || version > kResultsSchemaVersion)
+    bad("schema_version", "expected " + std::to_string(kOldestResultsSchemaVersion) + " to " +
+                              std::to_string(kResultsSchemaVersion) +
+                              " (the results.json versions this moeprobe reads), found " +
+                              std::to_string(version));
   const auto& s = at(j, "suite");
   try {
     r.suite_name = str(s, "name");
@@ -324,6 +483,23 @@ void from_json(const nlohmann::json& j, RunResult& r) {
     r.probe = j["probe"];
   }
   nested_list(j, "hypotheses", r.hypotheses);
+  if (version < 2) return;
+  static const nlohmann::json no_tables = nlohmann::json::object();
+  const nlohmann::json* tables = &no_tables;
+  if (j.contains("tables")) {
+    tables = &j.at("tables");
+    if (!tables->is_object()) bad("tables", "expected an object of tables, by key");
+    for (auto it = tables->begin(); it != tables->end(); ++it)
+      if (!is_table(it.value()))
+        bad("tables[\"" + printable(it.key()) + "\"]",
+            "expected a table: a non-empty list of rows (lists of numbers or null, all of one "
+            "length) or of records (objects)");
+  }
+  for (std::size_t i = 0; i < r.hypotheses.size(); ++i)
+    for (std::size_t k = 0; k < r.hypotheses[i].per_layer.size(); ++k)
+      resolve_tables(
+          r.hypotheses[i].per_layer[k].detail, *tables,
+          "hypotheses[" + std::to_string(i) + "].per_layer[" + std::to_string(k) + "].detail");
 }
 
 RunResult results_from_json(const nlohmann::json& j, const std::string& file) {

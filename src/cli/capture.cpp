@@ -7,6 +7,7 @@
 #include "forward/forward.h"
 #include "probe/capture.h"
 #include "util/error.h"
+#include "util/progress.h"
 
 namespace moeprobe::cli {
 namespace {
@@ -40,7 +41,8 @@ CommandRun setup_capture(CLI::App* sub) {
     const std::string& dir = o->model.model_dir;
     const ProbeSequences probe =
         o->text.empty() ? token_ids_probe(dir, o->tokens_file) : text_probe(dir, o->text, o->lines);
-    const CaptureSummary s = capture_activations(*model, dir, probe, o->out);
+    const CaptureSummary s =
+        capture_activations(*model, dir, probe, o->out, stderr_progress_sink());
     std::cerr << "moeprobe: wrote " << o->out << ": " << s.tokens << " tokens in " << s.sequences
               << " sequences (" << s.bos_tokens << " BOS), " << s.layers << " MoE layers of "
               << s.hidden << "\n";

@@ -10,6 +10,7 @@
 #include "synth/generator.h"
 #include "synth/recipe.h"
 #include "util/error.h"
+#include "util/progress.h"
 
 namespace moeprobe::cli {
 namespace {
@@ -38,7 +39,7 @@ CommandRun setup_synth(CLI::App* sub) {
                   "Refuse a model whose estimated size is above this (GB)")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  sub->add_flag("--quiet", args->quiet, "Print nothing on success");
+  sub->add_flag("--quiet", args->quiet, "Print nothing on success (no progress either)");
   return [args]() {
     synth::RecipeOverrides ov;
     if (args->seed >= 0) ov.seed = static_cast<uint64_t>(args->seed);
@@ -52,9 +53,11 @@ CommandRun setup_synth(CLI::App* sub) {
     int threads =
         args->threads > 0 ? args->threads : static_cast<int>(std::thread::hardware_concurrency());
     threads = std::clamp(threads, 1, 8);
-    const auto result =
-        synth::synthesize(recipe, args->out, args->families, threads,
-                          static_cast<uint64_t>(std::min(args->max_output_gb * 1e9, 1e19)));
+    // Progress per layer on stderr (util/progress.h), unless this --quiet or the global one.
+    const auto result = synth::synthesize(
+        recipe, args->out, args->families, threads,
+        static_cast<uint64_t>(std::min(args->max_output_gb * 1e9, 1e19)),
+        args->quiet ? std::function<void(const std::string&)>() : stderr_progress_sink());
     const double secs =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (!args->quiet) {

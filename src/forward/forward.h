@@ -28,6 +28,8 @@ using MoeInputObserver = std::function<void(int layer, std::size_t sequence, con
 struct ForwardOptions {
   bool logits = true;  // read the LM head and return logits
   MoeInputObserver on_moe_input;
+  // Called when every sequence has passed decoder layer `layer` (progress).
+  std::function<void(int layer)> on_layer_done;
 };
 
 // False when moeprobe was built without LibTorch; require_forward() then throws InputError.

@@ -402,6 +402,7 @@ std::vector<SequenceLogits> torch_run_forward(const MoeModel& model,
       h = h + out.slice(0, row, row + h.size(0));
       row += h.size(0);
     }
+    if (options.on_layer_done) options.on_layer_done(l);
   }
 
   std::vector<SequenceLogits> result;

@@ -7,7 +7,9 @@
 #include "forward/forward.h"
 #include "forward/forward_config.h"
 #include "io/safetensors_writer.h"
+#include "model/weight_bytes.h"
 #include "util/error.h"
+#include "util/progress.h"
 
 namespace moeprobe {
 namespace {
@@ -43,7 +45,8 @@ std::string layer_tensor(int layer) {
 }  // namespace
 
 CaptureSummary capture_activations(const MoeModel& model, const std::string& model_name,
-                                   const ProbeSequences& probe, const fs::path& out) {
+                                   const ProbeSequences& probe, const fs::path& out,
+                                   const std::function<void(const std::string&)>& progress) {
   require_forward();
   check_probe(model, probe);
   const std::vector<int>& layers = model.config().moe_layers;
@@ -96,6 +99,18 @@ CaptureSummary capture_activations(const MoeModel& model, const std::string& mod
         next_sequence = 0;
         ++next_layer;
       }
+    };
+    // Per decoder layer: the FFN weights it read (routed and shared experts and router, or the
+    // dense FFN) and the tokens that went through it.
+    ProgressReporter reporter(progress, "layers",
+                              static_cast<std::size_t>(model.config().num_layers));
+    const std::string tokens = std::to_string(sum.tokens) + " tokens";
+    options.on_layer_done = [&](int layer) {
+      const bool moe = std::find(layers.begin(), layers.end(), layer) != layers.end();
+      const uint64_t bytes = moe                          ? weight_bytes(model.layer(layer))
+                             : model.has_dense_ffn(layer) ? weight_bytes(model.dense_ffn(layer))
+                                                          : 0;
+      reporter.step("layer " + std::to_string(layer), bytes, tokens);
     };
     run_forward(model, probe.ids, options);
     if (next_layer != layers.size())

@@ -13,6 +13,8 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <string>
 
 #include "model/moe_model.h"
 #include "probe/probe_text.h"
@@ -28,7 +30,9 @@ struct CaptureSummary {
 // sequence, token id outside the embedding's vocabulary, more tokens than
 // max_position_embeddings), then writes `out` through a temporary file in the same directory
 // renamed into place: an error leaves nothing behind. `model_name` goes into the metadata.
+// `progress` (util/progress.h) gets one line per decoder layer of the forward pass.
 CaptureSummary capture_activations(const MoeModel& model, const std::string& model_name,
-                                   const ProbeSequences& probe, const std::filesystem::path& out);
+                                   const ProbeSequences& probe, const std::filesystem::path& out,
+                                   const std::function<void(const std::string&)>& progress = {});
 
 }  // namespace moeprobe

@@ -8,23 +8,12 @@
 #include "metrics/layer_statistics.h"
 #include "model/moe_model.h"
 #include "model/router.h"
+#include "model/weight_bytes.h"
 #include "probe/activations.h"
 #include "suite/baseline_router.h"
 #include "util/progress.h"
 
 namespace moeprobe {
-
-namespace {
-
-// The weight bytes a layer's pass reads: router and every routed and shared expert.
-std::uint64_t layer_bytes(const MoeLayer& layer) {
-  std::uint64_t n = layer.router.nbytes();
-  for (const auto* group : {&layer.experts, &layer.shared})
-    for (const ExpertWeights& e : *group) n += e.act.nbytes() + e.up.nbytes() + e.down.nbytes();
-  return n;
-}
-
-}  // namespace
 
 Measurements stream_layers(const RunPlan& plan, const MoeModel& model, const MoeModel* reference,
                            Backend& backend, const std::function<void(const std::string&)>& log,
@@ -85,7 +74,7 @@ Measurements stream_layers(const RunPlan& plan, const MoeModel& model, const Moe
       measure(q);
       inputs.activations = nullptr;
     }
-    progress.step("layer " + std::to_string(decoder_layer), layer_bytes(layer),
+    progress.step("layer " + std::to_string(decoder_layer), weight_bytes(layer),
                   std::to_string(plan.measurements_at(position)) + " metrics");
   }
   return out;

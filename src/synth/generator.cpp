@@ -61,7 +61,8 @@ void check_output_size(const SynthModel& m, const fs::path& out_dir, uint64_t ma
 }
 
 SynthResult write_model(const Recipe& r, const fs::path& out_dir, const fs::path& families_dir,
-                        int threads, uint64_t max_output_bytes, const fs::path& target) {
+                        int threads, uint64_t max_output_bytes, const fs::path& target,
+                        const std::function<void(const std::string&)>& progress) {
   const SynthModel m = resolve_model(r, load_recipe_family(r, families_dir), threads);
   const bool ref = r.plant.write_reference;
   const Family ref_fam = ref ? load_reference_family(r, families_dir) : Family{};
@@ -72,7 +73,7 @@ SynthResult write_model(const Recipe& r, const fs::path& out_dir, const fs::path
   const std::vector<TensorJob> jobs = plan_tensors(m, gen, ref ? &ref_fam : nullptr);
   SynthResult result;
   result.out_dir = out_dir;
-  result.tensor_bytes = write_tensors(m, jobs, out_dir);
+  result.tensor_bytes = write_tensors(m, jobs, out_dir, progress);
 
   const ojson config = model_config(m, m.fam, false);
   write_text(out_dir / "config.json", with_quantization(config, r.quant).dump(2) + "\n");
@@ -114,12 +115,13 @@ void check_output_target(const Recipe& r, const fs::path& out_dir) {
 }  // namespace
 
 SynthResult synthesize(const Recipe& r, const fs::path& out_dir, const fs::path& families_dir,
-                       int threads, uint64_t max_output_bytes) {
+                       int threads, uint64_t max_output_bytes,
+                       const std::function<void(const std::string&)>& progress) {
   if (out_dir.empty()) throw InputError("<command line>", "--out", "empty output path");
   check_output_target(r, out_dir);
   StagedDirectory stage(out_dir);
   SynthResult result =
-      write_model(r, stage.path(), families_dir, threads, max_output_bytes, out_dir);
+      write_model(r, stage.path(), families_dir, threads, max_output_bytes, out_dir, progress);
   stage.commit();
   result.out_dir = out_dir;
   for (const auto& e : fs::recursive_directory_iterator(out_dir))

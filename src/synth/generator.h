@@ -4,6 +4,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -40,9 +41,11 @@ constexpr uint64_t kDefaultMaxOutputBytes = 64ull * 1000 * 1000 * 1000;
 // The model is written into a directory beside out_dir and renamed into place at the end, so a
 // failure leaves out_dir as it was; out_dir must be absent, empty or an earlier synth output. The
 // size is estimated from the shapes first and refused above max_output_bytes or the free space.
+// `progress` (util/progress.h) gets one line per decoder layer written.
 SynthResult synthesize(const Recipe& recipe, const std::filesystem::path& out_dir,
                        const std::filesystem::path& families_dir = {}, int threads = 2,
-                       uint64_t max_output_bytes = kDefaultMaxOutputBytes);
+                       uint64_t max_output_bytes = kDefaultMaxOutputBytes,
+                       const std::function<void(const std::string&)>& progress = {});
 
 // Vocabulary of the byte-level tokenizer: 4 specials then the 256 bytes (id = 4 + byte).
 constexpr int kTokenizerSpecials = 4;

@@ -17,9 +17,11 @@ std::vector<TensorJob> plan_tensors(const SynthModel& m, ExpertGenerator& gen,
   const Quantization& qz = r.quant;
   std::vector<TensorJob> jobs;
   const DType dt = r.dtype;
+  int current_layer = -1;  // the decoder layer whose tensors are being planned
   auto add = [&](int w, std::string name, std::vector<int64_t> shape,
                  std::function<void(float*)> f) {
     jobs.push_back({w, TensorSpec{std::move(name), dt, std::move(shape)}, std::move(f)});
+    jobs.back().layer = current_layer;
   };
   // Expert weights: quantised when the recipe says so (FP8: routed and shared experts, as
   // DeepSeek-V3 ships them; MXFP4: the fused routed experts, as gpt-oss does).
@@ -120,6 +122,7 @@ std::vector<TensorJob> plan_tensors(const SynthModel& m, ExpertGenerator& gen,
   randn(0, dn.embed, {m.V, H}, 1.0f);
   if (ref) randn(1, rn.embed, {m.V, H}, 1.0f);
   for (int l = 0; l < m.L; ++l) {
+    current_layer = l;
     attention(0, dn, l);
     if (l < m.first_dense) {
       dense_ffn(0, expand_pattern(dn.dense_act, l), expand_pattern(dn.dense_up, l),
@@ -212,6 +215,7 @@ std::vector<TensorJob> plan_tensors(const SynthModel& m, ExpertGenerator& gen,
       }
     }
   }
+  current_layer = -1;
   constant(0, dn.final_norm, {H}, 1.0f);
   if (!dn.lm_head.empty()) randn(0, dn.lm_head, {m.V, H}, sH);
   if (ref) {

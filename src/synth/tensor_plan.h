@@ -18,6 +18,7 @@ struct TensorJob {
   std::function<void(float*)> fill;
   char quant = 0;           // 0 plain, 'f' FP8 blocks, 'm' MXFP4 (recipe quantization)
   bool transposed = false;  // the plain (and FP8) form stores the last two dimensions swapped
+  int layer = -1;           // its decoder layer; -1: embeddings, final norm, LM head
 };
 
 // Every tensor of the model (writer 0) and, when ref_fam is given, of the dense reference model

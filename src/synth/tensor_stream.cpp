@@ -8,6 +8,7 @@
 #include "io/safetensors_writer.h"
 #include "synth/parallel.h"
 #include "synth/quantize.h"
+#include "util/progress.h"
 
 namespace moeprobe::synth {
 
@@ -29,10 +30,26 @@ std::vector<int64_t> swapped_last2(std::vector<int64_t> shape) {
   return shape;
 }
 
+// The progress step of each job: its decoder layer, the leading embeddings counted with the first
+// layer and the trailing final norm and LM head with the last.
+std::vector<int> progress_steps(const std::vector<TensorJob>& jobs) {
+  std::vector<int> step(jobs.size(), -1);
+  int last = -1;
+  for (std::size_t i = 0; i < jobs.size(); ++i)
+    step[i] = last = jobs[i].layer >= 0 ? jobs[i].layer : last;
+  int next = last;
+  for (std::size_t i = jobs.size(); i-- > 0;) {
+    if (jobs[i].layer >= 0) next = jobs[i].layer;
+    if (step[i] < 0) step[i] = next;
+  }
+  return step;
+}
+
 }  // namespace
 
 uint64_t write_tensors(const SynthModel& m, const std::vector<TensorJob>& jobs,
-                       const fs::path& out_dir) {
+                       const fs::path& out_dir,
+                       const std::function<void(const std::string&)>& progress) {
   const Recipe& r = m.r;
   const Quantization& qz = r.quant;
   const DType dt = r.dtype;
@@ -100,7 +117,17 @@ uint64_t write_tensors(const SynthModel& m, const std::vector<TensorJob>& jobs,
                       }
                     });
   };
-  for (const auto& j : jobs) {
+  const std::vector<int> steps = progress_steps(jobs);
+  std::size_t total_steps = 0;
+  for (std::size_t i = 0; i < steps.size(); ++i) total_steps += i == 0 || steps[i] != steps[i - 1];
+  ProgressReporter reporter(progress, "layers", total_steps);
+  uint64_t step_bytes = 0;
+  std::size_t step_tensors = 0;
+  auto put = [&](int writer, const std::string& name, const void* data, uint64_t n) {
+    writers[writer]->write(name, data, n);
+    step_bytes += n;
+  };
+  auto write_job = [&](const TensorJob& j) {
     const uint64_t n = j.spec.nbytes() / dtype_size(dt);
     j.fill(buf.data());
     const std::vector<int64_t>& ls = j.spec.shape;
@@ -115,10 +142,10 @@ uint64_t write_tensors(const SynthModel& m, const std::vector<TensorJob>& jobs,
     }
     if (!j.quant) {
       encode(src, n);
-      writers[j.writer]->write(j.spec.name, bytes.data(), n * dtype_size(dt));
-      if (twin && j.writer == 0) writers[2]->write(j.spec.name, bytes.data(), n * dtype_size(dt));
+      put(j.writer, j.spec.name, bytes.data(), n * dtype_size(dt));
+      if (twin && j.writer == 0) put(2, j.spec.name, bytes.data(), n * dtype_size(dt));
       tensor_bytes += n * dtype_size(dt);
-      continue;
+      return;
     }
     std::vector<float> deq;
     if (j.quant == 'f') {
@@ -126,18 +153,27 @@ uint64_t write_tensors(const SynthModel& m, const std::vector<TensorJob>& jobs,
       std::vector<uint8_t> codes;
       std::vector<float> scales;
       quantize_fp8_blocks(src, mats, SR, SC, qz.block_rows, qz.block_cols, codes, scales, deq);
-      writers[0]->write(j.spec.name, codes.data(), codes.size());
-      writers[0]->write(j.spec.name + "_scale_inv", scales.data(), scales.size() * 4);
+      put(0, j.spec.name, codes.data(), codes.size());
+      put(0, j.spec.name + "_scale_inv", scales.data(), scales.size() * 4);
       tensor_bytes += codes.size() + scales.size() * 4;
     } else {
       std::vector<uint8_t> blocks, scales;
       quantize_mxfp4(src, mats * R, C, blocks, scales, deq);
-      writers[0]->write(j.spec.name + "_blocks", blocks.data(), blocks.size());
-      writers[0]->write(j.spec.name + "_scales", scales.data(), scales.size());
+      put(0, j.spec.name + "_blocks", blocks.data(), blocks.size());
+      put(0, j.spec.name + "_scales", scales.data(), scales.size());
       tensor_bytes += blocks.size() + scales.size();
       if (j.transposed) deq = transpose_last2(deq.data(), mats, R, C);
     }
-    if (twin) writers[2]->write(j.spec.name, deq.data(), deq.size() * 4);
+    if (twin) put(2, j.spec.name, deq.data(), deq.size() * 4);
+  };
+  for (std::size_t i = 0; i < jobs.size(); ++i) {
+    write_job(jobs[i]);
+    ++step_tensors;
+    if (i + 1 < jobs.size() && steps[i + 1] == steps[i]) continue;  // the step goes on
+    reporter.step(steps[i] >= 0 ? "layer " + std::to_string(steps[i]) : "tensors", step_bytes,
+                  std::to_string(step_tensors) + " tensors");
+    step_bytes = 0;
+    step_tensors = 0;
   }
   for (auto& w : writers)
     if (w) w->finish();

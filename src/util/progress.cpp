@@ -24,6 +24,10 @@ ProgressMode progress_mode_for_stderr(bool quiet) {
   return ::isatty(STDERR_FILENO) ? ProgressMode::Live : ProgressMode::Lines;
 }
 
+std::function<void(const std::string&)> stderr_progress_sink() {
+  return [](const std::string& line) { std::cerr << "moeprobe: " << line << "\n" << std::flush; };
+}
+
 std::string format_rate(double b) {
   const char* units[] = {"B/s", "kB/s", "MB/s", "GB/s", "TB/s"};
   int u = 0;

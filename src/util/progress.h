@@ -42,6 +42,9 @@ class ProgressReporter {
   std::chrono::steady_clock::time_point start_, last_;
 };
 
+// A sink for the CLI's own progress: each line on stderr as "moeprobe: LINE".
+std::function<void(const std::string&)> stderr_progress_sink();
+
 // "12.3 MB/s", "4 s", for progress lines.
 std::string format_rate(double bytes_per_second);
 std::string format_duration(double seconds);

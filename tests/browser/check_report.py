@@ -71,6 +71,28 @@ def is_matrix(m, square=False):
     return not square or len(m) == len(m[0])
 
 
+def resolve_tables(results):
+    """results.json schema 2 writes each detail table once in `tables` and refers to it as
+    {"$table": KEY} (docs/reports.md); puts the tables back in place (version 1 is inline)."""
+    tables = results.get("tables", {}) if results.get("schema_version", 1) >= 2 else {}
+
+    def walk(d):
+        if not isinstance(d, dict):
+            return
+        for k, v in d.items():
+            if isinstance(v, dict) and "$table" in v:
+                if v["$table"] not in tables:
+                    fail("a detail refers to table %r, which is not in tables" % (v["$table"],))
+                d[k] = tables[v["$table"]]
+            else:
+                walk(v)
+
+    for h in results["hypotheses"]:
+        for l in h["per_layer"]:
+            walk(l.get("detail"))
+    return results
+
+
 def expected_figures(detail):
     keys = []
     if not isinstance(detail, dict):
@@ -381,7 +403,7 @@ def main(argv):
                         os.path.join(work, "rep"), "--format", "html"], check=True,
                        stdout=subprocess.DEVNULL)
         report = os.path.join(work, "rep", "report.html")
-        check_page(browser, profile, report, results, screenshot_out)
+        check_page(browser, profile, report, resolve_tables(results), screenshot_out)
         best, _ = load_time_ms(browser, profile, report, runs=1)
         print("check_report: load + layout %d ms (%d bytes)" % (best, os.path.getsize(report)))
         if best > 2000:

@@ -109,7 +109,7 @@ TEST(RunCli, SmokeSuiteOnHfFixtureWritesReports) {
     for (const char* f : {"results.json", "junit.xml", "summary.md", "report.html"})
       EXPECT_TRUE(fs::exists(out / f)) << f;
     const auto j = nlohmann::json::parse(testing::read_text(out / "results.json"));
-    EXPECT_EQ(j["schema_version"], 1);
+    EXPECT_EQ(j["schema_version"], 2);
     EXPECT_EQ(j["model"]["family"], "mixtral");
     ASSERT_EQ(j["hypotheses"].size(), 3u);
     int failed = 0;

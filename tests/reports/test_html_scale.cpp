@@ -4,6 +4,7 @@
 // layer carrying full-size matrices of noise (the worst case for the PNG compression), and a
 // second hypothesis sharing the first's matrices as in the closer_look suite. Set
 // MOEPROBE_LARGE_REPORT_OUT=FILE to keep the page.
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -15,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "reports/html_report.h"
+#include "reports/json_report.h"
 #include "tests/reports/report_fixture.h"
 
 namespace moeprobe {
@@ -103,6 +105,71 @@ TEST(HtmlScale, SixtyFourLayersOf256ExpertsStayUnderTenMegabytes) {
   std::cout << "report.html of 64 layers x 256 experts: " << html.size() << " bytes\n";
   EXPECT_LT(html.size(), 10u * 1000 * 1000);
   if (const char* out = std::getenv("MOEPROBE_LARGE_REPORT_OUT")) std::ofstream(out) << html;
+}
+
+// The size results.json had in schema version 1 (every detail inline, dump(2)), computed one
+// hypothesis at a time: a hypothesis at depth 2 of the file is its own dump(2) with 4 more spaces
+// on every line.
+std::size_t inline_results_size(const RunResult& r) {
+  nlohmann::ordered_json j = results_to_json(r);
+  nlohmann::ordered_json hyps = std::move(j["hypotheses"]);
+  j.erase("tables");
+  j["hypotheses"] = nlohmann::ordered_json::array();
+  std::size_t n = j.dump(2).size() + 1 - 2 + 2;  // newline; "[]" -> "[\n" ... "\n  ]"
+  n += 4;                                        // "\n  ]" beyond "\n"
+  for (std::size_t i = 0; i < hyps.size(); ++i) {
+    auto& per_layer = hyps[i]["per_layer"];
+    for (std::size_t k = 0; k < per_layer.size(); ++k)
+      per_layer[k]["detail"] = r.hypotheses[i].per_layer[k].detail;
+    const std::string h = hyps[i].dump(2);
+    n += h.size() + 4 * (static_cast<std::size_t>(std::count(h.begin(), h.end(), '\n')) + 1) +
+         (i + 1 < hyps.size() ? 2 : 0);
+    hyps[i] = nullptr;
+  }
+  return n;
+}
+
+// results.json holds each distinct table once, however many hypotheses carry it, and reads back
+// to the same result. MOEPROBE_LARGE_RESULTS_OUT=FILE: at 64 layers x 256 experts, with the size
+// in both schema versions (docs/reports.md).
+TEST(ResultsScale, EachTableWrittenOnce) {
+  const char* out = std::getenv("MOEPROBE_LARGE_RESULTS_OUT");
+  const RunResult r = out ? large_run(64, 256) : large_run(6, 12);
+  const std::string text = render_results_json(r);
+  const std::size_t before = inline_results_size(r);
+  std::cout << "results.json: " << text.size() << " bytes; " << before
+            << " bytes with every detail inline (schema version 1)\n";
+  if (out) {
+    std::ofstream(out) << text;
+    return;
+  }
+  const auto j = nlohmann::json::parse(text);
+  ASSERT_TRUE(j["tables"].is_object());
+  // Per layer 3 + 4 + 2 + 1 matrices of noise; the PCA points, and the pairs of the first and
+  // last layer, are the same on every layer: one table each.
+  EXPECT_EQ(j["tables"].size(), 6u * 10 + 2);
+  EXPECT_EQ(j["hypotheses"][2]["per_layer"][5]["detail"]["pca_points"],
+            (Json{{"$table", "pca_points@0"}}));
+  for (auto a = j["tables"].begin(); a != j["tables"].end(); ++a)
+    for (auto b = std::next(a); b != j["tables"].end(); ++b)
+      EXPECT_NE(a.value(), b.value()) << a.key() << " and " << b.key() << " are the same table";
+  // The last hypothesis repeats the first's matrices: it refers to the same tables.
+  const auto& first = j["hypotheses"][0]["per_layer"][2]["detail"];
+  const auto& last = j["hypotheses"][7]["per_layer"][2]["detail"];
+  EXPECT_EQ(first["similarity"]["act"], (Json{{"$table", "similarity.act@2"}}));
+  EXPECT_EQ(last, first);
+  const RunResult back = results_from_json(j, "results.json");
+  EXPECT_EQ(back.hypotheses[7].per_layer[2].detail, r.hypotheses[7].per_layer[2].detail);
+  EXPECT_EQ(render_results_json(back), text);
+  EXPECT_EQ(render_html(back), render_html(r));
+  EXPECT_LT(text.size() * 2, before);
+  // The size computed for version 1 is the size of that file.
+  nlohmann::ordered_json v1 = results_to_json(r);
+  v1.erase("tables");
+  for (std::size_t i = 0; i < r.hypotheses.size(); ++i)
+    for (std::size_t k = 0; k < r.hypotheses[i].per_layer.size(); ++k)
+      v1["hypotheses"][i]["per_layer"][k]["detail"] = r.hypotheses[i].per_layer[k].detail;
+  EXPECT_EQ(v1.dump(2).size() + 1, before);
 }
 
 }  // namespace

@@ -158,7 +158,7 @@ TEST(Reports, JUnitIsWellFormedAndMapsOutcomes) {
 TEST(Reports, JsonHasTheRequiredFieldsAndRoundTrips) {
   const RunResult r = testing::sample_run();
   const auto j = nlohmann::json::parse(render_results_json(r));
-  EXPECT_EQ(j["schema_version"], 1);
+  EXPECT_EQ(j["schema_version"], 2);
   for (const char* k : {"name", "path", "paper"}) EXPECT_TRUE(j["suite"].contains(k)) << k;
   for (const char* k :
        {"path", "family", "layout", "num_layers", "moe_layers", "num_experts", "top_k", "dtypes"})
@@ -264,9 +264,82 @@ TEST(Reports, ReadingResultsNamesTheBadFieldByPath) {
   j["model"]["num_layers"] = 4294967298LL;  // was cut to 2
   expect_field(j, "model.num_layers");
   j = good;
-  j["schema_version"] = 2;
+  j["schema_version"] = 3;
   expect_field(j, "schema_version");
   expect_field(nlohmann::json::array(), "");
+}
+
+// Schema version 2: each distinct detail table once in `tables`, referenced by key; version 1
+// (inline) still reads; a bad table or reference is an error naming the field.
+TEST(Reports, SharedTablesReadBackAndRejectBadReferences) {
+  RunResult r = testing::sample_run();
+  const nlohmann::json m = {{1.0, 0.5}, {0.5, 1.0}}, other = {{1.0, 0.25}, {0.25, 1.0}};
+  for (auto& h : r.hypotheses)
+    for (auto& l : h.per_layer) {
+      l.detail["similarity"] = {{"act", m}, {"up", l.layer == 1 ? other : m}};
+      l.detail["pairs"] = {{{"a", 0}, {"b", 1}, {"tau", 0.5}}};
+    }
+  const std::string text = render_results_json(r);
+  const auto good = nlohmann::json::parse(text);
+  // One matrix for every layer's act and up, one other on layer 1, one list of records.
+  EXPECT_EQ(good["tables"],
+            (nlohmann::json{{"similarity.act@0", m},
+                            {"similarity.up@1", other},
+                            {"pairs@0", r.hypotheses[0].per_layer[0].detail["pairs"]}}));
+  EXPECT_EQ(good["hypotheses"][3]["per_layer"][2]["detail"]["similarity"]["up"],
+            (nlohmann::json{{"$table", "similarity.act@0"}}));
+  // A table is one row per line.
+  EXPECT_NE(text.find("\n      [1.0,0.5],\n      [0.5,1.0]\n    ]"), std::string::npos) << text;
+  const RunResult back = results_from_json(good, "r.json");
+  for (std::size_t i = 0; i < r.hypotheses.size(); ++i)
+    for (std::size_t k = 0; k < r.hypotheses[i].per_layer.size(); ++k)
+      EXPECT_EQ(back.hypotheses[i].per_layer[k].detail, r.hypotheses[i].per_layer[k].detail);
+  EXPECT_EQ(render_results_json(back), text);
+
+  // Version 1: the same details inline, no tables.
+  nlohmann::json v1 = good;
+  v1["schema_version"] = 1;
+  v1.erase("tables");
+  for (std::size_t i = 0; i < r.hypotheses.size(); ++i)
+    for (std::size_t k = 0; k < r.hypotheses[i].per_layer.size(); ++k)
+      v1["hypotheses"][i]["per_layer"][k]["detail"] = r.hypotheses[i].per_layer[k].detail;
+  EXPECT_EQ(render_results_json(results_from_json(v1, "old.json")), text);
+
+  auto expect_error = [](const nlohmann::json& j, const std::string& field,
+                         const std::string& words) {
+    try {
+      results_from_json(j, "r.json");
+      ADD_FAILURE() << "accepted; expected an error at " << field;
+    } catch (const InputError& e) {
+      EXPECT_EQ(e.file(), "r.json");
+      EXPECT_EQ(e.field(), field) << e.what();
+      EXPECT_NE(std::string(e.what()).find(words), std::string::npos) << e.what();
+    }
+  };
+  nlohmann::json j = good;
+  j["tables"].erase("similarity.up@1");
+  expect_error(j, "hypotheses[0].per_layer[1].detail.similarity.up", "similarity.up@1");
+  j = good;
+  j["hypotheses"][1]["per_layer"][0]["detail"]["similarity"]["act"] = {{"$table", 7}};
+  expect_error(j, "hypotheses[1].per_layer[0].detail.similarity.act", "table reference");
+  j = good;
+  j["hypotheses"][1]["per_layer"][0]["detail"]["pairs"] = {{"$table", "pairs@0"}, {"x", 1}};
+  expect_error(j, "hypotheses[1].per_layer[0].detail.pairs", "table reference");
+  j = good;
+  j["tables"]["similarity.act@0"] = {{1.0, 0.5}, {0.5}};  // ragged
+  expect_error(j, "tables[\"similarity.act@0\"]", "all of one length");
+  j = good;
+  j["tables"]["similarity.act@0"] = {{1.0, "x"}, {0.5, 1.0}};
+  expect_error(j, "tables[\"similarity.act@0\"]", "numbers or null");
+  j = good;
+  j["tables"]["pairs@0"] = nlohmann::json::array();
+  expect_error(j, "tables[\"pairs@0\"]", "non-empty");
+  j = good;
+  j["tables"] = nlohmann::json::array();
+  expect_error(j, "tables", "object");
+  j = good;
+  j["schema_version"] = 0;
+  expect_error(j, "schema_version", "found 0");
 }
 
 TEST(Reports, ResultsJsonMatchesItsSchema) {
