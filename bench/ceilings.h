@@ -8,7 +8,6 @@
 
 #include <benchmark/benchmark.h>
 #include <cblas.h>
-#include <dlfcn.h>
 
 #include <algorithm>
 #include <chrono>
@@ -18,6 +17,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "util/blas_kernels.h"
 
 namespace moeprobe::bench {
 
@@ -108,12 +109,10 @@ inline double measure_sgemm_rate() {
   return g.flops() / best_seconds(5, [&] { g.run(); });
 }
 
+// OpenBLAS's configuration and the kernel set it runs (util/blas_kernels.h). The benchmarks do not
+// start themselves again with better kernels as `moeprobe` does: set OPENBLAS_CORETYPE to compare.
 inline std::string blas_name() {
-  // OpenBLAS names itself; the reference BLAS has no such call.
-  using Config = char* (*)();
-  if (auto f = reinterpret_cast<Config>(::dlsym(RTLD_DEFAULT, "openblas_get_config")))
-    return std::string("OpenBLAS ") + f();
-  return "BLAS without openblas_get_config (reference BLAS?)";
+  return blas_description();
 }
 
 inline CpuCeilings& cpu_ceilings() {

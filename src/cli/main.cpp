@@ -7,6 +7,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "cli/command.h"
+#include "util/blas_kernels.h"
 #include "util/build_info.h"
 #include "util/error.h"
 #include "util/progress.h"
@@ -14,8 +15,10 @@
 
 int main(int argc, char** argv) {
   using namespace moeprobe;
+  rerun_with_better_blas_kernels(argv);  // before anything else: it may start the process again
   CLI::App app{"moeprobe: checks findings about Mixture-of-Experts models, in CI"};
-  app.set_version_flag("--version", std::string(build_version()) + " (" + build_revision() + ")");
+  app.set_version_flag("--version", std::string(build_version()) + " (" + build_revision() +
+                                        ")\nBLAS: " + blas_description());
   app.require_subcommand(1);
   bool quiet = false;
   app.add_flag("-q,--quiet", quiet, "No progress on stderr (errors and notices still print)");

@@ -5,7 +5,11 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/cli/cli_test_util.h"
+#include "util/blas_kernels.h"
 #include "util/build_info.h"
+
+#include <cstdlib>
+#include <optional>
 
 namespace moeprobe {
 namespace {
@@ -81,6 +85,58 @@ TEST(CliRegistry, VersionPrintsVersionAndGitRevision) {
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find(build_version()), std::string::npos) << r.out;
   EXPECT_NE(r.out.find(std::string("(") + build_revision() + ")"), std::string::npos) << r.out;
+}
+
+// The kernel set OpenBLAS runs in `moeprobe` started with OPENBLAS_CORETYPE = `coretype` (unset
+// when nullopt), from --version's BLAS line; "" when the BLAS is not OpenBLAS.
+std::string cli_blas_core(const std::optional<std::string>& coretype) {
+  const char* saved = std::getenv("OPENBLAS_CORETYPE");
+  const std::optional<std::string> before =
+      saved ? std::optional<std::string>(saved) : std::nullopt;
+  if (coretype)
+    setenv("OPENBLAS_CORETYPE", coretype->c_str(), 1);
+  else
+    unsetenv("OPENBLAS_CORETYPE");
+  const auto r = run_cli("--version");
+  if (before)
+    setenv("OPENBLAS_CORETYPE", before->c_str(), 1);
+  else
+    unsetenv("OPENBLAS_CORETYPE");
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("BLAS: "), std::string::npos) << r.out;
+  const std::string marker = "running its ";
+  const auto at = r.out.find(marker);
+  if (at == std::string::npos) return "";
+  const auto from = at + marker.size();
+  return r.out.substr(from, r.out.find(' ', from) - from);
+}
+
+TEST(CliRegistry, NeverRunsAFallbackBlasKernelSetOnACpuThatHasBetter) {
+  const std::string core = cli_blas_core(std::nullopt);
+  if (core.empty()) GTEST_SKIP() << "the BLAS linked is not OpenBLAS";
+  EXPECT_FALSE(better_blas_core(core, detect_cpu_vector_units()).has_value())
+      << "moeprobe runs OpenBLAS's " << core << " kernels on a CPU with AVX2";
+}
+
+TEST(CliRegistry, AnExplicitBlasKernelChoiceIsKept) {
+  if (cli_blas_core(std::nullopt).empty()) GTEST_SKIP() << "the BLAS linked is not OpenBLAS";
+  EXPECT_EQ(cli_blas_core(std::string("Prescott")), "Prescott");
+}
+
+TEST(CliRegistry, AFallbackBlasKernelSetStartsTheProgramAgainWithTheBestOne) {
+  const CpuVectorUnits units = detect_cpu_vector_units();
+  if (cli_blas_core(std::nullopt).empty()) GTEST_SKIP() << "the BLAS linked is not OpenBLAS";
+  if (!units.avx2_fma) GTEST_SKIP() << "this CPU has no AVX2: Prescott-class kernels are right";
+  setenv("MOEPROBE_ASSUME_BLAS_CORE", "Prescott", 1);
+  const std::string core = cli_blas_core(std::nullopt);
+  unsetenv("MOEPROBE_ASSUME_BLAS_CORE");
+  EXPECT_EQ(core, units.avx512 ? "SkylakeX" : "Haswell");
+  // The arguments survive the second start: a subcommand's output is unchanged.
+  setenv("MOEPROBE_ASSUME_BLAS_CORE", "Prescott", 1);
+  const auto r = run_cli("list families");
+  unsetenv("MOEPROBE_ASSUME_BLAS_CORE");
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, run_cli("list families").out);
 }
 
 TEST(CliRegistry, HelpListsEverySubcommand) {
