@@ -110,24 +110,33 @@ std::vector<Need> dynamic_needs() {
   return {{Intermediate::Routing}, {Intermediate::ExpertOutputs}};
 }
 
-// A norm-rank metric: statistic over the tokens, from the layer's NormData.
+// A norm-rank metric: a statistic over the tokens, from the layer's NormData. Either the mean of a
+// per-token value (times E with times_experts: a lift over chance) or a function of the rank-count
+// matrix.
+// What the bootstrap resampler keeps is reduced first (T per-token values, or the T x E rank
+// pairs), never the [T, E] norms and scores: the resamplers of every layer live until the end of
+// the run, and each resample then costs T additions or E per token, not two sorts per token.
 class NormRankMetric : public TypedMetric<NormParams> {
  public:
-  using Statistic = std::function<double(const NormData&, const std::vector<int64_t>&)>;
-  NormRankMetric(std::string name, std::string description, Statistic statistic,
-                 bool with_ranks = false, std::string analysis = "A10")
+  using PerToken = std::function<double(const NormData&, int64_t token)>;
+  using OfRankCounts = std::function<double(const Matrix& counts, int ranks)>;
+  NormRankMetric(std::string name, std::string description, PerToken per_token,
+                 bool times_experts = false, std::string analysis = "A10")
       : TypedMetric(std::move(name), std::move(analysis), std::move(description)),
-        statistic_(std::move(statistic)),
+        per_token_(std::move(per_token)),
+        times_experts_(times_experts) {}
+  NormRankMetric(std::string name, std::string description, OfRankCounts of_counts, bool with_ranks)
+      : TypedMetric(std::move(name), "A10", std::move(description)),
+        of_counts_(std::move(of_counts)),
         with_ranks_(with_ranks) {}
   NormParams parse(const nlohmann::json& p, const std::string& where) const override {
     return parse_norm_params(p, where, with_ranks_);
   }
   std::vector<Need> needs_of(const NormParams&) const override { return dynamic_needs(); }
   LayerMeasurement measure_with(const LayerStatistics& ls, const NormParams& p) const override {
-    auto d = std::make_shared<NormData>(norm_data(ls, p, name()));
-    std::vector<int64_t> tokens = d->tokens;
-    nlohmann::json detail = d->detail;
-    if (tokens.empty()) {  // every token dominated by a super expert
+    const NormData d = norm_data(ls, p, name());
+    nlohmann::json detail = d.detail;
+    if (d.tokens.empty()) {  // every token dominated by a super expert
       LayerMeasurement out;
       out.layer = ls.layer;
       out.value = nan_value();
@@ -135,28 +144,34 @@ class NormRankMetric : public TypedMetric<NormParams> {
       out.detail = detail;
       return out;
     }
-    Statistic s = statistic_;
+    if (per_token_) {
+      const std::size_t rows = d.norms->size() / static_cast<std::size_t>(d.experts);
+      auto values = std::make_shared<std::vector<double>>(rows, nan_value());
+      for (int64_t t : d.tokens) (*values)[static_cast<std::size_t>(t)] = per_token_(d, t);
+      const double scale = times_experts_ ? static_cast<double>(d.experts) : 1.0;
+      return token_measurement(
+          ls, p, d.tokens,
+          [values, scale](const std::vector<int64_t>& t) { return scale * mean_over(*values, t); },
+          std::move(detail));
+    }
+    auto pairs = std::make_shared<const TokenRankPairs>(
+        token_rank_pairs(*d.scores, *d.norms, d.experts, d.tokens));
+    const OfRankCounts f = of_counts_;
+    const int ranks = d.ranks;
     return token_measurement(
-        ls, p, std::move(tokens), [d, s](const std::vector<int64_t>& t) { return s(*d, t); },
+        ls, p, d.tokens,
+        [pairs, f, ranks](const std::vector<int64_t>& t) {
+          return f(rank_count_matrix(*pairs, t), ranks);
+        },
         std::move(detail));
   }
 
  private:
-  Statistic statistic_;
-  bool with_ranks_;
+  PerToken per_token_;
+  bool times_experts_ = false;
+  OfRankCounts of_counts_;
+  bool with_ranks_ = false;
 };
-
-double mean_per_token(const std::vector<int64_t>& tokens, const std::function<double(int64_t)>& f) {
-  double s = 0.0;
-  int64_t n = 0;
-  for (int64_t t : tokens) {
-    const double v = f(t);
-    if (std::isnan(v)) continue;
-    s += v;
-    ++n;
-  }
-  return n ? s / static_cast<double>(n) : nan_value();
-}
 
 const double* at(const std::vector<double>& m, int64_t t, int e) {
   return m.data() + t * e;
@@ -265,35 +280,30 @@ void add_norm_routing_metrics(std::vector<std::unique_ptr<Metric>>& out) {
       std::string("Fraction of tokens whose top-1 router probability expert is the expert with "
                   "the largest output norm (spec A10 A_top1; Mixtral about 0.69, chance 1/E).") +
           kNormParamsDoc,
-      [](const NormData& d, const std::vector<int64_t>& t) {
-        return mean_per_token(t, [&](int64_t i) {
-          return top1_norm_agreement(at(*d.scores, i, d.experts), at(*d.norms, i, d.experts),
-                                     d.experts);
-        });
-      }));
+      NormRankMetric::PerToken([](const NormData& d, int64_t i) {
+        return top1_norm_agreement(at(*d.scores, i, d.experts), at(*d.norms, i, d.experts),
+                                   d.experts);
+      })));
   out.push_back(std::make_unique<NormRankMetric>(
       "top1_norm_lift",
       std::string("top1_norm_agreement divided by its chance level 1/E: how many times more "
                   "often than chance the top-1 score expert has the largest norm (spec H10b, "
                   "DeepSeek-like: >= 5).") +
           kNormParamsDoc,
-      [](const NormData& d, const std::vector<int64_t>& t) {
-        return d.experts * mean_per_token(t, [&](int64_t i) {
-                 return top1_norm_agreement(at(*d.scores, i, d.experts), at(*d.norms, i, d.experts),
-                                            d.experts);
-               });
-      }));
+      NormRankMetric::PerToken([](const NormData& d, int64_t i) {
+        return top1_norm_agreement(at(*d.scores, i, d.experts), at(*d.norms, i, d.experts),
+                                   d.experts);
+      }),
+      true));
   out.push_back(std::make_unique<NormRankMetric>(
       "topk_norm_set_agreement",
       std::string("Fraction of tokens whose k highest router probabilities and k largest output "
                   "norms belong to the same experts (k = the model's top-k; spec H9a).") +
           kNormParamsDoc,
-      [](const NormData& d, const std::vector<int64_t>& t) {
-        return mean_per_token(t, [&](int64_t i) {
-          return topk_set_agreement(at(*d.scores, i, d.experts), at(*d.norms, i, d.experts),
-                                    d.experts, d.top_k);
-        });
-      },
+      NormRankMetric::PerToken([](const NormData& d, int64_t i) {
+        return topk_set_agreement(at(*d.scores, i, d.experts), at(*d.norms, i, d.experts),
+                                  d.experts, d.top_k);
+      }),
       false, "A9"));
   out.push_back(std::make_unique<NormRankMetric>(
       "top_norm_ranks_scored_high",
@@ -302,42 +312,35 @@ void add_norm_routing_metrics(std::vector<std::unique_ptr<Metric>>& out) {
                   "spec H10b, DeepSeek-like: all of the top 5). params: ranks (default 5, "
                   "less than E; NaN otherwise).") +
           kNormParamsDoc,
-      [](const NormData& d, const std::vector<int64_t>& t) {
-        return top_norm_ranks_scored_high(rank_count_matrix(*d.scores, *d.norms, d.experts, t),
-                                          d.ranks);
-      },
+      NormRankMetric::OfRankCounts(
+          [](const Matrix& c, int ranks) { return top_norm_ranks_scored_high(c, ranks); }),
       true));
   out.push_back(std::make_unique<NormRankMetric>(
       "topk_norm_coverage",
       std::string("Fraction of tokens whose largest-norm expert is among the k experts the "
                   "router chose (spec A10 Cov_k; Mixtral about 0.84 for k = 2).") +
           kNormParamsDoc,
-      [](const NormData& d, const std::vector<int64_t>& t) {
-        return mean_per_token(t, [&](int64_t i) {
-          return topk_norm_coverage(d.chosen->data() + i * d.top_k, d.top_k,
-                                    at(*d.norms, i, d.experts), d.experts);
-        });
-      }));
+      NormRankMetric::PerToken([](const NormData& d, int64_t i) {
+        return topk_norm_coverage(d.chosen->data() + i * d.top_k, d.top_k,
+                                  at(*d.norms, i, d.experts), d.experts);
+      })));
   out.push_back(std::make_unique<NormRankMetric>(
       "norm_score_spearman",
       std::string("Mean over tokens of the Spearman correlation between the experts' router "
                   "probabilities and output norms (spec A10 rho_tok).") +
           kNormParamsDoc,
-      [](const NormData& d, const std::vector<int64_t>& t) {
-        return mean_per_token(t, [&](int64_t i) {
-          return norm_score_spearman(at(*d.scores, i, d.experts), at(*d.norms, i, d.experts),
-                                     d.experts);
-        });
-      }));
+      NormRankMetric::PerToken([](const NormData& d, int64_t i) {
+        return norm_score_spearman(at(*d.scores, i, d.experts), at(*d.norms, i, d.experts),
+                                   d.experts);
+      })));
   out.push_back(std::make_unique<NormRankMetric>(
       "rank_diagonal_dominance",
       std::string("Fraction of norm ranks r whose most frequent score rank is r itself (strict "
                   "column maximum of the rank-count matrix on the diagonal; spec A10 DiagDom, "
                   "Mixtral 8/8).") +
           kNormParamsDoc,
-      [](const NormData& d, const std::vector<int64_t>& t) {
-        return rank_diagonal_dominance(rank_count_matrix(*d.scores, *d.norms, d.experts, t));
-      }));
+      NormRankMetric::OfRankCounts([](const Matrix& c, int) { return rank_diagonal_dominance(c); }),
+      false));
   out.push_back(std::make_unique<GateConfidence>());
   out.push_back(std::make_unique<OutputNormMean>());
   out.push_back(std::make_unique<SuperExpertCount>());

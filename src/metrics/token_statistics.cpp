@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 #include <numeric>
+#include <stdexcept>
 
 #include "metrics/rank_statistics.h"
 
@@ -35,15 +36,41 @@ std::vector<int> ascending_ranks(const double* v, int n) {
   return rank;
 }
 
-Matrix rank_count_matrix(const std::vector<double>& scores, const std::vector<double>& norms,
-                         int experts, const std::vector<int64_t>& tokens) {
-  Matrix c(experts, experts);
+TokenRankPairs token_rank_pairs(const std::vector<double>& scores, const std::vector<double>& norms,
+                                int experts, const std::vector<int64_t>& tokens) {
+  if (experts > 65536) throw std::logic_error("token_rank_pairs: more than 65,536 experts");
+  TokenRankPairs p;
+  p.experts = experts;
+  const std::size_t rows = experts > 0 ? scores.size() / static_cast<std::size_t>(experts) : 0;
+  p.score_rank.assign(rows * static_cast<std::size_t>(experts), 0);
+  p.norm_rank.assign(p.score_rank.size(), 0);
   for (int64_t t : tokens) {
     const auto s = ascending_ranks(row(scores, t, experts), experts);
     const auto r = ascending_ranks(row(norms, t, experts), experts);
-    for (int e = 0; e < experts; ++e) c(s[e], r[e]) += 1.0;
+    for (int e = 0; e < experts; ++e) {
+      const std::size_t at = static_cast<std::size_t>(t * experts + e);
+      p.score_rank[at] = static_cast<uint16_t>(s[static_cast<std::size_t>(e)]);
+      p.norm_rank[at] = static_cast<uint16_t>(r[static_cast<std::size_t>(e)]);
+    }
+  }
+  return p;
+}
+
+Matrix rank_count_matrix(const TokenRankPairs& pairs, const std::vector<int64_t>& tokens) {
+  const int experts = pairs.experts;
+  Matrix c(experts, experts);
+  for (int64_t t : tokens) {
+    const std::size_t base = static_cast<std::size_t>(t * experts);
+    for (int e = 0; e < experts; ++e)
+      c(pairs.score_rank[base + static_cast<std::size_t>(e)],
+        pairs.norm_rank[base + static_cast<std::size_t>(e)]) += 1.0;
   }
   return c;
+}
+
+Matrix rank_count_matrix(const std::vector<double>& scores, const std::vector<double>& norms,
+                         int experts, const std::vector<int64_t>& tokens) {
+  return rank_count_matrix(token_rank_pairs(scores, norms, experts, tokens), tokens);
 }
 
 double rank_diagonal_dominance(const Matrix& c) {

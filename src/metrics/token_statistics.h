@@ -22,6 +22,17 @@ std::vector<int> ascending_ranks(const double* v, int n);
 // E-1 is the largest), over the given tokens. Every row and column sums to tokens.size().
 Matrix rank_count_matrix(const std::vector<double>& scores, const std::vector<double>& norms,
                          int experts, const std::vector<int64_t>& tokens);
+// The score rank and norm rank of every expert of the given tokens, computed once: a rank-count
+// matrix over a token set (each bootstrap resample) then costs E additions per token instead of
+// two sorts, and keeping it costs 4 bytes per token and expert instead of the 16 of two [T, E]
+// float64 arrays. Rows of tokens not given stay 0.
+struct TokenRankPairs {
+  int experts = 0;
+  std::vector<uint16_t> score_rank, norm_rank;  // [T, E], token t's row at t * E; E <= 65,536
+};
+TokenRankPairs token_rank_pairs(const std::vector<double>& scores, const std::vector<double>& norms,
+                                int experts, const std::vector<int64_t>& tokens);
+Matrix rank_count_matrix(const TokenRankPairs& pairs, const std::vector<int64_t>& tokens);
 // Fraction of norm ranks r whose column maximum is strictly on the diagonal (C[r][r] > C[s][r],
 // s != r); NaN for an empty matrix.
 double rank_diagonal_dominance(const Matrix& c);
