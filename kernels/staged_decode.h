@@ -40,31 +40,13 @@ struct ArrayDesc {
   int64_t scale_rows_per_matrix = 1, scale_cols = 1, scale_row0 = 0;
 };
 
-MOEPROBE_HOST_DEVICE inline uint16_t load_u16(const unsigned char* p) {
+// A little-endian T at p (every host and device moeprobe builds for is little-endian).
+template <typename T>
+MOEPROBE_HOST_DEVICE inline T load_le(const unsigned char* p) {
 #if defined(__CUDA_ARCH__)
-  return *reinterpret_cast<const uint16_t*>(p);  // staged offsets keep alignment
+  return *reinterpret_cast<const T*>(p);  // staged offsets keep T's alignment
 #else
-  uint16_t v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-#endif
-}
-
-MOEPROBE_HOST_DEVICE inline float load_f32(const unsigned char* p) {
-#if defined(__CUDA_ARCH__)
-  return *reinterpret_cast<const float*>(p);
-#else
-  float v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-#endif
-}
-
-MOEPROBE_HOST_DEVICE inline double load_f64(const unsigned char* p) {
-#if defined(__CUDA_ARCH__)
-  return *reinterpret_cast<const double*>(p);
-#else
-  double v;
+  T v;
   std::memcpy(&v, p, sizeof v);
   return v;
 #endif
@@ -75,23 +57,23 @@ MOEPROBE_HOST_DEVICE inline float load_element_float(const unsigned char* base, 
                                                      int64_t i) {
   switch (code) {
     case static_cast<int>(DType::BF16):
-      return bf16_to_float(load_u16(base + 2 * i));
+      return bf16_to_float(load_le<uint16_t>(base + 2 * i));
     case static_cast<int>(DType::F16):
-      return f16_to_float(load_u16(base + 2 * i));
+      return f16_to_float(load_le<uint16_t>(base + 2 * i));
     case static_cast<int>(DType::F64):
-      return static_cast<float>(load_f64(base + 8 * i));
+      return static_cast<float>(load_le<double>(base + 8 * i));
     case static_cast<int>(DType::F8_E4M3):
       return f8e4m3_to_float(base[i]);
     case static_cast<int>(DType::F8_E5M2):
       return f8e5m2_to_float(base[i]);
     default:  // F32
-      return load_f32(base + 4 * i);
+      return load_le<float>(base + 4 * i);
   }
 }
 
 MOEPROBE_HOST_DEVICE inline double load_element_double(const unsigned char* base, int code,
                                                        int64_t i) {
-  if (code == static_cast<int>(DType::F64)) return load_f64(base + 8 * i);
+  if (code == static_cast<int>(DType::F64)) return load_le<double>(base + 8 * i);
   return static_cast<double>(load_element_float(base, code, i));
 }
 
@@ -131,10 +113,12 @@ MOEPROBE_HOST_DEVICE inline T chunk_element(const unsigned char* chunk, const Ar
     const uint8_t b = chunk[d.codes + i];
     const float q =
         d.code == static_cast<int>(DType::F8_E5M2) ? f8e5m2_to_float(b) : f8e4m3_to_float(b);
-    return static_cast<T>(q) * static_cast<T>(load_element_float(chunk + d.scales, d.scale_code, s));
+    return static_cast<T>(q) *
+           static_cast<T>(load_element_float(chunk + d.scales, d.scale_code, s));
   }
   const uint8_t byte = chunk[d.codes + (i >> 1)];
-  const uint8_t nibble = (i & 1) ? static_cast<uint8_t>(byte >> 4) : static_cast<uint8_t>(byte & 0xF);
+  const uint8_t nibble =
+      (i & 1) ? static_cast<uint8_t>(byte >> 4) : static_cast<uint8_t>(byte & 0xF);
   const uint8_t e = chunk[d.scales + s];
   if constexpr (std::is_same<T, double>::value)
     return static_cast<double>(e2m1_to_float(nibble)) * e8m0_to_double(e);

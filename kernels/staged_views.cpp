@@ -155,8 +155,9 @@ ArrayPlan plan_array(const TensorView& v, std::size_t offset, int64_t first, int
   row_geometry(v, g);
   const int64_t W = g.width;
   const int64_t j0 = first / W;
-  d.kind = s.scheme == QuantScheme::Fp8Block ? kFp8 : s.scheme == QuantScheme::Mxfp4 ? kMxfp4
-                                                                                       : kPlain;
+  d.kind = s.scheme == QuantScheme::Fp8Block ? kFp8
+           : s.scheme == QuantScheme::Mxfp4  ? kMxfp4
+                                             : kPlain;
   d.code = static_cast<int>(s.code_dtype);
   d.first_col = first - j0 * W;
   d.width = W;
@@ -177,7 +178,8 @@ ArrayPlan plan_array(const TensorView& v, std::size_t offset, int64_t first, int
     const int64_t linear = (g.row0 + j * g.row_step) * s.cols + g.col0 + j * g.col_step + w0;
     const unsigned char* src =
         s.codes + static_cast<std::size_t>(nibbles ? linear / 2 : linear) * esize;
-    const std::size_t bytes = static_cast<std::size_t>(nibbles ? (w1 - w0 + 1) / 2 : w1 - w0) * esize;
+    const std::size_t bytes =
+        static_cast<std::size_t>(nibbles ? (w1 - w0 + 1) / 2 : w1 - w0) * esize;
     if (!p.pieces.empty() && p.pieces.back().src + p.pieces.back().bytes == src) {
       p.pieces.back().bytes += bytes;
     } else {

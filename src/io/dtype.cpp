@@ -116,7 +116,7 @@ uint16_t float_to_f16(float v) {
   if (abs < 0x38800000u) {
     // Result is subnormal (or zero) in half precision: round abs / 2^-24 to nearest even.
     const float scaled = float_from_bits(abs) * 16777216.0f;  // exact: power-of-two scaling
-    const float r = std::nearbyint(scaled);                 // default mode: ties to even
+    const float r = std::nearbyint(scaled);                   // default mode: ties to even
     return static_cast<uint16_t>(sign | static_cast<uint16_t>(r));
   }
   // Normal: rebias exponent and round the 13 dropped mantissa bits to nearest even.

@@ -38,7 +38,7 @@ bool dtype_is_float(DType t);
 
 // Decoding (bf16_to_float, f16_to_float, f8e4m3_to_float, f8e5m2_to_float): io/float_codes.h.
 uint16_t float_to_bf16(float v);  // round to nearest even; NaN stays NaN
-uint16_t float_to_f16(float v);       // round to nearest even, overflow to inf
+uint16_t float_to_f16(float v);   // round to nearest even, overflow to inf
 
 // Converts n elements of a float type starting at src (unaligned allowed) into dst.
 void convert_to_float(DType t, const void* src, float* dst, std::size_t n);

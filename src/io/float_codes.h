@@ -13,24 +13,17 @@
 
 namespace moeprobe {
 
-MOEPROBE_HOST_DEVICE inline float float_from_bits(uint32_t bits) {
-#if defined(__CUDA_ARCH__)
-  return __uint_as_float(bits);
-#else
-  float f;
-  std::memcpy(&f, &bits, sizeof f);
-  return f;
-#endif
+// The value whose bits are `bits` (memcpy between locals: one register move, host and device).
+template <typename To, typename From>
+MOEPROBE_HOST_DEVICE inline To bits_as(const From& bits) {
+  static_assert(sizeof(To) == sizeof(From), "bits_as: sizes differ");
+  To to;
+  memcpy(&to, &bits, sizeof to);
+  return to;
 }
 
-MOEPROBE_HOST_DEVICE inline double double_from_bits(uint64_t bits) {
-#if defined(__CUDA_ARCH__)
-  return __longlong_as_double(static_cast<long long>(bits));
-#else
-  double d;
-  std::memcpy(&d, &bits, sizeof d);
-  return d;
-#endif
+MOEPROBE_HOST_DEVICE inline float float_from_bits(uint32_t bits) {
+  return bits_as<float>(bits);
 }
 
 MOEPROBE_HOST_DEVICE inline float bf16_to_float(uint16_t bits) {
@@ -81,8 +74,8 @@ MOEPROBE_HOST_DEVICE inline float e8m0_to_float(uint8_t e) {
 }
 
 MOEPROBE_HOST_DEVICE inline double e8m0_to_double(uint8_t e) {
-  if (e == 0xFF) return double_from_bits(0x7FF8000000000000ull);
-  return double_from_bits(static_cast<uint64_t>(e + 896) << 52);  // 2^(e - 127), always normal
+  if (e == 0xFF) return bits_as<double>(uint64_t{0x7FF8000000000000ull});
+  return bits_as<double>(static_cast<uint64_t>(e + 896) << 52);  // 2^(e - 127), always normal
 }
 
 }  // namespace moeprobe

@@ -86,8 +86,8 @@ inline uint8_t nibble(const StoredMatrix& s, int64_t r, int64_t c) {
 // so F16C widens it exactly; S.1111.111 (NaN) is blended in. The block scale, times 2^8, is one
 // multiply: h * (s * 2^8) and (h * 2^8) * s round the same real product once. Scales whose
 // times-2^8 would overflow go through the scalar loop.
-// MXFP4: the 8 magnitudes of E2M1 (the shared decoder's table) are a permute table, the sign bit an xor; E8M0 scales 0 (a
-// float32 subnormal) and 255 (NaN) go through the scalar loop.
+// MXFP4: the 8 magnitudes of E2M1 (the shared decoder's table) are a permute table, the sign bit an
+// xor; E8M0 scales 0 (a float32 subnormal) and 255 (NaN) go through the scalar loop.
 #ifdef MOEPROBE_QUANT_AVX2
 #define MOEPROBE_AVX2_F16C __attribute__((target("avx2,f16c")))
 

@@ -173,7 +173,8 @@ Inputs make_inputs(Data data, int n, const std::vector<int64_t>& shape,
   };
   switch (data) {
     case Data::Correlated:
-      for (int r = 0; r < n; ++r) add(in, test::make_tensor(correlated(r), shape, dtype_of(r), name_of(r)));
+      for (int r = 0; r < n; ++r)
+        add(in, test::make_tensor(correlated(r), shape, dtype_of(r), name_of(r)));
       break;
     case Data::Fp8Block:
       for (int r = 0; r < n; ++r) {
@@ -181,22 +182,23 @@ Inputs make_inputs(Data data, int n, const std::vector<int64_t>& shape,
           add(in, test::make_tensor(correlated(r), shape, DType::BF16, name_of(r)));
           continue;
         }
-        in.quant.push_back(test::fp8_block_tensor(correlated(r), 0, shape[0], shape[1], 16, 32,
-                                                  name_of(r)));
+        in.quant.push_back(
+            test::fp8_block_tensor(correlated(r), 0, shape[0], shape[1], 16, 32, name_of(r)));
         add_view(in, in.quant.back()->view);
       }
       break;
     case Data::Fp8Channel:
       for (int r = 0; r < n; ++r) {
-        in.quant.push_back(test::quant_tensor(QuantScheme::Fp8Block, DType::F8_E5M2, DType::BF16,
-                                              0, shape[0], shape[1], 1, shape[1], name_of(r)));
+        in.quant.push_back(test::quant_tensor(QuantScheme::Fp8Block, DType::F8_E5M2, DType::BF16, 0,
+                                              shape[0], shape[1], 1, shape[1], name_of(r)));
         test::QuantTensor& q = *in.quant.back();
         for (auto& b : q.codes) {
           do b = static_cast<unsigned char>(rng() & 0xFF);
           while ((b & 0x7C) == 0x7C);  // Inf/NaN
         }
         for (std::size_t i = 0; i < q.scales.size() / 2; ++i) {
-          const uint16_t bits = float_to_bf16(std::ldexp(1.0f + 0.5f * std::fabs(normal(rng)), -12));
+          const uint16_t bits =
+              float_to_bf16(std::ldexp(1.0f + 0.5f * std::fabs(normal(rng)), -12));
           std::memcpy(q.scales.data() + 2 * i, &bits, 2);
         }
         add_view(in, q.view);
@@ -343,7 +345,7 @@ std::vector<Case> parity_cases() {
   // gpt-oss's interleaved halves.
   auto quant_case = [&](Primitive prim, int n, std::vector<int64_t> shape, Data data,
                         NeuronAxis axis) {
-    const char* prefix = prim == Primitive::SetStats    ? "set_n"
+    const char* prefix = prim == Primitive::SetStats   ? "set_n"
                          : prim == Primitive::GramRows ? "gram_rows_n"
                                                        : "cosine_n";
     cases.push_back({prefix + std::to_string(n) + "_" + dims(shape) + "_" + data_name(data) + "_" +
@@ -510,7 +512,8 @@ void check_set_stats(const Case& c, const Oracle& o, const MatrixSetStats& got, 
                      "standardized gram");
     EXPECT_EQ(got.skipped_positions, ref.skipped_positions);
     // The planted constant positions (every 7th) are skipped.
-    if (c.n >= 2 && planted_constants(c.data)) EXPECT_GE(ref.skipped_positions, (c.shape[0] * c.shape[1] + 6) / 7);
+    if (c.n >= 2 && planted_constants(c.data))
+      EXPECT_GE(ref.skipped_positions, (c.shape[0] * c.shape[1] + 6) / 7);
   }
   if (c.request.mean_neuron) {
     const std::size_t hidden =

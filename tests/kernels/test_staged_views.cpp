@@ -25,7 +25,8 @@ using staged::Mode;
 
 // The device kernel (kernels/cuda/convert.cu) on the host: array r of the chunk into out[r].
 template <typename T>
-void decode_like_device(const unsigned char* chunk, std::size_t n, std::vector<std::vector<T>>& out) {
+void decode_like_device(const unsigned char* chunk, std::size_t n,
+                        std::vector<std::vector<T>>& out) {
   for (std::size_t r = 0; r < n; ++r) {
     ArrayDesc d;
     std::memcpy(&d, chunk + r * sizeof(ArrayDesc), sizeof d);
@@ -147,8 +148,8 @@ TEST(StagedViews, Fp8BlockSubViewsDecodeLikeTheCpuReader) {
 // Per-channel scales (fbgemm_fp8: one per row, here BF16) on E5M2 codes, every code but NaN/Inf.
 TEST(StagedViews, Fp8PerChannelE5m2WithBf16Scales) {
   const int64_t E = 2, R = 13, C = 37;
-  auto t = test::quant_tensor(QuantScheme::Fp8Block, DType::F8_E5M2, DType::BF16, E, R, C, 1, C,
-                              "pc");
+  auto t =
+      test::quant_tensor(QuantScheme::Fp8Block, DType::F8_E5M2, DType::BF16, E, R, C, 1, C, "pc");
   std::mt19937_64 rng(2);
   for (auto& b : t->codes) {
     do b = static_cast<unsigned char>(rng());
@@ -168,8 +169,8 @@ TEST(StagedViews, Fp8EveryCodeAndExtremeScales) {
     auto t = test::quant_tensor(QuantScheme::Fp8Block, dt, DType::F32, 0, 32, 64, 16, 16, "codes");
     for (std::size_t i = 0; i < t->codes.size(); ++i)
       t->codes[i] = static_cast<unsigned char>((i * 7) % 256);
-    const float scales[8] = {1.0f, 0.0123f, std::ldexp(1.0f, -140), 3.0e38f,
-                             -2.5f, 0.5f, 1e-20f, std::ldexp(1.0f, 101)};
+    const float scales[8] = {1.0f, 0.0123f, std::ldexp(1.0f, -140), 3.0e38f, -2.5f,
+                             0.5f, 1e-20f,  std::ldexp(1.0f, 101)};
     std::memcpy(t->scales.data(), scales, sizeof scales);
     check_chunkings({t->view});
   }
@@ -231,7 +232,7 @@ TEST(StagedViews, ChunksMoveCodesAndTheScaleRowsTheyTouch) {
   EXPECT_EQ(p.pieces[0].bytes, 26000u);
   EXPECT_EQ(p.pieces[0].src, t->codes.data() + 26000);
   EXPECT_EQ(p.pieces[1].offset, 256u + 26000u);  // 16-byte aligned after the codes
-  EXPECT_EQ(p.pieces[1].bytes, 2u * 3u * 4u);   // rows 100-199: scale rows 0 and 1, 3 columns
+  EXPECT_EQ(p.pieces[1].bytes, 2u * 3u * 4u);    // rows 100-199: scale rows 0 and 1, 3 columns
   EXPECT_EQ(p.pieces[1].src, t->scales.data());
   EXPECT_EQ(p.desc.scale_row0, 0);
   EXPECT_EQ(p.bytes, 26024u);
@@ -259,8 +260,8 @@ TEST(StagedViews, ChunksMoveCodesAndTheScaleRowsTheyTouch) {
 // 1.0002 bytes per element, against 2 for BF16 and 4 for the float32 the host used to send.
 TEST(StagedViews, DeepSeekShapedFp8ExpertMovesAboutOneBytePerElement) {
   const int64_t R = 2048, C = 7168;
-  auto t = test::quant_tensor(QuantScheme::Fp8Block, DType::F8_E4M3, DType::F32, 0, R, C, 128,
-                              128, "w1");
+  auto t = test::quant_tensor(QuantScheme::Fp8Block, DType::F8_E4M3, DType::F32, 0, R, C, 128, 128,
+                              "w1");
   const std::vector<TensorView> set = {t->view};
   const staged::ChunkLayout layout = staged::chunk_layout(set, std::size_t{128} << 20, C);
   std::size_t total = 0;

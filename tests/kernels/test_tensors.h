@@ -48,7 +48,8 @@ inline std::shared_ptr<QuantTensor> quant_tensor(QuantScheme scheme, DType code_
   auto t = std::make_shared<QuantTensor>();
   const int64_t m = std::max<int64_t>(matrices, 1);
   const int64_t sr = (R + br - 1) / br, sc = (C + bc - 1) / bc;
-  t->codes.resize(static_cast<std::size_t>(scheme == QuantScheme::Mxfp4 ? m * R * C / 2 : m * R * C));
+  t->codes.resize(
+      static_cast<std::size_t>(scheme == QuantScheme::Mxfp4 ? m * R * C / 2 : m * R * C));
   t->scales.resize(static_cast<std::size_t>(m * sr * sc) * dtype_size(scale_dtype));
   auto s = std::make_shared<StoredMatrix>();
   s->scheme = scheme;
@@ -81,8 +82,8 @@ inline std::shared_ptr<QuantTensor> fp8_block_tensor(const std::vector<float>& v
                                                      int64_t matrices, int64_t R, int64_t C,
                                                      int64_t br, int64_t bc,
                                                      const std::string& name = "fp8") {
-  auto t = quant_tensor(QuantScheme::Fp8Block, DType::F8_E4M3, DType::F32, matrices, R, C, br, bc,
-                        name);
+  auto t =
+      quant_tensor(QuantScheme::Fp8Block, DType::F8_E4M3, DType::F32, matrices, R, C, br, bc, name);
   std::vector<uint8_t> codes;
   std::vector<float> scales, deq;
   synth::quantize_fp8_blocks(values.data(), std::max<int64_t>(matrices, 1), R, C, br, bc, codes,
@@ -93,11 +94,10 @@ inline std::shared_ptr<QuantTensor> fp8_block_tensor(const std::vector<float>& v
 }
 
 // `values` ([matrices, R, C], C % 32 == 0) as gpt-oss MXFP4: E2M1 pairs, an E8M0 per 32.
-inline std::shared_ptr<QuantTensor> mxfp4_tensor(const std::vector<float>& values,
-                                                 int64_t matrices, int64_t R, int64_t C,
+inline std::shared_ptr<QuantTensor> mxfp4_tensor(const std::vector<float>& values, int64_t matrices,
+                                                 int64_t R, int64_t C,
                                                  const std::string& name = "mxfp4") {
-  auto t =
-      quant_tensor(QuantScheme::Mxfp4, DType::U8, DType::U8, matrices, R, C, 1, 32, name);
+  auto t = quant_tensor(QuantScheme::Mxfp4, DType::U8, DType::U8, matrices, R, C, 1, 32, name);
   std::vector<uint8_t> blocks, scales;
   std::vector<float> deq;
   synth::quantize_mxfp4(values.data(), std::max<int64_t>(matrices, 1) * R, C, blocks, scales, deq);
