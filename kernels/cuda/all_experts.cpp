@@ -5,7 +5,9 @@
 #include "kernels/cpu/all_experts_cpu.h"
 #include "kernels/cuda/all_experts.h"
 #include "kernels/cuda/context.h"
+#include "kernels/cuda/convert.h"
 #include "kernels/cuda/device_buffer.h"
+#include "kernels/staged_views.h"
 #include "util/parallel_for.h"
 
 namespace moeprobe::cuda {
@@ -15,19 +17,30 @@ int activation_code(Activation a) {
   return a == Activation::SiLU ? 0 : a == Activation::GELU ? 1 : 2;
 }
 
-// Rows [r0, r1) of m converted to float into pinned host memory (threads over row ranges), then
-// copied to dev. Synchronous: the pinned buffer is reused by the next call.
-void upload_rows(CudaContext& ctx, PinnedBuffer& pinned, const TensorView& m, int64_t r0,
-                 int64_t r1, float* dev) {
-  const int64_t cols = m.cols(), rows = r1 - r0;
-  float* host = reinterpret_cast<float*>(pinned.ensure(static_cast<std::size_t>(rows * cols) * 4));
-  const int parts = static_cast<int>(std::clamp<int64_t>(rows / 16, 1, default_threads()));
-  parallel_for(parts, parts, [&](int64_t p) {
-    const int64_t a = r0 + rows * p / parts, b = r0 + rows * (p + 1) / parts;
-    if (b > a) m.read_float(a * cols, (b - a) * cols, host + (a - r0) * cols);
-  });
-  MOEPROBE_CUDA_CHECK(cudaMemcpyAsync(dev, host, static_cast<std::size_t>(rows * cols) * 4,
-                                      cudaMemcpyHostToDevice, ctx.compute_stream()));
+// Rows [r0, r1) of m onto the device as float32 at dev: staged as kernels/staged_views.h plans
+// it (quantised views as their codes and scale rows, decoded on the device; transposed ones
+// decoded on the host), gathered into `pinned`, copied to `raw`, decoded. Synchronous: both
+// buffers are reused by the next call.
+void upload_rows(CudaContext& ctx, PinnedBuffer& pinned, DeviceBuffer& raw, const TensorView& m,
+                 int64_t r0, int64_t r1, float* dev) {
+  const int64_t cols = m.cols(), f0 = r0 * cols, count = (r1 - r0) * cols;
+  if (count <= 0) return;
+  const std::vector<TensorView> one = {m};
+  staged::ChunkLayout layout;
+  layout.len = count;
+  layout.header = 256;
+  static_assert(sizeof(staged::ArrayDesc) <= 256, "one descriptor fits the header");
+  layout.stride = staged::plan_array(m, 0, f0, count).bytes;
+  std::vector<staged::ArrayDesc> descs;
+  std::vector<staged::Piece> pieces;
+  staged::plan_chunk(one, layout, f0, count, descs, pieces);
+  const std::size_t bytes = layout.bytes(1);
+  unsigned char* host = pinned.ensure(bytes);
+  staged::gather(host, pieces);
+  auto* chunk = static_cast<unsigned char*>(raw.ensure(bytes));
+  MOEPROBE_CUDA_CHECK(
+      cudaMemcpyAsync(chunk, host, bytes, cudaMemcpyHostToDevice, ctx.compute_stream()));
+  launch_decode_chunk<float>(chunk, 1, count, dev, count, ctx.compute_stream());
   ctx.synchronize();
 }
 
@@ -121,6 +134,7 @@ AllExpertsStats all_experts(CudaContext& ctx, const AllExpertsRequest& r) {
         cudaMemcpyAsync(d_thr, thr.data(), thr.size() * 4, cudaMemcpyHostToDevice, stream));
 
   PinnedBuffer pinned;
+  DeviceBuffer& raw = ctx.scratch("all_experts.raw");
   AllExpertsAccumulator acc(r);
   std::vector<float> x(static_cast<std::size_t>(B * H)), g(static_cast<std::size_t>(B * N * N));
   std::vector<double> gram(g.size()), cross(corr ? static_cast<std::size_t>(B * E * E) : 0),
@@ -143,8 +157,8 @@ AllExpertsStats all_experts(CudaContext& ctx, const AllExpertsRequest& r) {
       int64_t off = 0;
       for (const ExpertWeights& w : ent.parts) {
         const int64_t I = w.intermediate();
-        upload_rows(ctx, pinned, w.act, 0, I, d_wa);
-        upload_rows(ctx, pinned, w.up, 0, I, d_wu);
+        upload_rows(ctx, pinned, raw, w.act, 0, I, d_wa);
+        upload_rows(ctx, pinned, raw, w.up, 0, I, d_wu);
         gemm_nt(ctx, nb, I, H, d_x, H, d_wa, H, 0.0f, d_a, I);
         gemm_nt(ctx, nb, I, H, d_x, H, d_wu, H, 0.0f, d_u, I);
         const bool keep = corr && n < E;
@@ -169,7 +183,7 @@ AllExpertsStats all_experts(CudaContext& ctx, const AllExpertsRequest& r) {
         for (std::size_t k = 0; k < ent.parts.size(); ++k) {
           const ExpertWeights& w = ent.parts[k];
           const int64_t I = w.intermediate();
-          upload_rows(ctx, pinned, w.down, h0, h0 + rows, d_wd);
+          upload_rows(ctx, pinned, raw, w.down, h0, h0 + rows, d_wd);
           gemm_nt(ctx, nb, rows, I, hn + off, width[static_cast<std::size_t>(n)], d_wd, I,
                   k == 0 ? 0.0f : 1.0f, yn, rows);
           off += I;

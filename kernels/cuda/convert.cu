@@ -1,29 +1,47 @@
-// dtype -> float32/float64 conversion of staged raw bytes, on the device (the host never converts
-// a whole tensor).
+// Staged chunk -> float32/float64 on the device: plain arrays widened element by element,
+// quantised arrays (FP8 codes times block or per-channel scales, MXFP4 nibbles times E8M0
+// exponents) decoded a view row at a time, with the decoders the CPU reader uses
+// (io/float_codes.h through kernels/staged_decode.h). The host never converts these.
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/convert.h"
+#include "kernels/staged_decode.h"
 
 namespace moeprobe::cuda {
 namespace {
 
-__global__ void convert_set_kernel(const unsigned char* src, std::size_t src_stride,
-                                   const int* dtype_codes, int uniform_code, int64_t len,
-                                   float* dst, int64_t dst_ld) {
-  const int r = blockIdx.y;
-  const int code = dtype_codes ? dtype_codes[r] : uniform_code;
-  const unsigned char* base = src + static_cast<std::size_t>(r) * src_stride;
-  float* out = dst + static_cast<int64_t>(r) * dst_ld;
-  const int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
-  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < len; i += step)
-    out[i] = load_float(base, code, i);
+template <typename T>
+__device__ __forceinline__ T load_as(const unsigned char* base, int code, int64_t i);
+template <>
+__device__ __forceinline__ float load_as<float>(const unsigned char* base, int code, int64_t i) {
+  return staged::load_element_float(base, code, i);
+}
+template <>
+__device__ __forceinline__ double load_as<double>(const unsigned char* base, int code, int64_t i) {
+  return staged::load_element_double(base, code, i);
 }
 
-__global__ void convert_double_kernel(const unsigned char* src, int code, int64_t len,
-                                      double* dst) {
-  const int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
-  for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < len; i += step)
-    dst[i] = load_double(src, code, i);
+// blockIdx.y is the array; plain arrays are a grid-stride loop over elements, quantised ones over
+// view rows (blocks) and their columns (threads), so the row's stored position and scale row are
+// found once per row.
+template <typename T>
+__global__ void decode_chunk_kernel(const unsigned char* chunk, T* dst, int64_t dst_ld) {
+  const staged::ArrayDesc d = reinterpret_cast<const staged::ArrayDesc*>(chunk)[blockIdx.y];
+  T* out = dst + static_cast<int64_t>(blockIdx.y) * dst_ld;
+  if (d.kind == staged::kPlain) {
+    const unsigned char* base = chunk + d.codes;
+    const int64_t step = static_cast<int64_t>(gridDim.x) * blockDim.x;
+    for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < d.count;
+         i += step)
+      out[i] = load_as<T>(base, d.code, i);
+    return;
+  }
+  const int64_t rows = staged::chunk_rows(d);
+  for (int64_t j = blockIdx.x; j < rows; j += gridDim.x) {
+    const staged::ChunkRow r = staged::chunk_row(d, j);
+    for (int64_t w = r.w0 + threadIdx.x; w < r.w1; w += blockDim.x)
+      out[r.out + w] = staged::chunk_element<T>(chunk, d, r, w);
+  }
 }
 
 __global__ void float_to_double_kernel(const float* src, int64_t count, double* dst) {
@@ -35,31 +53,21 @@ __global__ void float_to_double_kernel(const float* src, int64_t count, double* 
 
 }  // namespace
 
-bool device_converts(int code) {
-  return code == kF32 || code == kF16 || code == kBF16 || code == kF64 || code == kF8E4M3 ||
-         code == kF8E5M2;
-}
-
-void launch_convert_to_float(const unsigned char* src, std::size_t src_stride,
-                             const int* dtype_codes, int uniform_code, int n, int64_t len,
-                             float* dst, int64_t dst_ld, cudaStream_t stream) {
-  if (n <= 0 || len <= 0) return;
+template <typename T>
+void launch_decode_chunk(const unsigned char* chunk, int n, int64_t max_count, T* dst,
+                         int64_t dst_ld, cudaStream_t stream) {
+  if (n <= 0 || max_count <= 0) return;
   constexpr int kThreads = 256;
   // gridDim.y carries the array index (at most 65535 arrays per set).
-  const dim3 grid(grid_for(len, kThreads, 4096), static_cast<unsigned>(n));
-  convert_set_kernel<<<grid, kThreads, 0, stream>>>(src, src_stride, dtype_codes, uniform_code, len,
-                                                    dst, dst_ld);
+  const dim3 grid(grid_for(max_count, kThreads, 4096), static_cast<unsigned>(n));
+  decode_chunk_kernel<T><<<grid, kThreads, 0, stream>>>(chunk, dst, dst_ld);
   MOEPROBE_CUDA_CHECK_LAUNCH();
 }
 
-void launch_convert_to_double(const unsigned char* src, int dtype_code, int64_t len, double* dst,
-                              cudaStream_t stream) {
-  if (len <= 0) return;
-  constexpr int kThreads = 256;
-  convert_double_kernel<<<grid_for(len, kThreads, 8192), kThreads, 0, stream>>>(src, dtype_code,
-                                                                                len, dst);
-  MOEPROBE_CUDA_CHECK_LAUNCH();
-}
+template void launch_decode_chunk<float>(const unsigned char*, int, int64_t, float*, int64_t,
+                                         cudaStream_t);
+template void launch_decode_chunk<double>(const unsigned char*, int, int64_t, double*, int64_t,
+                                          cudaStream_t);
 
 void launch_float_to_double(const float* src, int64_t count, double* dst, cudaStream_t stream) {
   if (count <= 0) return;

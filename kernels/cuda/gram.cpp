@@ -1,8 +1,8 @@
 #include "kernels/cuda/gram.h"
 #include "kernels/backend_checks.h"
 #include "kernels/cuda/context.h"
-#include "kernels/cuda/mapped_views.h"
 #include "kernels/cuda/matrix_set_stats.h"
+#include "kernels/staged_views.h"
 
 namespace moeprobe::cuda {
 
@@ -14,7 +14,7 @@ Matrix gram_rows(CudaContext& ctx, const TensorView& m) {
   if (n == 0) return Matrix(0, 0);
   std::vector<TensorView> rows;
   rows.reserve(static_cast<std::size_t>(n));
-  for (int64_t i = 0; i < n; ++i) rows.push_back(row_as_matrix(m, i));
+  for (int64_t i = 0; i < n; ++i) rows.push_back(staged::row_as_matrix(m, i));
   MatrixSetRequest req;
   req.gram = true;
   Matrix g = matrix_set_stats(ctx, rows, NeuronAxis::Rows, req).gram;

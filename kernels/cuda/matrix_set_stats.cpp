@@ -8,8 +8,8 @@
 #include "kernels/cuda/context.h"
 #include "kernels/cuda/convert.h"
 #include "kernels/cuda/gram.h"
-#include "kernels/cuda/mapped_views.h"
 #include "kernels/cuda/matrix_set_stats.h"
+#include "kernels/staged_views.h"
 #include "util/error.h"
 
 namespace moeprobe::cuda {
@@ -47,26 +47,14 @@ MatrixSetStats matrix_set_stats(CudaContext& ctx, const std::vector<TensorView>&
     return out;
 
   // The mean neurons need whole rows in a chunk (column c of a chunk is column c of the matrix);
-  // the Grams take any split.
-  std::vector<std::size_t> esize(static_cast<std::size_t>(n));
-  std::vector<int> codes(static_cast<std::size_t>(n));
-  std::size_t sum_esize = 0, max_esize = 0;
-  bool uniform = true;
-  for (int r = 0; r < n; ++r) {
-    esize[r] = staged_element_size(mats[r]);
-    codes[r] = staged_dtype_code(mats[r]);
-    sum_esize += esize[r];
-    max_esize = std::max(max_esize, esize[r]);
-    uniform = uniform && codes[r] == codes[0];
-  }
-  const int64_t unit = request.mean_neuron ? cols : 1;
-  int64_t len = static_cast<int64_t>(ctx.options().chunk_bytes / sum_esize) / unit * unit;
-  len = std::min(std::max(len, unit), numel);
-  const std::size_t stride = round_up(static_cast<std::size_t>(len) * max_esize, 256);
+  // the Grams take any split. Quantised views travel as codes and scales (kernels/staged_views.h).
+  const staged::ChunkLayout layout =
+      staged::chunk_layout(mats, ctx.options().chunk_bytes, request.mean_neuron ? cols : 1);
+  const int64_t len = layout.len;
 
   StagingPipeline& staging = ctx.staging();
   const cudaStream_t stream = ctx.compute_stream();
-  staging.ensure(stride * static_cast<std::size_t>(n));
+  staging.ensure(layout.bytes(n));
   float* X = ctx.scratch("set.x").as<float>(static_cast<std::size_t>(n) * len);
   float* Z = request.standardized_gram
                  ? ctx.scratch("set.z").as<float>(static_cast<std::size_t>(n) * len)
@@ -77,25 +65,19 @@ MatrixSetStats matrix_set_stats(CudaContext& ctx, const std::vector<TensorView>&
   double* acc_std = ctx.scratch("set.std_gram").as<double>(nn);
   double* sums = ctx.scratch("set.sums").as<double>(static_cast<std::size_t>(n) * h);
   auto* skipped = ctx.scratch("set.skipped").as<unsigned long long>(1);
-  int* dev_codes = nullptr;
-  if (!uniform) {
-    dev_codes = ctx.scratch("set.codes").as<int>(codes.size());
-    MOEPROBE_CUDA_CHECK(cudaMemcpyAsync(dev_codes, codes.data(), codes.size() * sizeof(int),
-                                        cudaMemcpyHostToDevice, stream));
-  }
   MOEPROBE_CUDA_CHECK(cudaMemsetAsync(acc_gram, 0, nn * sizeof(double), stream));
   MOEPROBE_CUDA_CHECK(cudaMemsetAsync(acc_std, 0, nn * sizeof(double), stream));
   MOEPROBE_CUDA_CHECK(
       cudaMemsetAsync(sums, 0, static_cast<std::size_t>(n) * h * sizeof(double), stream));
   MOEPROBE_CUDA_CHECK(cudaMemsetAsync(skipped, 0, sizeof(unsigned long long), stream));
 
-  std::vector<Piece> pieces(static_cast<std::size_t>(n));
+  std::vector<staged::ArrayDesc> descs;
+  std::vector<Piece> pieces;
   for (int64_t f0 = 0; f0 < numel; f0 += len) {
     const int64_t clen = std::min(len, numel - f0);
-    for (int r = 0; r < n; ++r)
-      pieces[r] = staged_piece(mats[r], static_cast<std::size_t>(r) * stride, f0, clen);
+    staged::plan_chunk(mats, layout, f0, clen, descs, pieces);
     const StagedChunk raw = staging.stage(pieces);
-    launch_convert_to_float(raw.data, stride, dev_codes, codes[0], n, clen, X, len, stream);
+    launch_decode_chunk<float>(raw.data, n, clen, X, len, stream);
     staging.consume(raw.slot);  // X holds the chunk now; the raw slot can take the chunk after next
     if (request.gram)
       launch_gram_accumulate(X, len, n, clen, partial, acc_gram, ctx.num_sms(), stream);

@@ -16,23 +16,13 @@
 
 #include "io/tensor_view.h"
 #include "kernels/cuda/device_buffer.h"
+#include "kernels/staged_views.h"
 
 namespace moeprobe::cuda {
 
-// One contiguous piece of a chunk: `bytes` from `src` (the mmap) to `offset` in the staging buffer.
-// A mapped view (quantised or strided; kernels/cuda/mapped_views.h) has no such bytes: `view` is
-// set instead and its elements from `first` on are written there as float32 (bytes / 4 of them).
-struct Piece {
-  std::size_t offset = 0;
-  const unsigned char* src = nullptr;
-  std::size_t bytes = 0;
-  const TensorView* view = nullptr;
-  int64_t first = 0;
-};
-
-// Copies the pieces into dst, with a few threads when there is enough to share: a single thread
-// reading a cold mmap falls well short of the PCIe bandwidth the device copy could use.
-void gather(unsigned char* dst, const std::vector<Piece>& pieces);
+// The pieces a chunk is filled from, and their multi-threaded gather: kernels/staged_views.h
+// (host code, tested without a device).
+using staged::Piece;
 
 // A chunk on the device: `slot` goes back to consume(), `data` is where its bytes are.
 struct StagedChunk {

@@ -32,12 +32,6 @@ const DTypeInfo& info(DType t) {
   throw std::logic_error("unknown DType");
 }
 
-float bits_to_float(uint32_t bits) {
-  float f;
-  std::memcpy(&f, &bits, sizeof f);
-  return f;
-}
-
 uint32_t float_to_bits(float f) {
   uint32_t bits;
   std::memcpy(&bits, &f, sizeof bits);
@@ -70,7 +64,7 @@ void convert(DType t, const void* src, Out* dst, std::size_t n) {
       return;
     case DType::BF16:
       for (std::size_t i = 0; i < n; ++i)
-        dst[i] = static_cast<Out>(bits_to_float(uint32_t{load_u16(p + 2 * i)} << 16));
+        dst[i] = static_cast<Out>(bf16_to_float(load_u16(p + 2 * i)));
       return;
     case DType::F16:
       for (std::size_t i = 0; i < n; ++i)
@@ -106,28 +100,11 @@ std::optional<DType> parse_dtype(const std::string& name) {
   return std::nullopt;
 }
 
-float bf16_to_float(uint16_t bits) {
-  return bits_to_float(uint32_t{bits} << 16);
-}
-
 uint16_t float_to_bf16(float v) {
   uint32_t bits = float_to_bits(v);
   if (std::isnan(v)) return static_cast<uint16_t>((bits >> 16) | 0x40);  // keep it a quiet NaN
   const uint32_t rounding = 0x7FFF + ((bits >> 16) & 1);                 // round to nearest even
   return static_cast<uint16_t>((bits + rounding) >> 16);
-}
-
-float f16_to_float(uint16_t h) {
-  const uint32_t sign = uint32_t{h & 0x8000u} << 16;
-  const uint32_t exp = (h >> 10) & 0x1F;
-  const uint32_t mant = h & 0x3FF;
-  if (exp == 0) {
-    // Zero or subnormal: value = mant * 2^-24.
-    float v = static_cast<float>(mant) * 5.9604644775390625e-08f;
-    return sign ? -v : v;
-  }
-  if (exp == 31) return bits_to_float(sign | 0x7F800000u | (mant << 13));  // inf / NaN
-  return bits_to_float(sign | ((exp + 112) << 23) | (mant << 13));
 }
 
 uint16_t float_to_f16(float v) {
@@ -138,8 +115,8 @@ uint16_t float_to_f16(float v) {
   if (abs >= 0x477FF000u) return static_cast<uint16_t>(sign | 0x7C00);  // rounds past 65504: inf
   if (abs < 0x38800000u) {
     // Result is subnormal (or zero) in half precision: round abs / 2^-24 to nearest even.
-    const float scaled = bits_to_float(abs) * 16777216.0f;  // exact: power-of-two scaling
-    const float r = std::nearbyint(scaled);                 // default mode: ties to even
+    const float scaled = float_from_bits(abs) * 16777216.0f;  // exact: power-of-two scaling
+    const float r = std::nearbyint(scaled);                   // default mode: ties to even
     return static_cast<uint16_t>(sign | static_cast<uint16_t>(r));
   }
   // Normal: rebias exponent and round the 13 dropped mantissa bits to nearest even.
@@ -147,26 +124,6 @@ uint16_t float_to_f16(float v) {
   const uint32_t rest = abs & 0x1FFF;
   if (rest > 0x1000 || (rest == 0x1000 && (h & 1))) ++h;
   return static_cast<uint16_t>(sign | h);
-}
-
-float f8e4m3_to_float(uint8_t b) {
-  const bool neg = b & 0x80;
-  const int exp = (b >> 3) & 0xF;
-  const int mant = b & 0x7;
-  float v;
-  if (exp == 0xF && mant == 0x7) {
-    v = std::numeric_limits<float>::quiet_NaN();
-  } else if (exp == 0) {
-    v = std::ldexp(static_cast<float>(mant) / 8.0f, -6);
-  } else {
-    v = std::ldexp(1.0f + static_cast<float>(mant) / 8.0f, exp - 7);
-  }
-  return neg ? -v : v;
-}
-
-float f8e5m2_to_float(uint8_t b) {
-  // E5M2 is the upper byte of an IEEE half.
-  return f16_to_float(static_cast<uint16_t>(uint16_t{b} << 8));
 }
 
 void convert_to_float(DType t, const void* src, float* dst, std::size_t n) {

@@ -7,6 +7,8 @@
 #include <optional>
 #include <string>
 
+#include "io/float_codes.h"  // bf16/f16/f8 -> float, shared with the CUDA kernels
+
 namespace moeprobe {
 
 enum class DType {
@@ -34,12 +36,9 @@ std::size_t dtype_size(DType t);
 // True for the types the analyses convert to float: F16, BF16, F32, F64, F8_E4M3, F8_E5M2.
 bool dtype_is_float(DType t);
 
-float bf16_to_float(uint16_t bits);
+// Decoding (bf16_to_float, f16_to_float, f8e4m3_to_float, f8e5m2_to_float): io/float_codes.h.
 uint16_t float_to_bf16(float v);  // round to nearest even; NaN stays NaN
-float f16_to_float(uint16_t bits);
-uint16_t float_to_f16(float v);       // round to nearest even, overflow to inf
-float f8e4m3_to_float(uint8_t bits);  // OCP E4M3FN: no infinities, 0x7F/0xFF are NaN
-float f8e5m2_to_float(uint8_t bits);
+uint16_t float_to_f16(float v);   // round to nearest even, overflow to inf
 
 // Converts n elements of a float type starting at src (unaligned allowed) into dst.
 void convert_to_float(DType t, const void* src, float* dst, std::size_t n);

@@ -13,53 +13,35 @@
 #endif
 #endif
 
-#include "io/quant_codes.h"
+#include "io/float_codes.h"
 #include "io/tensor_view.h"
 
 namespace moeprobe {
 
 namespace {
 
-// Value tables: every code of a byte-sized float type, decoded once.
-struct Fp8Tables {
-  float e4m3[256], e5m2[256];
-  Fp8Tables() {
+// Value tables: every code of a byte-sized format, decoded once by the shared decoders
+// (io/float_codes.h, which the CUDA kernels use too).
+struct CodeTables {
+  float e4m3[256], e5m2[256], e2m1[16];
+  CodeTables() {
     for (int b = 0; b < 256; ++b) {
       e4m3[b] = f8e4m3_to_float(static_cast<uint8_t>(b));
       e5m2[b] = f8e5m2_to_float(static_cast<uint8_t>(b));
     }
+    for (int n = 0; n < 16; ++n) e2m1[n] = e2m1_to_float(static_cast<uint8_t>(n));
   }
 };
-const Fp8Tables& fp8_tables() {
-  static const Fp8Tables t;
+const CodeTables& tables() {
+  static const CodeTables t;
   return t;
 }
 
-constexpr float kE2M1[16] = {0.0f,  0.5f,  1.0f,  1.5f,  2.0f,  3.0f,  4.0f,  6.0f,
-                             -0.0f, -0.5f, -1.0f, -1.5f, -2.0f, -3.0f, -4.0f, -6.0f};
-
 const float* fp8_table(DType t) {
-  return t == DType::F8_E5M2 ? fp8_tables().e5m2 : fp8_tables().e4m3;
+  return t == DType::F8_E5M2 ? tables().e5m2 : tables().e4m3;
 }
 
 }  // namespace
-
-float e2m1_to_float(uint8_t nibble) {
-  return kE2M1[nibble & 0xF];
-}
-
-float e8m0_to_float(uint8_t e) {
-  if (e == 0xFF) return std::numeric_limits<float>::quiet_NaN();
-  const uint32_t bits = e == 0 ? 0x00400000u : static_cast<uint32_t>(e) << 23;  // 2^-127: subnormal
-  float f;
-  std::memcpy(&f, &bits, sizeof f);
-  return f;
-}
-
-double e8m0_to_double(uint8_t e) {
-  if (e == 0xFF) return std::numeric_limits<double>::quiet_NaN();
-  return std::ldexp(1.0, static_cast<int>(e) - 127);
-}
 
 double StoredMatrix::bytes_per_element() const {
   switch (scheme) {
@@ -104,8 +86,8 @@ inline uint8_t nibble(const StoredMatrix& s, int64_t r, int64_t c) {
 // so F16C widens it exactly; S.1111.111 (NaN) is blended in. The block scale, times 2^8, is one
 // multiply: h * (s * 2^8) and (h * 2^8) * s round the same real product once. Scales whose
 // times-2^8 would overflow go through the scalar loop.
-// MXFP4: the 8 magnitudes of E2M1 are a permute table, the sign bit an xor; E8M0 scales 0 (a
-// float32 subnormal) and 255 (NaN) go through the scalar loop.
+// MXFP4: the 8 magnitudes of E2M1 (the shared decoder's table) are a permute table, the sign bit an
+// xor; E8M0 scales 0 (a float32 subnormal) and 255 (NaN) go through the scalar loop.
 #ifdef MOEPROBE_QUANT_AVX2
 #define MOEPROBE_AVX2_F16C __attribute__((target("avx2,f16c")))
 
@@ -125,12 +107,12 @@ MOEPROBE_AVX2_F16C void fp8_e4m3_segment_avx2(const unsigned char* p, int64_t n,
     v = _mm256_blendv_ps(v, nan, is_nan);
     _mm256_storeu_ps(dst + i, v);
   }
-  for (; i < n; ++i) dst[i] = fp8_tables().e4m3[p[i]] * scale;
+  for (; i < n; ++i) dst[i] = tables().e4m3[p[i]] * scale;
 }
 
 // 32 values (16 bytes, low nibble first) times 2^(e - 127) for 1 <= e <= 254.
 MOEPROBE_AVX2_F16C void mxfp4_group_avx2(const unsigned char* p, float scale, float* dst) {
-  const __m256 table = _mm256_setr_ps(0.0f, 0.5f, 1.0f, 1.5f, 2.0f, 3.0f, 4.0f, 6.0f);
+  const __m256 table = _mm256_loadu_ps(tables().e2m1);  // the 8 magnitudes (codes 0-7)
   const __m256 s = _mm256_set1_ps(scale);
   const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
   const __m128i mask = _mm_set1_epi8(0x0F);
@@ -169,7 +151,7 @@ float StoredMatrix::element_float(int64_t r, int64_t c) const {
       return fp8_table(code_dtype)[codes[static_cast<std::size_t>(r * cols + c)]] *
              fp8_scale_float(*this, scale_index(*this, r, c));
     case QuantScheme::Mxfp4:
-      return kE2M1[nibble(*this, r, c)] * e8m0_to_float(scales[scale_index(*this, r, c)]);
+      return tables().e2m1[nibble(*this, r, c)] * e8m0_to_float(scales[scale_index(*this, r, c)]);
     case QuantScheme::None:
       break;
   }
@@ -187,7 +169,7 @@ double StoredMatrix::element_double(int64_t r, int64_t c) const {
                  fp8_table(code_dtype)[codes[static_cast<std::size_t>(r * cols + c)]]) *
              static_cast<double>(fp8_scale_float(*this, scale_index(*this, r, c)));
     case QuantScheme::Mxfp4:
-      return static_cast<double>(kE2M1[nibble(*this, r, c)]) *
+      return static_cast<double>(tables().e2m1[nibble(*this, r, c)]) *
              e8m0_to_double(scales[scale_index(*this, r, c)]);
     case QuantScheme::None:
       break;
@@ -228,6 +210,7 @@ void StoredMatrix::run_float(int64_t r, int64_t c, int64_t n, float* dst) const 
     case QuantScheme::Mxfp4: {
       const unsigned char* row_codes = codes + static_cast<std::size_t>((r * cols) >> 1);
       const unsigned char* row_scales = scales + static_cast<std::size_t>(r * scale_cols);
+      const float* e2m1 = tables().e2m1;
       for (int64_t i = 0; i < n;) {
         const int64_t col = c + i;
         const int64_t seg = std::min(n - i, 32 - col % 32);
@@ -242,15 +225,15 @@ void StoredMatrix::run_float(int64_t r, int64_t c, int64_t n, float* dst) const 
 #endif
         int64_t j = 0;
         if (col & 1) {  // odd start: the high nibble of a byte first
-          dst[i] = kE2M1[row_codes[col >> 1] >> 4] * scale;
+          dst[i] = e2m1[row_codes[col >> 1] >> 4] * scale;
           j = 1;
         }
         for (; j + 2 <= seg; j += 2) {
           const uint8_t b = row_codes[(col + j) >> 1];
-          dst[i + j] = kE2M1[b & 0xF] * scale;
-          dst[i + j + 1] = kE2M1[b >> 4] * scale;
+          dst[i + j] = e2m1[b & 0xF] * scale;
+          dst[i + j + 1] = e2m1[b >> 4] * scale;
         }
-        if (j < seg) dst[i + j] = kE2M1[row_codes[(col + j) >> 1] & 0xF] * scale;
+        if (j < seg) dst[i + j] = e2m1[row_codes[(col + j) >> 1] & 0xF] * scale;
         i += seg;
       }
       return;

@@ -4,7 +4,7 @@
 #include <cmath>
 
 #include "io/dtype.h"
-#include "io/quant_codes.h"
+#include "io/float_codes.h"
 
 namespace moeprobe::synth {
 

@@ -13,7 +13,7 @@
 #include <random>
 
 #include "io/checkpoint.h"
-#include "io/quant_codes.h"
+#include "io/float_codes.h"
 #include "io/quantization.h"
 #include "io/safetensors_writer.h"
 #include "util/error.h"
@@ -70,6 +70,15 @@ void expect_same(double ref, double got, const std::string& what) {
   } else {
     EXPECT_EQ(got, ref) << what;
     EXPECT_EQ(std::signbit(got), std::signbit(ref)) << what;
+  }
+}
+
+// The shared decoders (io/float_codes.h, which the CUDA kernels compile too) on every code.
+TEST(Quantization, SharedFp8DecodersAreExactForEveryCode) {
+  for (int b = 0; b < 256; ++b) {
+    const uint8_t code = static_cast<uint8_t>(b);
+    expect_same(ref_e4m3(code), f8e4m3_to_float(code), "e4m3 " + std::to_string(b));
+    expect_same(ref_e5m2(code), f8e5m2_to_float(code), "e5m2 " + std::to_string(b));
   }
 }
 
