@@ -12,7 +12,7 @@
 # MOEPROBE_FUZZ_TIMEOUT=S changes the 10 s per input (a run under `nice -n 19` on a busy machine);
 # MOEPROBE_FUZZ_RUNS=N also stops a harness after N executions (the long runs: 10 M or 1 h, first
 # reached). The harnesses that need files write them under TMPDIR, /dev/shm unless set (memory,
-# not disk: 5-10x more executions per second for the index, header and config harnesses).
+# not disk, for the index, header and config harnesses).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
