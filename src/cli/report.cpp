@@ -1,5 +1,4 @@
 // moeprobe report results.json --out DIR: regenerates the human-readable reports from a run's JSON.
-#include <filesystem>
 #include <iostream>
 #include <memory>
 
@@ -19,17 +18,13 @@ struct ReportArgs {
 
 CommandRun setup_report(CLI::App* sub) {
   auto args = std::make_shared<ReportArgs>();
-  sub->add_option("results", args->results,
-                  "results.json of a run (or its directory), its tables file beside it")
+  sub->add_option("results", args->results, "results.json of a run (its tables file beside it)")
       ->required();
   sub->add_option("--out", args->out, "Report directory (created if missing)")->required();
   sub->add_option("--format", args->formats, "Comma list of " + entry_names(report_formats()))
       ->capture_default_str();
   return [args]() {
     const auto formats = parse_report_formats(args->formats);
-    std::error_code ec;
-    if (std::filesystem::is_directory(args->results, ec))
-      args->results = (std::filesystem::path(args->results) / "results.json").string();
     const RunResult result = load_results(args->results);
     write_reports(result, args->out, formats, {args->results});
     std::cout << "Wrote " << args->formats << " reports to " << args->out << "/\n";
