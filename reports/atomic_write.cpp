@@ -39,8 +39,7 @@ class StagingDir {
 
 }  // namespace
 
-void write_files_atomically(const fs::path& dir,
-                            const std::vector<std::pair<std::string, std::string>>& files,
+void write_files_atomically(const fs::path& dir, const std::vector<OutputFile>& files,
                             const std::vector<fs::path>& inputs) {
   std::error_code ec;
   if (fs::exists(dir, ec) && !fs::is_directory(dir, ec))
@@ -49,8 +48,8 @@ void write_files_atomically(const fs::path& dir,
   if (ec || !fs::is_directory(dir))
     throw InputError(dir.string(), "--out", "cannot create the output directory: " + ec.message());
   // Nothing is touched unless every target is absent or a regular file we may replace.
-  for (const auto& [name, content] : files) {
-    const fs::path target = dir / name;
+  for (const OutputFile& f : files) {
+    const fs::path target = dir / f.name;
     const fs::file_status st = fs::symlink_status(target, ec);
     if (fs::exists(st) && !fs::is_regular_file(st))
       throw InputError(target.string(), "--out", "exists and is not a regular file");
@@ -61,10 +60,14 @@ void write_files_atomically(const fs::path& dir,
   }
 
   const StagingDir staging(dir);
-  for (const auto& [name, content] : files) {
-    const fs::path tmp = staging.path() / name;
+  for (const OutputFile& f : files) {
+    const fs::path tmp = staging.path() / f.name;
+    if (f.write) {
+      f.write(tmp);
+      continue;
+    }
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out.write(content.data(), static_cast<std::streamsize>(content.size()));
+    out.write(f.content.data(), static_cast<std::streamsize>(f.content.size()));
     out.close();
     if (!out) throw InputError(tmp.string(), "--out", "cannot write the report file");
   }
@@ -76,15 +79,15 @@ void write_files_atomically(const fs::path& dir,
   };
   std::vector<Swapped> done;
   try {
-    for (const auto& [name, content] : files) {
-      const fs::path target = dir / name, backup = staging.path() / (name + ".previous");
+    for (const OutputFile& f : files) {
+      const fs::path target = dir / f.name, backup = staging.path() / (f.name + ".previous");
       const bool had_old = fs::exists(fs::symlink_status(target, ec));
       if (had_old) {
         fs::rename(target, backup, ec);
         if (ec) throw InputError(target.string(), "--out", "cannot replace it: " + ec.message());
       }
       done.push_back({target, backup, had_old});
-      fs::rename(staging.path() / name, target, ec);
+      fs::rename(staging.path() / f.name, target, ec);
       if (ec)
         throw InputError(target.string(), "--out",
                          "cannot move the report into place: " + ec.message());

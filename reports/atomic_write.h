@@ -6,19 +6,27 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
 
 namespace moeprobe {
 
-// (file name inside dir, content). Creates dir if missing. Throws InputError naming the path when
+// A file to write: its name inside the directory and its content, or, for a file too large to
+// hold in memory (results.json's tables file), a function that writes it at the path it is given.
+struct OutputFile {
+  std::string name;
+  std::string content;
+  std::function<void(const std::filesystem::path&)> write = nullptr;
+};
+
+// Creates dir if missing. Throws InputError naming the path when
 // the directory cannot be created, a target exists and is not a regular file, or a file cannot
 // be written.
 // A target that is one of `inputs` (the files the command read) is refused before anything is
 // written: an output never replaces its own input.
-void write_files_atomically(const std::filesystem::path& dir,
-                            const std::vector<std::pair<std::string, std::string>>& files,
+void write_files_atomically(const std::filesystem::path& dir, const std::vector<OutputFile>& files,
                             const std::vector<std::filesystem::path>& inputs = {});
 
 }  // namespace moeprobe

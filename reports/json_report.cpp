@@ -1,11 +1,15 @@
 #include "reports/json_report.h"
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <functional>
 #include <limits>
+#include <memory>
 #include <sstream>
 #include <unordered_map>
 
+#include "reports/results_tables.h"
 #include "util/error.h"
 #include "util/input_file.h"
 
@@ -233,8 +237,10 @@ std::size_t hash_as_written(const nlohmann::json& v) {
 
 // Collects the distinct tables of a run, each under the name of its first appearance:
 // "<detail path>@<decoder layer>", with "#2", "#3", ... for a different table under the same name.
+// Numeric tables go to the tables file (a stub in `tables`), the others into `tables` inline.
 class TableWriter {
  public:
+  explicit TableWriter(TablesFileWriter& file) : file_(file) {}
   nlohmann::ordered_json share(const nlohmann::json& detail, const std::string& path, int layer) {
     if (!detail.is_object()) return detail;
     nlohmann::ordered_json out = nlohmann::ordered_json::object();
@@ -260,45 +266,84 @@ class TableWriter {
     const std::string base = path + "@" + std::to_string(layer);
     std::string key = base;
     for (int n = 2; tables_.contains(key); ++n) key = base + "#" + std::to_string(n);
-    tables_[key] = table;
+    nlohmann::ordered_json stub = file_.add(table, key);
+    if (stub.is_null())
+      tables_[key] = table;
+    else
+      tables_[key] = std::move(stub);
     same.emplace_back(key, &table);
     return key;
   }
 
+  TablesFileWriter& file_;
   nlohmann::ordered_json tables_ = nlohmann::ordered_json::object();
   std::unordered_map<std::size_t, std::vector<std::pair<std::string, const nlohmann::json*>>>
       by_hash_;
 };
 
-// Reading: every {"$table": KEY} in a detail (reached through objects) replaced by its table.
-void resolve_tables(nlohmann::json& detail, const nlohmann::json& tables, const std::string& path) {
-  if (!detail.is_object()) return;
-  for (auto it = detail.begin(); it != detail.end(); ++it) {
-    nlohmann::json& v = it.value();
-    if (!v.is_object()) continue;
-    const std::string p = path + "." + it.key();
-    if (!v.contains(kTableRef)) {
-      resolve_tables(v, tables, p);
-      continue;
-    }
-    const auto& key = v[kTableRef];
-    if (v.size() != 1 || !key.is_string())
-      bad(p, "expected a table reference {\"$table\": \"<a key of tables>\"}");
-    const auto t = tables.find(key.get<std::string>());
-    if (t == tables.end())
-      bad(p,
-          "refers to table \"" + printable(key.get<std::string>()) + "\", which is not in tables");
-    v = *t;
-  }
+// The numbers a table holds (a row counts at least one: an empty row is still a value).
+uint64_t table_numbers(const nlohmann::json& table) {
+  uint64_t n = 0;
+  for (const auto& row : table) n += std::max<std::size_t>(1, row.size());
+  return n;
 }
+
+// Reading: every {"$table": KEY} in the details (reached through objects) replaced by its table,
+// from `tables` or the tables file; what they resolve to is bounded by kMaxResolvedTableNumbers.
+class TableResolver {
+ public:
+  TableResolver(const nlohmann::json& tables, TablesFileReader* file)
+      : tables_(tables), file_(file) {
+    for (auto it = tables.begin(); it != tables.end(); ++it)
+      numbers_[it.key()] =
+          is_table_stub(it.value()) ? table_stub_numbers(it.value()) : table_numbers(it.value());
+  }
+
+  void resolve(nlohmann::json& detail, const std::string& path) {
+    if (!detail.is_object()) return;
+    for (auto it = detail.begin(); it != detail.end(); ++it) {
+      nlohmann::json& v = it.value();
+      if (!v.is_object()) continue;
+      const std::string p = path + "." + it.key();
+      if (!v.contains(kTableRef)) {
+        resolve(v, p);
+        continue;
+      }
+      const auto& key = v[kTableRef];
+      if (v.size() != 1 || !key.is_string())
+        bad(p, "expected a table reference {\"$table\": \"<a key of tables>\"}");
+      const auto t = tables_.find(key.get<std::string>());
+      if (t == tables_.end())
+        bad(p, "refers to table \"" + printable(key.get<std::string>()) +
+                   "\", which is not in tables");
+      resolved_ += numbers_.at(t.key());
+      if (resolved_ > kMaxResolvedTableNumbers)
+        bad(p, "the table references resolve to more than " +
+                   std::to_string(kMaxResolvedTableNumbers) +
+                   " numbers in all (the limit for a results.json, docs/RELIABILITY.md)");
+      if (is_table_stub(*t))
+        v = file_->table(*t, "tables[\"" + printable(t.key()) + "\"]");
+      else
+        v = *t;
+    }
+  }
+
+ private:
+  const nlohmann::json& tables_;
+  TablesFileReader* file_;
+  std::unordered_map<std::string, uint64_t> numbers_;
+  uint64_t resolved_ = 0;
+};
 
 }  // namespace
 
-nlohmann::ordered_json results_to_json(const RunResult& r) {
+ResultsDocument results_document(const RunResult& r) {
   // Insertion-ordered, so schema_version comes first and fields read in the schema's order.
   using json = nlohmann::ordered_json;
-  json out;
+  ResultsDocument doc;
+  json& out = doc.json;
   out["schema_version"] = kResultsSchemaVersion;
+  out["tables_file"] = kTablesFileName;
   out["suite"] = {{"name", r.suite_name},
                   {"path", r.suite_path},
                   {"paper", r.suite_paper},
@@ -320,7 +365,7 @@ nlohmann::ordered_json results_to_json(const RunResult& r) {
                         {"device", r.environment.device}};
   if (!r.probe.is_null()) out["probe"] = r.probe;
   json hs = json::array();
-  TableWriter tables;
+  TableWriter tables(doc.tables);
   for (const auto& h : r.hypotheses) {
     json per_layer = json::array();
     for (const auto& l : h.per_layer)
@@ -354,13 +399,21 @@ nlohmann::ordered_json results_to_json(const RunResult& r) {
   }
   out["hypotheses"] = hs;
   out["tables"] = tables.take_tables();
-  return out;
+  return doc;
+}
+
+nlohmann::ordered_json results_to_json(const RunResult& r) {
+  return results_document(r).json;
 }
 
 std::string render_results_json(const RunResult& r) {
-  // Pretty-printed, but a table one row per line: dump(2) would give every number a line of its
-  // own (some 36 bytes per number, where the number itself takes about 20).
-  nlohmann::ordered_json j = results_to_json(r);
+  return render_results_json(results_document(r));
+}
+
+std::string render_results_json(ResultsDocument doc) {
+  // Pretty-printed, but an inline table one row per line and a stub on one line: dump(2) would
+  // give every number a line of its own (some 36 bytes per number, where it takes about 20).
+  nlohmann::ordered_json& j = doc.json;
   const nlohmann::ordered_json tables = std::move(j["tables"]);
   j.erase("tables");
   std::string s = j.dump(2);
@@ -370,7 +423,12 @@ std::string render_results_json(const RunResult& r) {
   for (auto it = tables.begin(); it != tables.end(); ++it) {
     s += first_table ? "\n    " : ",\n    ";
     first_table = false;
-    s += nlohmann::ordered_json(it.key()).dump() + ": [";
+    s += nlohmann::ordered_json(it.key()).dump() + ": ";
+    if (it.value().is_object()) {
+      s += it.value().dump();
+      continue;
+    }
+    s += "[";
     bool first_row = true;
     for (const auto& row : it.value()) {
       s += first_row ? "\n      " : ",\n      ";
@@ -483,35 +541,80 @@ void from_json(const nlohmann::json& j, RunResult& r) {
     r.probe = j["probe"];
   }
   nested_list(j, "hypotheses", r.hypotheses);
+}
+
+namespace {
+
+// Version 2 and 3: the details' {"$table": KEY} references resolved from `tables` and, for a
+// stub (version 3), from the tables file named by tables_file.
+void resolve_detail_tables(const nlohmann::json& j, RunResult& r, const std::string& file) {
+  const int version = integer(j, "schema_version");
   if (version < 2) return;
+  std::unique_ptr<TablesFileReader> tables_file;
+  if (version >= 3 && j.contains("tables_file")) {
+    const std::string name = str(j, "tables_file");
+    const std::string problem = tables_file_name_problem(name);
+    if (!problem.empty()) bad("tables_file", problem);
+    tables_file = std::make_unique<TablesFileReader>(file, name);
+  }
   static const nlohmann::json no_tables = nlohmann::json::object();
   const nlohmann::json* tables = &no_tables;
   if (j.contains("tables")) {
     tables = &j.at("tables");
     if (!tables->is_object()) bad("tables", "expected an object of tables, by key");
-    for (auto it = tables->begin(); it != tables->end(); ++it)
-      if (!is_table(it.value()))
-        bad("tables[\"" + printable(it.key()) + "\"]",
-            "expected a table: a non-empty list of rows (lists of numbers or null, all of one "
-            "length) or of records (objects)");
+    for (auto it = tables->begin(); it != tables->end(); ++it) {
+      const std::string field = "tables[\"" + printable(it.key()) + "\"]";
+      if (version >= 3 && is_table_stub(it.value())) {
+        if (!tables_file)
+          bad(field, "is a stub of the tables file, but results.json names no tables_file");
+        tables_file->check(it.value(), field);
+      } else if (!is_table(it.value())) {
+        bad(field, version >= 3
+                       ? "expected a table (a non-empty list of rows, lists of numbers or null "
+                         "all of one length, or of records, objects) or a stub of the tables "
+                         "file ({\"$tensor\": ...} or {\"$columns\": ...})"
+                       : "expected a table: a non-empty list of rows (lists of numbers or null, "
+                         "all of one length) or of records (objects)");
+      }
+    }
   }
+  TableResolver resolver(*tables, tables_file.get());
   for (std::size_t i = 0; i < r.hypotheses.size(); ++i)
     for (std::size_t k = 0; k < r.hypotheses[i].per_layer.size(); ++k)
-      resolve_tables(
-          r.hypotheses[i].per_layer[k].detail, *tables,
+      resolver.resolve(
+          r.hypotheses[i].per_layer[k].detail,
           "hypotheses[" + std::to_string(i) + "].per_layer[" + std::to_string(k) + "].detail");
 }
 
-RunResult results_from_json(const nlohmann::json& j, const std::string& file) {
+}  // namespace
+
+RunResult results_from_json(const nlohmann::json& j, const std::string& file, DetailTables tables) {
   try {
-    return j.get<RunResult>();
+    RunResult r = j.get<RunResult>();
+    if (tables == DetailTables::Resolve) resolve_detail_tables(j, r, file);
+    return r;
   } catch (const FieldError& e) {
     throw InputError(file, e.key, e.what);
   }
 }
 
-RunResult load_results(const std::string& path) {
-  return results_from_json(read_json_file(path, "results file"), path);
+RunResult load_results(const std::string& path, DetailTables tables) {
+  return results_from_json(read_json_file(path, "results file"), path, tables);
+}
+
+void keep_tables_as_stored(RunResult& r) {
+  // The tables results_document would find: values reached through objects.
+  std::function<void(nlohmann::json&)> walk = [&walk](nlohmann::json& d) {
+    if (!d.is_object()) return;
+    for (auto it = d.begin(); it != d.end(); ++it) {
+      if (is_table(it.value()))
+        it.value() = table_as_stored(it.value());
+      else
+        walk(it.value());
+    }
+  };
+  for (auto& h : r.hypotheses)
+    for (auto& l : h.per_layer) walk(l.detail);
 }
 
 }  // namespace moeprobe

@@ -1,6 +1,7 @@
 #include "reports/write_reports.h"
 
 #include <algorithm>
+#include <memory>
 
 #include "reports/atomic_write.h"
 #include "reports/html_report.h"
@@ -12,20 +13,47 @@
 
 namespace moeprobe {
 
+namespace {
+
+// A format of one file.
+template <std::string (*Render)(const RunResult&)>
+std::vector<OutputFile> one_file(const std::string& name, const RunResult& r) {
+  return {{name, Render(r)}};
+}
+
+// results.json, and its tables file streamed from the result's tables when written.
+std::vector<OutputFile> results_files(const RunResult& r) {
+  ResultsDocument doc = results_document(r);
+  auto tables = std::make_shared<TablesFileWriter>(std::move(doc.tables));
+  return {{"results.json", render_results_json(std::move(doc))},
+          {kTablesFileName, "", [tables](const std::filesystem::path& p) { tables->write(p); }}};
+}
+
+}  // namespace
+
 const std::vector<ReportFormat>& report_formats() {
   static const std::vector<ReportFormat> table = {
       {"json",
        {},
        "results.json",
-       "the full result (reports/results.schema.json)",
-       render_results_json},
+       "the full result (reports/results.schema.json), its numeric tables in " +
+           std::string(kTablesFileName),
+       results_files},
       {"junit",
        {"xml"},
        "junit.xml",
        "one JUnit testcase per hypothesis, for CI test views",
-       render_junit},
-      {"md", {"markdown"}, "summary.md", "a GitHub-flavoured summary table", render_markdown},
-      {"html", {}, "report.html", "a self-contained page with per-layer plots", render_html},
+       [](const RunResult& r) { return one_file<render_junit>("junit.xml", r); }},
+      {"md",
+       {"markdown"},
+       "summary.md",
+       "a GitHub-flavoured summary table",
+       [](const RunResult& r) { return one_file<render_markdown>("summary.md", r); }},
+      {"html",
+       {},
+       "report.html",
+       "a self-contained page with per-layer plots",
+       [](const RunResult& r) { return one_file<render_html>("report.html", r); }},
   };
   return table;
 }
@@ -64,9 +92,11 @@ void write_reports(const RunResult& r, const std::filesystem::path& dir,
                    const std::set<std::string>& formats,
                    const std::vector<std::filesystem::path>& inputs) {
   // Everything is rendered in memory first, so a rendering error leaves no file at all.
-  std::vector<std::pair<std::string, std::string>> files;
+  // (The tables file is encoded from the result, table by table, as it is staged.)
+  std::vector<OutputFile> files;
   for (const ReportFormat& f : report_formats())
-    if (formats.count(f.name)) files.push_back({f.file, f.render(r)});
+    if (formats.count(f.name))
+      for (OutputFile& out : f.render(r)) files.push_back(std::move(out));
   write_files_atomically(dir, files, inputs);
 }
 

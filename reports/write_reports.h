@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "reports/atomic_write.h"
 #include "suite/result.h"
 
 namespace moeprobe {
@@ -18,10 +19,13 @@ struct ReportFormat {
   std::vector<std::string> aliases;  // also accepted by --format
   std::string file;                  // written into the output directory
   std::string description;           // one line
-  std::function<std::string(const RunResult&)> render;
+  // `file` and any file beside it (results.json's tables file), rendered from a result that
+  // outlives them (a file streamed when written may refer into it).
+  std::function<std::vector<OutputFile>(const RunResult&)> render;
 };
 
-// json (results.json), junit (junit.xml), md (summary.md), html (report.html), in that order.
+// json (results.json and tables.safetensors), junit (junit.xml), md (summary.md), html
+// (report.html), in that order.
 const std::vector<ReportFormat>& report_formats();
 // Every format's name: what `run` writes.
 std::set<std::string> all_report_formats();

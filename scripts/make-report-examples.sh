@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Regenerates reports/examples/ (results.json, junit.xml, summary.md, report.html): the README's
-# demo model judged by the paper's suite. Deterministic for a given moeprobe build: the recipe and
-# the suite fix their seeds, the float64 reference backend is used (the same numbers and device
-# name on every machine), and every path is given relative to the repository root, so no machine
-# path lands in the committed files. Only environment.git_revision follows the build.
+# Regenerates reports/examples/ (results.json and its tables.safetensors, junit.xml, summary.md,
+# report.html): the README's demo model judged by the paper's suite. Deterministic for a given
+# moeprobe build: the recipe and the suite fix their seeds, the float64 reference backend is used
+# (the same numbers and device name on every machine), and every path is given relative to the
+# repository root, so no machine path lands in the committed files. Only environment.git_revision follows the build.
 # Usage: scripts/make-report-examples.sh [--check] [MOEPROBE_BINARY]   (default: build/bin/moeprobe)
-#   --check: regenerate nothing; re-render junit.xml, summary.md and report.html from the committed
-#   results.json and fail when they differ from the committed ones (a ctest runs this).
+#   --check: regenerate nothing; re-render every file from the committed results.json and
+#   tables.safetensors and fail when one differs from the committed one (a ctest runs this).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,8 +19,8 @@ examples=reports/examples
 if [ "$check" = 1 ]; then
   tmp=$(mktemp -d)
   trap 'rm -rf "$tmp"' EXIT
-  "$moeprobe" report "$examples/results.json" --out "$tmp" --format junit,md,html >/dev/null
-  for f in junit.xml summary.md report.html; do
+  "$moeprobe" report "$examples/results.json" --out "$tmp" --format json,junit,md,html >/dev/null
+  for f in results.json tables.safetensors junit.xml summary.md report.html; do
     cmp -s "$tmp/$f" "$examples/$f" || {
       echo "make-report-examples: $examples/$f is not what moeprobe renders from $examples/results.json" \
            "today; run scripts/make-report-examples.sh and commit the result" >&2
@@ -48,7 +48,7 @@ if grep -rlF -e "$PWD" -e "${HOME:-/nonexistent}/" "$work/report"; then
   exit 1
 fi
 mkdir -p "$examples"
-for f in results.json junit.xml summary.md report.html; do
+for f in results.json tables.safetensors junit.xml summary.md report.html; do
   cp "$work/report/$f" "$examples/$f"
 done
 rm -rf "$work"

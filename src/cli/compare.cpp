@@ -29,8 +29,9 @@ CommandRun setup_compare(CLI::App* sub) {
       ->check(CLI::NonNegativeNumber);
   sub->add_option("--out", args->out, "Also write the Markdown table to this file");
   return [args]() {
-    const RunResult base = load_results(args->baseline);
-    const RunResult cur = load_results(args->current);
+    // Values only: a results.json compares without its tables file.
+    const RunResult base = load_results(args->baseline, DetailTables::Skip);
+    const RunResult cur = load_results(args->current, DetailTables::Skip);
     CompareOptions opt;
     if (args->abs >= 0) opt.abs = args->abs;
     if (args->rel >= 0) opt.rel = args->rel;

@@ -18,7 +18,8 @@ struct ReportArgs {
 
 CommandRun setup_report(CLI::App* sub) {
   auto args = std::make_shared<ReportArgs>();
-  sub->add_option("results", args->results, "results.json of a run")->required();
+  sub->add_option("results", args->results, "results.json of a run (its tables file beside it)")
+      ->required();
   sub->add_option("--out", args->out, "Report directory (created if missing)")->required();
   sub->add_option("--format", args->formats, "Comma list of " + entry_names(report_formats()))
       ->capture_default_str();

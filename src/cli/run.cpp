@@ -8,6 +8,7 @@
 #include "cli/compare_model_option.h"
 #include "cli/probe_text_option.h"
 #include "metrics/metric.h"
+#include "reports/json_report.h"
 #include "reports/markdown_report.h"
 #include "reports/write_reports.h"
 #include "suite/runner.h"
@@ -64,7 +65,10 @@ CommandRun setup_run(CLI::App* sub) {
       opt.activations_captured = true;
     }
     opt.probe_files = captured.by_probe;
-    const RunResult result = run_suite(suite, opt);
+    RunResult result = run_suite(suite, opt);
+    // The numbers results.json and its tables file keep: every report shows what `moeprobe
+    // report` would regenerate from them.
+    keep_tables_as_stored(result);
     write_reports(result, args->out, all_report_formats(), {args->suite});
     std::cout << render_markdown(result) << "\nReports in " << args->out << "/\n";
     return run_exit_code(result, args->strict);

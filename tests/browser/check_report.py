@@ -4,7 +4,7 @@
 Usage: check_report.py MOEPROBE RESULTS_JSON [--chromium PATH] [--screenshot-out FILE]
        check_report.py --time REPORT_HTML [--chromium PATH]
 
-From RESULTS_JSON (with its model path replaced by one holding <, &, and quotes) it renders
+From RESULTS_JSON and its tables file (with its model path replaced by one holding <, &, and quotes) it renders
 report.html with `moeprobe report`, loads it in Chromium and checks that
   - the page logs nothing to the console (report.html has no script: any message is an error),
   - every figure the results call for (the detail keys, as reports/report_figures.h lists them)
@@ -71,19 +71,73 @@ def is_matrix(m, square=False):
     return not square or len(m) == len(m[0])
 
 
-def resolve_tables(results):
+def read_safetensors(path):
+    """{name: (dtype, shape, values as a flat list)} of a safetensors file (no numpy needed)."""
+    import array
+    with open(path, "rb") as fh:
+        data = fh.read()
+    (n,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8:8 + n])
+    codes = {"F32": "f", "F64": "d", "I32": "i", "I64": "q"}
+    out = {}
+    for name, t in header.items():
+        if name == "__metadata__":
+            continue
+        if t["dtype"] not in codes:
+            fail("%s: tensor %r is %s, expected F32, F64, I32 or I64" % (path, name, t["dtype"]))
+        begin, end = t["data_offsets"]
+        values = array.array(codes[t["dtype"]])
+        values.frombytes(data[8 + n + begin:8 + n + end])
+        if sys.byteorder != "little":
+            values.byteswap()
+        out[name] = (t["dtype"], t["shape"], values.tolist())
+    return out
+
+
+def resolve_tables(results, results_path):
     """results.json schema 2 writes each detail table once in `tables` and refers to it as
-    {"$table": KEY} (docs/reports.md); puts the tables back in place (version 1 is inline)."""
-    tables = results.get("tables", {}) if results.get("schema_version", 1) >= 2 else {}
+    {"$table": KEY} (docs/reports.md); schema 3 keeps the numeric ones in the tables file beside
+    it, a stub in `tables`. Puts the tables back in place (version 1 is inline)."""
+    version = results.get("schema_version", 1)
+    tables = results.get("tables", {}) if version >= 2 else {}
+    stored = None
+
+    def tensor(stub):
+        nonlocal stored
+        if stored is None:
+            stored = read_safetensors(os.path.join(os.path.dirname(results_path),
+                                                   results["tables_file"]))
+        if stub["$tensor"] not in stored:
+            fail("tensor %r is not in the tables file" % stub["$tensor"])
+        dtype, shape, values = stored[stub["$tensor"]]
+        if dtype != stub["dtype"] or shape != stub["shape"]:
+            fail("tensor %r is %s %s, results.json says %s %s" % (
+                stub["$tensor"], dtype, shape, stub["dtype"], stub["shape"]))
+        return [None if v != v else v for v in values], shape  # NaN is null
+
+    def table(t):
+        if isinstance(t, list):
+            return t
+        if "$columns" in t:
+            cols = {f: tensor(s)[0] for f, s in t["$columns"].items()}
+            n = len(next(iter(cols.values())))
+            return [{f: c[i] for f, c in cols.items()} for i in range(n)]
+        values, (rows, width) = tensor(t)
+        return [values[r * width:(r + 1) * width] for r in range(rows)]
+
+    resolved = {}
 
     def walk(d):
         if not isinstance(d, dict):
             return
         for k, v in d.items():
             if isinstance(v, dict) and "$table" in v:
-                if v["$table"] not in tables:
-                    fail("a detail refers to table %r, which is not in tables" % (v["$table"],))
-                d[k] = tables[v["$table"]]
+                key = v["$table"]
+                if key not in tables:
+                    fail("a detail refers to table %r, which is not in tables" % (key,))
+                if key not in resolved:
+                    resolved[key] = table(tables[key])
+                d[k] = resolved[key]
             else:
                 walk(v)
 
@@ -399,11 +453,18 @@ def main(argv):
         os.makedirs(work)
         with open(os.path.join(work, "results.json"), "w", encoding="utf-8") as fh:
             json.dump(results, fh)
+        if "tables_file" in results:
+            if os.path.basename(results["tables_file"]) != results["tables_file"]:
+                fail("tables_file %r is not a file name" % (results["tables_file"],))
+            tables_file = os.path.join(os.path.dirname(results_path), results["tables_file"])
+            if os.path.exists(tables_file):
+                shutil.copyfile(tables_file, os.path.join(work, results["tables_file"]))
         subprocess.run([moeprobe, "report", os.path.join(work, "results.json"), "--out",
                         os.path.join(work, "rep"), "--format", "html"], check=True,
                        stdout=subprocess.DEVNULL)
         report = os.path.join(work, "rep", "report.html")
-        check_page(browser, profile, report, resolve_tables(results), screenshot_out)
+        check_page(browser, profile, report,
+                   resolve_tables(results, os.path.join(work, "results.json")), screenshot_out)
         best, _ = load_time_ms(browser, profile, report, runs=1)
         print("check_report: load + layout %d ms (%d bytes)" % (best, os.path.getsize(report)))
         if best > 2000:

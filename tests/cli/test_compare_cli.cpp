@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "reports/json_report.h"
+#include "reports/write_reports.h"
 #include "tests/cli/cli_test_util.h"
 #include "tests/reports/report_fixture.h"
 
@@ -80,6 +81,31 @@ TEST(ReportCli, RegeneratesReportsFromJson) {
           .code,
       2);
   EXPECT_FALSE(fs::exists(dir / "o3"));
+  fs::remove_all(dir);
+}
+
+// Schema 3: report reads the tables file beside results.json (exit 2 naming it when it is
+// missing); compare reads the values only and needs none.
+TEST(ReportCli, ReadsTheTablesFileBesideResults) {
+  const fs::path dir = testing::temp_dir("report_tables");
+  RunResult r = testing::sample_run();
+  for (auto& h : r.hypotheses)
+    for (auto& l : h.per_layer) l.detail["rank_count"] = {{3, 1}, {0, 7}};
+  write_reports(r, dir / "run", {"json"});
+  const std::string results = (dir / "run" / "results.json").string();
+  auto ok = run_cli(
+      "report \"" + results + "\" --out \"" + (dir / "out").string() + "\" --format json,html",
+      dir);
+  EXPECT_EQ(ok.code, 0) << ok.err;
+  EXPECT_EQ(testing::read_text(dir / "out" / "tables.safetensors"),
+            testing::read_text(dir / "run" / "tables.safetensors"));
+  fs::remove(dir / "run" / "tables.safetensors");
+  auto missing = run_cli("report \"" + results + "\" --out \"" + (dir / "o2").string() + "\"", dir);
+  EXPECT_EQ(missing.code, 2);
+  EXPECT_NE(missing.err.find("results.json: tables_file: names"), std::string::npos) << missing.err;
+  EXPECT_NE(missing.err.find("tables.safetensors, which is missing"), std::string::npos);
+  EXPECT_FALSE(fs::exists(dir / "o2"));
+  EXPECT_EQ(run_cli("compare \"" + results + "\" \"" + results + "\"", dir).code, 0);
   fs::remove_all(dir);
 }
 

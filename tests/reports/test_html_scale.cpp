@@ -9,14 +9,20 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <sstream>
+
+#include <unistd.h>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "io/safetensors.h"
 #include "reports/html_report.h"
 #include "reports/json_report.h"
+#include "reports/write_reports.h"
 #include "tests/reports/report_fixture.h"
 
 namespace moeprobe {
@@ -93,17 +99,32 @@ RunResult large_run(int layers, std::size_t experts) {
   return r;
 }
 
+uint64_t tables_file_bytes(const TablesFileWriter& w) {
+  uint64_t n = 0;
+  for (const auto& t : w.tensors()) n += t.spec.nbytes();
+  return n;
+}
+
+// report.html and results.json (schema 3: its numeric tables in the tables file) of the same run.
 TEST(HtmlScale, SixtyFourLayersOf256ExpertsStayUnderTenMegabytes) {
   const auto t0 = std::chrono::steady_clock::now();
   const RunResult r = large_run(64, 256);
   const auto t1 = std::chrono::steady_clock::now();
   const std::string html = render_html(r);
   const auto t2 = std::chrono::steady_clock::now();
+  ResultsDocument doc = results_document(r);
+  const uint64_t tables_bytes = tables_file_bytes(doc.tables);
+  const std::string json = render_results_json(std::move(doc));
+  const auto t3 = std::chrono::steady_clock::now();
   std::cout << "synthesized in " << std::chrono::duration<double>(t1 - t0).count()
-            << " s, rendered in " << std::chrono::duration<double>(t2 - t1).count() << " s\n";
+            << " s, report.html rendered in " << std::chrono::duration<double>(t2 - t1).count()
+            << " s, results.json in " << std::chrono::duration<double>(t3 - t2).count() << " s\n";
   RecordProperty("report_html_bytes", static_cast<int>(html.size()));
-  std::cout << "report.html of 64 layers x 256 experts: " << html.size() << " bytes\n";
+  RecordProperty("results_json_bytes", static_cast<int>(json.size()));
+  std::cout << "64 layers x 256 experts: report.html " << html.size() << " bytes, results.json "
+            << json.size() << " bytes, tables data " << tables_bytes << " bytes\n";
   EXPECT_LT(html.size(), 10u * 1000 * 1000);
+  EXPECT_LT(json.size(), 10u * 1000 * 1000);
   if (const char* out = std::getenv("MOEPROBE_LARGE_REPORT_OUT")) std::ofstream(out) << html;
 }
 
@@ -114,6 +135,7 @@ std::size_t inline_results_size(const RunResult& r) {
   nlohmann::ordered_json j = results_to_json(r);
   nlohmann::ordered_json hyps = std::move(j["hypotheses"]);
   j.erase("tables");
+  j.erase("tables_file");
   j["hypotheses"] = nlohmann::ordered_json::array();
   std::size_t n = j.dump(2).size() + 1 - 2 + 2;  // newline; "[]" -> "[\n" ... "\n  ]"
   n += 4;                                        // "\n  ]" beyond "\n"
@@ -129,20 +151,45 @@ std::size_t inline_results_size(const RunResult& r) {
   return n;
 }
 
-// results.json holds each distinct table once, however many hypotheses carry it, and reads back
-// to the same result. MOEPROBE_LARGE_RESULTS_OUT=FILE: at 64 layers x 256 experts, with the size
-// in both schema versions (docs/reports.md).
+std::string read_text(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// Schema 2's size: every table inline in `tables`.
+std::size_t inline_tables_size(const RunResult& r) {
+  ResultsDocument doc = results_document(r);
+  auto& tables = doc.json["tables"];
+  for (const TableTensor& t : doc.tables.tensors()) {
+    const std::string key =
+        t.field.empty() ? t.spec.name : t.spec.name.substr(0, t.spec.name.rfind('/'));
+    tables[key] = *t.table;
+  }
+  doc.json["schema_version"] = 2;
+  doc.json.erase("tables_file");
+  return render_results_json(std::move(doc)).size();
+}
+
+// results.json holds each distinct table once, however many hypotheses carry it, the numeric
+// ones in its tables file, and reads back to the same result. MOEPROBE_LARGE_RESULTS_OUT=DIR:
+// writes both files at 64 layers x 256 experts, with the size results.json had in schema
+// versions 1 and 2 (docs/reports.md).
 TEST(ResultsScale, EachTableWrittenOnce) {
   const char* out = std::getenv("MOEPROBE_LARGE_RESULTS_OUT");
   const RunResult r = out ? large_run(64, 256) : large_run(6, 12);
-  const std::string text = render_results_json(r);
-  const std::size_t before = inline_results_size(r);
-  std::cout << "results.json: " << text.size() << " bytes; " << before
-            << " bytes with every detail inline (schema version 1)\n";
-  if (out) {
-    std::ofstream(out) << text;
-    return;
-  }
+  const std::filesystem::path dir =
+      out ? std::filesystem::path(out)
+          : std::filesystem::temp_directory_path() /
+                ("moeprobe_results_scale_" + std::to_string(::getpid()));
+  write_reports(r, dir, {"json"});
+  const std::string text = read_text(dir / "results.json");
+  std::cout << "results.json: " << text.size() << " bytes, tables.safetensors "
+            << std::filesystem::file_size(dir / "tables.safetensors") << " bytes; "
+            << inline_tables_size(r) << " bytes with the tables inline (schema version 2), "
+            << inline_results_size(r) << " bytes with every detail inline (version 1)\n";
+  if (out) return;
   const auto j = nlohmann::json::parse(text);
   ASSERT_TRUE(j["tables"].is_object());
   // Per layer 3 + 4 + 2 + 1 matrices of noise; the PCA points, and the pairs of the first and
@@ -150,26 +197,30 @@ TEST(ResultsScale, EachTableWrittenOnce) {
   EXPECT_EQ(j["tables"].size(), 6u * 10 + 2);
   EXPECT_EQ(j["hypotheses"][2]["per_layer"][5]["detail"]["pca_points"],
             (Json{{"$table", "pca_points@0"}}));
-  for (auto a = j["tables"].begin(); a != j["tables"].end(); ++a)
-    for (auto b = std::next(a); b != j["tables"].end(); ++b)
-      EXPECT_NE(a.value(), b.value()) << a.key() << " and " << b.key() << " are the same table";
+  EXPECT_TRUE(j["tables"]["pairs@0"].contains("$columns"));
+  const SafetensorsFile tables(dir / "tables.safetensors");
+  EXPECT_EQ(tables.entries().size(), 6u * 10 + 1 + 3);  // pairs: a, b, tau
   // The last hypothesis repeats the first's matrices: it refers to the same tables.
   const auto& first = j["hypotheses"][0]["per_layer"][2]["detail"];
   const auto& last = j["hypotheses"][7]["per_layer"][2]["detail"];
   EXPECT_EQ(first["similarity"]["act"], (Json{{"$table", "similarity.act@2"}}));
   EXPECT_EQ(last, first);
-  const RunResult back = results_from_json(j, "results.json");
-  EXPECT_EQ(back.hypotheses[7].per_layer[2].detail, r.hypotheses[7].per_layer[2].detail);
+  RunResult stored = r;
+  keep_tables_as_stored(stored);
+  const RunResult back = load_results((dir / "results.json").string());
+  EXPECT_EQ(back.hypotheses[7].per_layer[2].detail, stored.hypotheses[7].per_layer[2].detail);
   EXPECT_EQ(render_results_json(back), text);
-  EXPECT_EQ(render_html(back), render_html(r));
-  EXPECT_LT(text.size() * 2, before);
+  EXPECT_EQ(render_html(back), render_html(stored));
   // The size computed for version 1 is the size of that file.
   nlohmann::ordered_json v1 = results_to_json(r);
   v1.erase("tables");
+  v1.erase("tables_file");
+  v1["schema_version"] = 1;
   for (std::size_t i = 0; i < r.hypotheses.size(); ++i)
     for (std::size_t k = 0; k < r.hypotheses[i].per_layer.size(); ++k)
       v1["hypotheses"][i]["per_layer"][k]["detail"] = r.hypotheses[i].per_layer[k].detail;
-  EXPECT_EQ(v1.dump(2).size() + 1, before);
+  EXPECT_EQ(v1.dump(2).size() + 1, inline_results_size(r));
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

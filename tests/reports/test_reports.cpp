@@ -158,7 +158,7 @@ TEST(Reports, JUnitIsWellFormedAndMapsOutcomes) {
 TEST(Reports, JsonHasTheRequiredFieldsAndRoundTrips) {
   const RunResult r = testing::sample_run();
   const auto j = nlohmann::json::parse(render_results_json(r));
-  EXPECT_EQ(j["schema_version"], 2);
+  EXPECT_EQ(j["schema_version"], 3);
   for (const char* k : {"name", "path", "paper"}) EXPECT_TRUE(j["suite"].contains(k)) << k;
   for (const char* k :
        {"path", "family", "layout", "num_layers", "moe_layers", "num_experts", "top_k", "dtypes"})
@@ -264,32 +264,46 @@ TEST(Reports, ReadingResultsNamesTheBadFieldByPath) {
   j["model"]["num_layers"] = 4294967298LL;  // was cut to 2
   expect_field(j, "model.num_layers");
   j = good;
-  j["schema_version"] = 3;
+  j["schema_version"] = 4;
   expect_field(j, "schema_version");
   expect_field(nlohmann::json::array(), "");
 }
 
-// Schema version 2: each distinct detail table once in `tables`, referenced by key; version 1
-// (inline) still reads; a bad table or reference is an error naming the field.
+// Schema version 2: each distinct detail table once in `tables`, inline, referenced by key. It
+// reads into the result version 3 writes (its numeric tables as stubs of the tables file,
+// test_results_tables.cpp); version 1 (inline) still reads; a bad table or reference is an error
+// naming the field.
 TEST(Reports, SharedTablesReadBackAndRejectBadReferences) {
   RunResult r = testing::sample_run();
   const nlohmann::json m = {{1.0, 0.5}, {0.5, 1.0}}, other = {{1.0, 0.25}, {0.25, 1.0}};
+  const nlohmann::json pairs = {{{"a", 0}, {"b", 1}, {"tau", 0.5}}};
+  const nlohmann::json labels = {{{"name", "x"}, {"v", 1}}, {{"name", "y"}, {"v", 2}}};
   for (auto& h : r.hypotheses)
     for (auto& l : h.per_layer) {
       l.detail["similarity"] = {{"act", m}, {"up", l.layer == 1 ? other : m}};
-      l.detail["pairs"] = {{{"a", 0}, {"b", 1}, {"tau", 0.5}}};
+      l.detail["pairs"] = pairs;
+      l.detail["labels"] = labels;
     }
   const std::string text = render_results_json(r);
-  const auto good = nlohmann::json::parse(text);
-  // One matrix for every layer's act and up, one other on layer 1, one list of records.
-  EXPECT_EQ(good["tables"],
-            (nlohmann::json{{"similarity.act@0", m},
-                            {"similarity.up@1", other},
-                            {"pairs@0", r.hypotheses[0].per_layer[0].detail["pairs"]}}));
-  EXPECT_EQ(good["hypotheses"][3]["per_layer"][2]["detail"]["similarity"]["up"],
+  const auto v3 = nlohmann::json::parse(text);
+  // One matrix for every layer's act and up, one other on layer 1, one list of records of
+  // numbers: stubs; the records with a string field stay inline, one row per line.
+  EXPECT_EQ(v3["tables"].size(), 4u);
+  EXPECT_EQ(v3["tables"]["similarity.up@1"],
+            (nlohmann::json{{"$tensor", "similarity.up@1"}, {"dtype", "F32"}, {"shape", {2, 2}}}));
+  EXPECT_EQ(v3["tables"]["labels@0"], labels);
+  EXPECT_EQ(v3["hypotheses"][3]["per_layer"][2]["detail"]["similarity"]["up"],
             (nlohmann::json{{"$table", "similarity.act@0"}}));
-  // A table is one row per line.
-  EXPECT_NE(text.find("\n      [1.0,0.5],\n      [0.5,1.0]\n    ]"), std::string::npos) << text;
+  EXPECT_NE(text.find("\n      {\"name\":\"x\",\"v\":1},\n      {\"name\":\"y\",\"v\":2}\n    ]"),
+            std::string::npos)
+      << text;
+  nlohmann::json good = v3;
+  good["schema_version"] = 2;
+  good.erase("tables_file");
+  good["tables"] = {{"similarity.act@0", m},
+                    {"similarity.up@1", other},
+                    {"pairs@0", pairs},
+                    {"labels@0", labels}};
   const RunResult back = results_from_json(good, "r.json");
   for (std::size_t i = 0; i < r.hypotheses.size(); ++i)
     for (std::size_t k = 0; k < r.hypotheses[i].per_layer.size(); ++k)
@@ -406,8 +420,8 @@ TEST(Reports, AtomicWriteCreatesTheDirectoryAndLeavesNoTemporaries) {
   write_reports(testing::sample_run(), d, {"json", "junit", "md", "html"});
   std::set<std::string> names;
   for (const auto& e : fs::directory_iterator(d)) names.insert(e.path().filename().string());
-  EXPECT_EQ(names,
-            (std::set<std::string>{"results.json", "junit.xml", "summary.md", "report.html"}));
+  EXPECT_EQ(names, (std::set<std::string>{"results.json", "tables.safetensors", "junit.xml",
+                                          "summary.md", "report.html"}));
   fs::remove_all(d.parent_path());
 }
 
