@@ -106,10 +106,12 @@ TEST(RunCli, SmokeSuiteOnHfFixtureWritesReports) {
                                model + "\" --device cpu --out \"" + out.string() + "\"",
                            dir);
     ASSERT_TRUE(r.code == 0 || r.code == 1) << model << ": " << r.err;
-    for (const char* f : {"results.json", "junit.xml", "summary.md", "report.html"})
+    for (const char* f :
+         {"results.json", "tables.safetensors", "junit.xml", "summary.md", "report.html"})
       EXPECT_TRUE(fs::exists(out / f)) << f;
     const auto j = nlohmann::json::parse(testing::read_text(out / "results.json"));
-    EXPECT_EQ(j["schema_version"], 2);
+    EXPECT_EQ(j["schema_version"], 3);
+    EXPECT_EQ(j["tables_file"], "tables.safetensors");
     EXPECT_EQ(j["model"]["family"], "mixtral");
     ASSERT_EQ(j["hypotheses"].size(), 3u);
     int failed = 0;
