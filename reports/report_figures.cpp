@@ -9,16 +9,17 @@ namespace moeprobe {
 namespace {
 
 using Json = nlohmann::json;
-using Matrix = std::vector<std::vector<double>>;
+// Not "Matrix": the unity build can put this file beside kernels/backend.h's moeprobe::Matrix.
+using RowMatrix = std::vector<std::vector<double>>;
 
 double number_or_nan(const Json& v) {
   return v.is_number() ? v.get<double>() : std::nan("");
 }
 
 // A non-empty rectangular array of numbers (null entries read as NaN), or nothing.
-std::optional<Matrix> matrix_of(const Json& j) {
+std::optional<RowMatrix> matrix_of(const Json& j) {
   if (!j.is_array() || j.empty()) return std::nullopt;
-  Matrix m;
+  RowMatrix m;
   for (const Json& row : j) {
     if (!row.is_array() || row.empty()) return std::nullopt;
     std::vector<double> r;
@@ -58,11 +59,11 @@ std::string matrix_name(const std::string& kind) {
   return kind;
 }
 
-bool square(const Matrix& m) {
+bool square(const RowMatrix& m) {
   return m.size() == m.front().size();
 }
 
-Figure similarity_map(const std::string& key, const Matrix& m, const Json& detail,
+Figure similarity_map(const std::string& key, const RowMatrix& m, const Json& detail,
                       const std::string& what, const std::string& caption) {
   HeatMap h;
   h.labels = entity_labels(detail, m.size());
@@ -76,7 +77,7 @@ Figure similarity_map(const std::string& key, const Matrix& m, const Json& detai
 
 // The off-diagonal upper triangle of two square matrices, over the entities both hold (the
 // dense FFN "F", last when present, is left out of a matrix that lacks it).
-Figure pair_scatter(const std::string& key, const Matrix& x, const Matrix& y,
+Figure pair_scatter(const std::string& key, const RowMatrix& x, const RowMatrix& y,
                     const std::string& x_label, const std::string& y_label,
                     const std::string& caption) {
   Scatter s;
