@@ -66,7 +66,7 @@ const char* kStyle =
     ".marked-label{fill:var(--mark);font-weight:600}"
     ".ring{fill:none;stroke:var(--ring);stroke-width:1.8}"
     ".fit{stroke:var(--mark);stroke-width:1.5}.fit-label{fill:var(--mark)}"
-    ".bar{fill:var(--accent)}"
+    ".bar{fill:var(--accent)}.bars{fill:none;stroke:var(--accent)}"
     // The layer selector: radio buttons and CSS only (no script); printing shows every layer.
     ".layers>input{position:absolute;opacity:0;pointer-events:none}"
     ".layers>label{display:inline-block;border:1px solid var(--line);border-radius:4px;"
@@ -129,6 +129,11 @@ std::string render_html(const RunResult& r) {
     o << ".layers>input:nth-of-type(" << k << "):checked~.panels>.panel:nth-child(" << k
       << "){display:block}";
   o << "</style></head><body>\n";
+  // The legends' gradients, once for the page; a zero-size SVG (not display:none, which would
+  // switch the gradients off in Chromium).
+  o << "<svg class=\"defs\" width=\"0\" height=\"0\" aria-hidden=\"true\" "
+       "style=\"position:absolute\"><defs>"
+    << colour_scale_defs() << "</defs></svg>\n";
   o << "<h1>moeprobe: " << xml_escape(r.suite_name) << "</h1>\n";
   if (!r.suite_description.empty()) o << "<p>" << xml_escape(r.suite_description) << "</p>\n";
   o << "<p>Model <code id=\"model-path\">" << xml_escape(r.model.path) << "</code> ("

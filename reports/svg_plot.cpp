@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <sstream>
+#include <tuple>
 
 #include "reports/junit_report.h"
 #include "reports/png_image.h"
@@ -116,22 +117,70 @@ struct Axes {
   }
 };
 
-// A vertical colour bar with three labelled values, at (x, y) with height h.
+// The stops of the two ramps, low to high; ColourScale::rgb interpolates between them linearly in
+// sRGB, as an SVG gradient does by default.
+const std::vector<Rgb>& ramp_stops(bool diverging) {
+  static const std::vector<Rgb> div{
+      {33, 102, 172}, {146, 197, 222}, {247, 247, 247}, {244, 165, 130}, {178, 24, 43}};
+  static const std::vector<Rgb> seq{
+      {255, 255, 217}, {161, 218, 180}, {65, 182, 196}, {34, 94, 168}, {8, 29, 88}};
+  return diverging ? div : seq;
+}
+
+const char* gradient_id(bool diverging) {
+  return diverging ? "moeprobe-diverging" : "moeprobe-sequential";
+}
+
+// A vertical colour bar with three labelled values, at (x, y) with height h. The bar is one
+// rectangle filled with the page's gradient (colour_scale_defs): a stepped bar of 24 rectangles
+// in every heat map was a fifth of a 256-expert report.
 std::string colour_legend(const ColourScale& s, double x, double y, double h,
                           const std::string& label) {
   std::ostringstream o;
-  const int steps = 24;
-  for (int k = 0; k < steps; ++k) {
-    const double v = s.hi - (s.hi - s.lo) * (k + 0.5) / steps;
-    o << "<rect x=\"" << px(x) << "\" y=\"" << px(y + h * k / steps) << "\" width=\"10\" height=\""
-      << px(h / steps + 0.5) << "\" fill=\"" << s.css(v) << "\"/>";
-  }
+  o << "<rect class=\"legend\" x=\"" << px(x) << "\" y=\"" << px(y) << "\" width=\"10\" height=\""
+    << px(h) << "\" fill=\"url(#" << gradient_id(s.diverging) << ")\"/>";
   for (double v : {s.hi, (s.lo + s.hi) / 2, s.lo})
     o << text(x + 14, y + (s.hi - v) / (s.hi - s.lo) * h + 4, short_number(v));
   o << "<text class=\"axis\" text-anchor=\"middle\" transform=\"translate(" << px(x + 50) << " "
     << px(y + h / 2) << ") rotate(90)\">" << xml_escape(label) << "</text>";
   return o.str();
 }
+
+// A path of round dots ("M x y h0" each, zero-length segments drawn by the round line cap) in
+// whole pixels (a 4-pixel dot hides the rounding), one dot per pixel, visited band by band in
+// alternating directions so that each relative move is short: about 7 bytes a dot, not 14.
+class DotPath {
+ public:
+  void add(double x, double y) { dots_.push_back({std::llround(x), std::llround(y)}); }
+  bool empty() const { return dots_.empty(); }
+  std::string d() const {
+    auto dots = dots_;
+    const auto key = [](const std::pair<long long, long long>& p) {
+      const long long band = p.second / 8;
+      return std::make_tuple(band, band % 2 ? -p.first : p.first, p.second);
+    };
+    std::sort(dots.begin(), dots.end(),
+              [&](const auto& p, const auto& q) { return key(p) < key(q); });
+    dots.erase(std::unique(dots.begin(), dots.end()), dots.end());
+    std::string out;
+    long long x = 0, y = 0;
+    for (const auto& [ix, iy] : dots) {
+      if (out.empty()) {
+        out += "M" + std::to_string(ix) + " " + std::to_string(iy);
+      } else {
+        const long long dy = iy - y;
+        out += "m" + std::to_string(ix - x) + (dy < 0 ? "" : " ") + std::to_string(dy);
+      }
+      out += "h0";
+      x = ix;
+      y = iy;
+    }
+    return out;
+  }
+
+ private:
+  std::vector<std::pair<long long, long long>> dots_;
+};
 
 // Every `step`-th label, about 8 of them: 384 experts get 8 ticks, not 384 labels.
 int label_step(std::size_t n, std::size_t max_labels) {
@@ -150,10 +199,7 @@ std::string short_number(double v, int significant) {
 
 Rgb ColourScale::rgb(double v) const {
   const double t = hi > lo ? (v - lo) / (hi - lo) : 0.5;
-  if (diverging)
-    return ramp({{33, 102, 172}, {146, 197, 222}, {247, 247, 247}, {244, 165, 130}, {178, 24, 43}},
-                t);
-  return ramp({{255, 255, 217}, {161, 218, 180}, {65, 182, 196}, {34, 94, 168}, {8, 29, 88}}, t);
+  return ramp(ramp_stops(diverging), t);
 }
 
 std::string ColourScale::css(double v) const {
@@ -168,6 +214,25 @@ ColourScale similarity_scale() {
 }
 ColourScale count_scale(double max_value) {
   return {0, max_value > 0 && std::isfinite(max_value) ? max_value : 1, false};
+}
+
+std::string colour_scale_defs() {
+  std::ostringstream o;
+  for (bool diverging : {true, false}) {
+    // Top to bottom: high to low, as the legend's labels.
+    o << "<linearGradient id=\"" << gradient_id(diverging)
+      << "\" x1=\"0\" y1=\"0\" x2=\"0\" y2=\"1\">";
+    const auto& stops = ramp_stops(diverging);
+    for (std::size_t k = 0; k < stops.size(); ++k) {
+      const Rgb& c = stops[stops.size() - 1 - k];
+      char colour[8];
+      std::snprintf(colour, sizeof colour, "#%02x%02x%02x", c[0], c[1], c[2]);
+      o << "<stop offset=\"" << short_number(static_cast<double>(k) / (stops.size() - 1))
+        << "\" stop-color=\"" << colour << "\"/>";
+    }
+    o << "</linearGradient>";
+  }
+  return o.str();
 }
 
 SvgFigure heat_map_svg(const HeatMap& m) {
@@ -202,15 +267,11 @@ SvgFigure heat_map_svg(const HeatMap& m) {
     const std::size_t bin = (n + 63) / 64;
     const int w = static_cast<int>((cols + bin - 1) / bin),
               h = static_cast<int>((rows + bin - 1) / bin);
-    PaletteImage im;
-    im.width = w;
-    im.height = h;
-    const int levels = 255;
-    for (int k = 0; k < levels; ++k)
-      im.colours.push_back(m.scale.rgb(m.scale.lo + (m.scale.hi - m.scale.lo) * k / (levels - 1)));
-    im.colours.push_back({0, 0, 0});
-    im.transparent = levels;
-    im.pixels.assign(static_cast<std::size_t>(w) * h, static_cast<std::uint8_t>(levels));
+    // 255 levels over the scale; the palette holds only the levels present (and a transparent
+    // entry only when a block has no finite cell), in ascending order: a palette of all 256
+    // entries was a quarter of each image.
+    const int levels = 255, blank = levels;
+    std::vector<int> level(static_cast<std::size_t>(w) * h, blank);
     for (int bi = 0; bi < h; ++bi)
       for (int bj = 0; bj < w; ++bj) {
         double sum = 0;
@@ -224,9 +285,26 @@ SvgFigure heat_map_svg(const HeatMap& m) {
         if (!count) continue;
         const double t =
             std::clamp((sum / count - m.scale.lo) / (m.scale.hi - m.scale.lo), 0.0, 1.0);
-        im.pixels[static_cast<std::size_t>(bi) * w + bj] =
-            static_cast<std::uint8_t>(std::lround(t * (levels - 1)));
+        level[static_cast<std::size_t>(bi) * w + bj] =
+            static_cast<int>(std::lround(t * (levels - 1)));
       }
+    std::vector<int> index(levels + 1, -1);
+    for (int l : level) index[l] = 0;
+    PaletteImage im;
+    im.width = w;
+    im.height = h;
+    for (int l = 0; l < levels; ++l)
+      if (index[l] == 0) {
+        index[l] = static_cast<int>(im.colours.size());
+        im.colours.push_back(
+            m.scale.rgb(m.scale.lo + (m.scale.hi - m.scale.lo) * l / (levels - 1)));
+      }
+    if (index[blank] == 0) {
+      index[blank] = im.transparent = static_cast<int>(im.colours.size());
+      im.colours.push_back({0, 0, 0});
+    }
+    im.pixels.reserve(level.size());
+    for (int l : level) im.pixels.push_back(static_cast<std::uint8_t>(index[l]));
     o << "<image x=\"" << px(left) << "\" y=\"" << px(top) << "\" width=\"" << px(side)
       << "\" height=\"" << px(side) << "\" preserveAspectRatio=\"none\" "
       << "style=\"image-rendering:pixelated\" href=\"" << png_data_uri(im) << "\"/>";
@@ -303,22 +381,17 @@ SvgFigure scatter_svg(const Scatter& s) {
   const std::size_t stride = n > 600 ? (n + 599) / 600 : 1;
   auto is_marked = [&](std::size_t k) { return k < s.marked.size() && s.marked[k]; };
   auto is_ringed = [&](std::size_t k) { return k < s.ringed.size() && s.ringed[k]; };
-  std::string dots, marked;
+  DotPath dots, marked;
   std::size_t drawn = 0;
   for (std::size_t k = 0; k < n; ++k) {
     if (!std::isfinite(s.x[k]) || !std::isfinite(s.y[k])) continue;
     const bool mark = is_marked(k);
     if (!mark && k % stride != 0) continue;
-    std::string& into = mark ? marked : dots;
-    into += 'M';
-    into += px(a.X(s.x[k]));
-    into += ' ';
-    into += px(a.Y(s.y[k]));
-    into += "h0";
+    (mark ? marked : dots).add(a.X(s.x[k]), a.Y(s.y[k]));
     if (!mark) ++drawn;
   }
-  o << "<path class=\"dots\" d=\"" << dots << "\"/>";
-  if (!marked.empty()) o << "<path class=\"marked\" d=\"" << marked << "\"/>";
+  o << "<path class=\"dots\" d=\"" << dots.d() << "\"/>";
+  if (!marked.empty()) o << "<path class=\"marked\" d=\"" << marked.d() << "\"/>";
   bool any_ringed = false;
   for (std::size_t k = 0; k < n; ++k)
     if (is_ringed(k) && std::isfinite(s.x[k]) && std::isfinite(s.y[k])) {
@@ -460,19 +533,26 @@ SvgFigure bar_chart_svg(const BarChart& b) {
   std::ostringstream o;
   o << a.frame(b.x_label, b.y_label, true);
   const double w = a.width / std::max<std::size_t>(1, b.values.size());
-  const bool tips = b.values.size() <= 64;
-  for (std::size_t k = 0; k < b.values.size(); ++k) {
-    if (!std::isfinite(b.values[k])) continue;
-    o << "<rect class=\"bar\" x=\"" << px(a.X(k) - w * 0.4) << "\" y=\"" << px(a.Y(b.values[k]))
-      << "\" width=\"" << px(std::max(0.8, w * 0.8)) << "\" height=\""
-      << px(a.Y(0) - a.Y(b.values[k])) << "\"";
-    if (tips)
-      o << "><title>"
+  if (b.values.size() <= 64) {
+    // One rectangle per bar, with its value as a tooltip.
+    for (std::size_t k = 0; k < b.values.size(); ++k) {
+      if (!std::isfinite(b.values[k])) continue;
+      o << "<rect class=\"bar\" x=\"" << px(a.X(k) - w * 0.4) << "\" y=\"" << px(a.Y(b.values[k]))
+        << "\" width=\"" << px(std::max(0.8, w * 0.8)) << "\" height=\""
+        << px(a.Y(0) - a.Y(b.values[k])) << "\"><title>"
         << xml_escape((k < b.labels.size() ? b.labels[k] : std::to_string(k)) + ": " +
                       short_number(b.values[k], 4))
         << "</title></rect>";
-    else
-      o << "/>";
+    }
+  } else {
+    // Hundreds of bars: one path of vertical strokes as wide as a bar (a rectangle each was most
+    // of a 256-expert report's DOM).
+    std::string d;
+    for (std::size_t k = 0; k < b.values.size(); ++k)
+      if (std::isfinite(b.values[k]) && b.values[k] > 0)
+        d += "M" + px(a.X(k)) + " " + px(a.Y(0)) + "V" + px(a.Y(b.values[k]));
+    o << "<path class=\"bars\" stroke-width=\"" << px(std::max(0.8, w * 0.8)) << "\" d=\"" << d
+      << "\"/>";
   }
   return {static_cast<int>(a.left + a.width + 16), static_cast<int>(a.top + a.height + 36),
           o.str()};

@@ -27,6 +27,9 @@ struct ColourScale {
 };
 ColourScale similarity_scale();             // cosine / correlation: [-1, 1], diverging
 ColourScale count_scale(double max_value);  // [0, max], sequential
+// The <linearGradient> definitions the heat maps' colour legends fill with (ids
+// "moeprobe-diverging" and "moeprobe-sequential"): a page that shows heat maps holds them once.
+std::string colour_scale_defs();
 
 struct HeatMap {
   std::vector<std::string> labels;          // one per row (and column when square)
@@ -36,8 +39,8 @@ struct HeatMap {
   std::string x_label, y_label, value_label;
 };
 // Up to 48 rows/columns one rectangle per cell (with a tooltip up to 24); beyond, the matrix is
-// averaged over square blocks to at most 64 x 64 cells and drawn as one inline PNG, with ticks
-// every few entities instead of one label per entity.
+// averaged over square blocks to at most 64 x 64 cells and drawn as one inline PNG (a palette of
+// the levels present), with ticks every few entities instead of one label per entity.
 SvgFigure heat_map_svg(const HeatMap& m);
 
 struct Scatter {
@@ -50,8 +53,8 @@ struct Scatter {
   bool fit_line = true;                   // least-squares line and R² over the finite points
   std::string x_label, y_label;
 };
-// At most 600 points are drawn (an even stride over the rest, said in the figure); the fit uses
-// all of them.
+// At most 600 points are drawn (an even stride over the rest, said in the figure), in whole
+// pixels; the fit uses all of them.
 SvgFigure scatter_svg(const Scatter& s);
 
 struct LinearFit {

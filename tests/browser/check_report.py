@@ -196,6 +196,8 @@ class Dom(html.parser.HTMLParser):
         self.text_of = {}        # element id -> text
         self.capture = None
         self.tags = set()
+        self.ids = set()         # every element id
+        self.url_refs = set()    # ids named by url(#...) in an attribute (the legends' gradients)
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
@@ -209,6 +211,11 @@ class Dom(html.parser.HTMLParser):
                                  "hypothesis": self.section, "drawn": 0, "uses": [],
                                  "images": []})
         fig = self.figures[-1] if self.figures and self.in_tag("figure") else None
+        if "id" in a:
+            self.ids.add(a["id"])
+        for v in a.values():
+            for ref in re.findall(r"url\(#([^)]*)\)", v or ""):
+                self.url_refs.add(ref)
         if tag == "g" and "id" in a:
             self.groups[a["id"]] = 0
             self.group_stack.append(a["id"])
@@ -350,6 +357,10 @@ def check_page(browser, profile, report, results, screenshot_out):
             w, h, _, _, _ = png_pixels(base64.b64decode(href.split(",", 1)[1]))
             if w < 2 or h < 2:
                 fail("figure %s has a %dx%d image" % (key, w, h))
+
+    unresolved = sorted(dom.url_refs - dom.ids)
+    if unresolved:
+        fail("url(#...) references to no element: %s" % unresolved[:5])
 
     # Outcome badges and counts.
     outcomes = {h["id"]: h["outcome"] for h in results["hypotheses"]}

@@ -2,6 +2,8 @@
 // once, that hundreds of experts become a binned image with a few ticks, that odd text is escaped
 // and that malformed detail draws nothing instead of failing.
 #include <cmath>
+#include <cstring>
+#include <map>
 #include <regex>
 #include <set>
 #include <string>
@@ -118,6 +120,114 @@ TEST(HtmlFigures, HundredsOfExpertsAreBinnedWithFewLabels) {
   EXPECT_LT(texts, 30u);
   EXPECT_NE(f.body.find("6 × 6 block"), std::string::npos);
   EXPECT_LT(f.body.size(), 40000u);
+}
+
+// The chunks of the PNG inside a data URI: type -> payload size.
+std::map<std::string, std::size_t> png_chunks(const std::string& body) {
+  const std::string marker = "data:image/png;base64,";
+  const std::size_t at = body.find(marker);
+  if (at == std::string::npos) return {};
+  const std::size_t end = body.find('"', at);
+  const std::string b64 = body.substr(at + marker.size(), end - at - marker.size());
+  std::string bytes;
+  unsigned acc = 0;
+  int bits = 0;
+  for (char c : b64) {
+    const char* alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const char* p = std::strchr(alphabet, c);
+    if (c == '=' || !p) break;
+    acc = acc << 6 | static_cast<unsigned>(p - alphabet);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      bytes += static_cast<char>((acc >> bits) & 0xff);
+    }
+  }
+  std::map<std::string, std::size_t> out;
+  for (std::size_t pos = 8; pos + 8 <= bytes.size();) {
+    std::size_t n = 0;
+    for (int k = 0; k < 4; ++k) n = n << 8 | static_cast<std::uint8_t>(bytes[pos + k]);
+    out[bytes.substr(pos + 4, 4)] = n;
+    pos += 12 + n;
+  }
+  return out;
+}
+
+TEST(HtmlFigures, BinnedImagesHoldOnlyTheLevelsPresent) {
+  HeatMap m;
+  m.values.assign(100, std::vector<double>(100, 0.25));
+  m.values[0][0] = -1;
+  m.scale = similarity_scale();
+  auto chunks = png_chunks(heat_map_svg(m).body);
+  ASSERT_TRUE(chunks.count("IDAT"));
+  EXPECT_EQ(chunks["PLTE"], 2u * 3);  // -1 (the first block) and 0.25; no transparent entry
+  EXPECT_FALSE(chunks.count("tRNS"));
+  for (auto& row : m.values)
+    for (std::size_t j = 0; j < 4; ++j) row[j] = std::nan("");  // two blocks of nothing but NaN
+  chunks = png_chunks(heat_map_svg(m).body);
+  EXPECT_EQ(chunks["PLTE"], 2u * 3);  // 0.25 and the transparent entry
+  EXPECT_EQ(chunks["tRNS"], 2u);
+}
+
+TEST(HtmlFigures, LegendsFillWithThePagesGradients) {
+  HeatMap m;
+  m.values = square(5, 0.1).get<std::vector<std::vector<double>>>();
+  m.scale = similarity_scale();
+  EXPECT_NE(heat_map_svg(m).body.find("fill=\"url(#moeprobe-diverging)\""), std::string::npos);
+  m.scale = count_scale(7);
+  EXPECT_NE(heat_map_svg(m).body.find("fill=\"url(#moeprobe-sequential)\""), std::string::npos);
+  const std::string defs = colour_scale_defs();
+  EXPECT_NE(defs.find("<linearGradient id=\"moeprobe-diverging\""), std::string::npos);
+  EXPECT_NE(defs.find("<linearGradient id=\"moeprobe-sequential\""), std::string::npos);
+  // The top of the bar is the high end: red for similarity, dark blue for counts.
+  EXPECT_NE(defs.find("offset=\"0\" stop-color=\"" + similarity_scale().css(1) + "\""),
+            std::string::npos);
+  EXPECT_NE(defs.find("offset=\"1\" stop-color=\"" + count_scale(7).css(0) + "\""),
+            std::string::npos);
+  const std::string html = render_html(testing::sample_run());
+  std::size_t defined = 0;
+  for (std::size_t p = html.find("id=\"moeprobe-diverging\""); p != std::string::npos;
+       p = html.find("id=\"moeprobe-diverging\"", p + 1))
+    ++defined;
+  EXPECT_EQ(defined, 1u);
+}
+
+TEST(HtmlFigures, DotsAreWholePixelsOncePerPixel) {
+  Scatter s;
+  s.x = {0, 1, 1, 1.0001, 2};
+  s.y = {0, 1, 1, 1.0001, 0.5};
+  s.fit_line = false;
+  const std::string body = scatter_svg(s).body;
+  const std::size_t at = body.find("class=\"dots\" d=\"");
+  ASSERT_NE(at, std::string::npos);
+  const std::string d = body.substr(at + 16, body.find('"', at + 16) - at - 16);
+  EXPECT_EQ(d.find('.'), std::string::npos) << d;
+  std::size_t dots = 0;
+  for (std::size_t p = d.find("h0"); p != std::string::npos; p = d.find("h0", p + 1)) ++dots;
+  EXPECT_EQ(dots, 3u) << d;  // the three coinciding points are one dot
+  EXPECT_EQ(d[0], 'M');
+  // 600 dots of noise fit in a few kilobytes.
+  Scatter noise;
+  for (int k = 0; k < 600; ++k) {
+    noise.x.push_back(std::sin(k * 12.9898) * 43758.5453 -
+                      std::floor(std::sin(k * 12.9898) * 43758.5453));
+    noise.y.push_back(std::sin(k * 78.233) * 12345.678 -
+                      std::floor(std::sin(k * 78.233) * 12345.678));
+  }
+  EXPECT_LT(scatter_svg(noise).body.size(), 7000u);
+}
+
+TEST(HtmlFigures, HundredsOfBarsAreOnePath) {
+  BarChart b;
+  for (int k = 0; k < 256; ++k) b.values.push_back(k % 7);
+  const std::string body = bar_chart_svg(b).body;
+  EXPECT_EQ(body.find("class=\"bar\""), std::string::npos);
+  ASSERT_NE(body.find("<path class=\"bars\""), std::string::npos);
+  std::size_t strokes = 0;
+  for (std::size_t p = body.find('V'); p != std::string::npos; p = body.find('V', p + 1)) ++strokes;
+  EXPECT_EQ(strokes, 256u - 256u / 7 - 1);  // one per non-zero bar
+  b.values.resize(10);
+  EXPECT_NE(bar_chart_svg(b).body.find("<rect class=\"bar\""), std::string::npos);
 }
 
 TEST(HtmlFigures, TextIsEscapedEverywhere) {
