@@ -547,9 +547,32 @@ namespace {
 
 // Version 2 and 3: the details' {"$table": KEY} references resolved from `tables` and, for a
 // stub (version 3), from the tables file named by tables_file.
+// Version 1 has no tables, so {"$table": ...} in its details would be read as a plain object, and
+// written again (as version 3) become a reference to a table that is not there: refused, where
+// version 2 and 3 would resolve it (through objects, as they do).
+void refuse_table_references(const nlohmann::json& detail, const std::string& path) {
+  if (!detail.is_object()) return;
+  if (detail.contains(kTableRef))
+    bad(path,
+        "holds \"$table\", a table reference, which schema_version 1 has none of (they came "
+        "with version 2)");
+  for (auto it = detail.begin(); it != detail.end(); ++it)
+    refuse_table_references(it.value(), path + "." + printable(it.key()));
+}
+
 void resolve_detail_tables(const nlohmann::json& j, RunResult& r, const std::string& file) {
   const int version = integer(j, "schema_version");
-  if (version < 2) return;
+  if (version < 2) {
+    for (std::size_t i = 0; i < r.hypotheses.size(); ++i)
+      for (std::size_t k = 0; k < r.hypotheses[i].per_layer.size(); ++k) {
+        const std::string path =
+            "hypotheses[" + std::to_string(i) + "].per_layer[" + std::to_string(k) + "].detail";
+        for (auto it = r.hypotheses[i].per_layer[k].detail.begin();
+             it != r.hypotheses[i].per_layer[k].detail.end(); ++it)
+          refuse_table_references(it.value(), path + "." + printable(it.key()));
+      }
+    return;
+  }
   std::unique_ptr<TablesFileReader> tables_file;
   if (version >= 3 && j.contains("tables_file")) {
     const std::string name = str(j, "tables_file");

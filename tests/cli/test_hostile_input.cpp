@@ -435,5 +435,35 @@ TEST_F(HostileInput, MessagesSurviveNulBytesAndComplexKeys) {
              {"complex_key.yaml", "hypotheses[0].aggregate", "line ", "plain key"});
 }
 
+// Found by fuzz_results_json (docs/RELIABILITY.md, pass 4): a version-1 results.json (details
+// inline) with {"$table": ...} in a detail was accepted, and what `report --format json` wrote of
+// it (version 3) referred to a table it did not hold.
+TEST_F(HostileInput, TableReferencesInAVersionOneResultsAreRefused) {
+  RunResult r = testing::sample_run();
+  r.hypotheses[0].per_layer[0].detail = {{"big", {{"$table", "big@0"}}}};
+  nlohmann::json j = nlohmann::json::parse(render_results_json(r));
+  j["schema_version"] = 1;
+  j.erase("tables");
+  j.erase("tables_file");
+  j["hypotheses"][0]["per_layer"][0]["detail"] = {{"note", "inline"},
+                                                  {"nested", {{"big", {{"$table", "big@0"}}}}}};
+  const fs::path res = scratch.path() / "v1.json";
+  write_text(res, j.dump(1));
+  expect_bad(timed("report " + q(res) + " --out " + q(scratch.path() / "out") + " --format json"),
+             {"v1.json", "hypotheses[0].per_layer[0].detail.nested.big", "\"$table\"",
+              "schema_version 1"});
+  EXPECT_FALSE(fs::exists(scratch.path() / "out"));
+  // Without the reference the same file is read and written again.
+  j["hypotheses"][0]["per_layer"][0]["detail"]["nested"]["big"] = {{"table", "big@0"}};
+  write_text(res, j.dump(1));
+  const auto ok =
+      timed("report " + q(res) + " --out " + q(scratch.path() / "out") + " --format json");
+  EXPECT_EQ(ok.code, 0) << ok.err;
+  EXPECT_EQ(timed("report " + q(scratch.path() / "out" / "results.json") + " --out " +
+                  q(scratch.path() / "out2") + " --format json")
+                .code,
+            0);
+}
+
 }  // namespace
 }  // namespace moeprobe

@@ -123,7 +123,9 @@ TEST(HtmlScale, SixtyFourLayersOf256ExpertsStayUnderTenMegabytes) {
   RecordProperty("results_json_bytes", static_cast<int>(json.size()));
   std::cout << "64 layers x 256 experts: report.html " << html.size() << " bytes, results.json "
             << json.size() << " bytes, tables data " << tables_bytes << " bytes\n";
-  EXPECT_LT(html.size(), 10u * 1000 * 1000);
+  // 4.2 MB today; the real closer_look suite at this scale draws about 1.5 times as much
+  // (docs/reports.md), so 6 MB here keeps a real run under the 10 MB limit.
+  EXPECT_LT(html.size(), 6u * 1000 * 1000);
   EXPECT_LT(json.size(), 10u * 1000 * 1000);
   if (const char* out = std::getenv("MOEPROBE_LARGE_REPORT_OUT")) std::ofstream(out) << html;
 }
