@@ -11,7 +11,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string text = fuzz::as_text(data, size);
   return fuzz::run_contract([&] {
     const perf::BenchmarkFile f = perf::parse_benchmark_json(text, "current.json");
-    const perf::Thresholds t = perf::parse_thresholds("alpha: 0.05\n", "thresholds.yaml");
+    // Overrides make the gate match every name against a glob and a regex.
+    const perf::Thresholds t = perf::parse_thresholds(
+        "alpha: 0.05\noverrides:\n  - {glob: \"BM_*/1024*\", threshold: 0.1}\n"
+        "  - {regex: \"(real|cpu)_time$\", min_effect_ns: 5}\n",
+        "thresholds.yaml");
     const perf::GateResult g = perf::run_gate(f, f, t);
     (void)perf::render_gate_markdown(g);
     (void)perf::render_gate_json(g);

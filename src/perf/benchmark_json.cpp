@@ -65,39 +65,48 @@ BenchmarkFile parse_benchmark_json(const std::string& text, const std::string& l
       throw InputError(label, at + (field.empty() ? "" : "." + field), what);
     };
     if (!b.is_object()) fail("", "expected an object");
+    // Optional fields have a type too: nlohmann's value(key, default) throws on a wrong one.
+    const auto optional_string = [&](const char* field, std::string fallback) {
+      if (!b.contains(field)) return fallback;
+      if (!b[field].is_string()) fail(field, "expected a string");
+      return b[field].get<std::string>();
+    };
     if (!b.contains("name") || !b["name"].is_string()) fail("name", "missing or not a string");
     const std::string name = b["name"];
-    std::string run_name = name;
-    if (b.contains("run_name")) {
-      if (!b["run_name"].is_string()) fail("run_name", "expected a string");
-      run_name = b["run_name"];
-    }
-    std::string run_type = "iteration";
-    if (b.contains("run_type")) {
-      if (!b["run_type"].is_string()) fail("run_type", "expected a string");
-      run_type = b["run_type"];
-      if (run_type != "iteration" && run_type != "aggregate")
-        fail("run_type", "expected \"iteration\" or \"aggregate\", got \"" + run_type + "\"");
-    }
+    const std::string run_name = optional_string("run_name", name);
+    // The gate matches names against the thresholds' patterns with std::regex, whose stack use
+    // grows with the subject's length; real names are a few dozen characters.
+    const auto check_length = [&](const char* field, const std::string& value) {
+      if (value.size() > kMaxBenchmarkNameBytes)
+        fail(field, "a name of " + std::to_string(value.size()) + " bytes; expected at most " +
+                        std::to_string(kMaxBenchmarkNameBytes));
+    };
+    check_length("name", name);
+    check_length("run_name", run_name);
+    const std::string run_type = optional_string("run_type", "iteration");
+    if (run_type != "iteration" && run_type != "aggregate")
+      fail("run_type",
+           "expected \"iteration\" or \"aggregate\", got \"" + printable(run_type, 80) + "\"");
     if (!groups.count(run_name)) order.push_back(run_name);
     Group& g = groups[run_name];
 
+    if (b.contains("error_occurred") && !b["error_occurred"].is_boolean())
+      fail("error_occurred", "expected true or false");
     if (b.value("error_occurred", false)) {
-      g.error = b.value("error_message", std::string("error_occurred"));
+      g.error = optional_string("error_message", "error_occurred");
       if (g.error.empty()) g.error = "error_occurred";
       continue;
     }
     // Aggregates in percent (the coefficient of variation) are not measurements of the benchmark.
-    if (run_type == "aggregate" && b.value("aggregate_unit", std::string("time")) != "time")
-      continue;
+    if (run_type == "aggregate" && optional_string("aggregate_unit", "time") != "time") continue;
 
     Entry e;
     if (!b.contains("time_unit") || !b["time_unit"].is_string())
       fail("time_unit", "missing or not a string");
     const double scale = seconds_per_unit(b["time_unit"]);
     if (scale == 0)
-      fail("time_unit",
-           "expected ns, us, ms or s, got \"" + b["time_unit"].get<std::string>() + "\"");
+      fail("time_unit", "expected ns, us, ms or s, got \"" +
+                            printable(b["time_unit"].get<std::string>(), 80) + "\"");
     for (const char* field : {"real_time", "cpu_time"}) {
       if (!b.contains(field) || !b[field].is_number()) fail(field, "missing or not a number");
       const double v = b[field].get<double>();

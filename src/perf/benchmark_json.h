@@ -3,12 +3,16 @@
 // items_per_second, user counters such as x_read).
 #pragma once
 
+#include <cstddef>
 #include <filesystem>
 #include <map>
 #include <string>
 #include <vector>
 
 namespace moeprobe::perf {
+
+// The longest benchmark name (and run_name) a file may hold.
+constexpr std::size_t kMaxBenchmarkNameBytes = 1024;
 
 struct BenchmarkSamples {
   std::string name;                  // run_name: the benchmark without an aggregate suffix

@@ -17,6 +17,8 @@ const std::set<std::string> kRuleKeys = {"threshold", "min_effect_ns", "max_disp
                                          "higher_is_better", "lower_is_better"};
 
 constexpr double kUnbounded = std::numeric_limits<double>::infinity();
+// Patterns are compiled with std::regex, whose size and stack use grow with the pattern.
+constexpr std::size_t kMaxPatternBytes = 256;
 
 std::vector<std::string> counter_names(const YamlReader& r, const YAML::Node& n,
                                        const std::string& key) {
@@ -113,6 +115,9 @@ Thresholds parse_thresholds(const std::string& yaml, const std::string& label) {
       RuleOverride ro;
       ro.pattern = r.string(p, key, "a pattern");
       if (ro.pattern.empty()) r.fail(p, key, "expected a pattern");
+      if (ro.pattern.size() > kMaxPatternBytes)
+        r.fail(p, key,
+               "expected a pattern of at most " + std::to_string(kMaxPatternBytes) + " bytes");
       try {
         ro.matcher = std::regex(glob ? glob_to_regex(ro.pattern) : ro.pattern);
       } catch (const std::regex_error& e) {

@@ -2,8 +2,10 @@
 
 #include <cmath>
 #include <cstdio>
-#include <regex>
+#include <cstdlib>
 #include <stdexcept>
+
+#include "util/number_syntax.h"
 
 namespace moeprobe {
 
@@ -81,28 +83,59 @@ std::optional<Threshold::Op> parse_comparison_op(const std::string& op) {
 }
 
 namespace {
-const char* kNumber = R"(([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?))";
+
+// Reads a finite decimal number at `i` (see scan_decimal), advancing past it.
+std::optional<double> read_number(const std::string& text, std::size_t& i) {
+  const std::size_t start = i;
+  if (!scan_decimal(text, i)) return std::nullopt;
+  const double v = std::strtod(text.c_str() + start, nullptr);
+  if (!std::isfinite(v)) return std::nullopt;
+  return v;
 }
 
+bool read_char(const std::string& text, std::size_t& i, char c) {
+  skip_blanks(text, i);
+  if (i >= text.size() || text[i] != c) return false;
+  ++i;
+  return true;
+}
+
+}  // namespace
+
+// ">= X", "<= X", "> X", "< X" or "in [LO, HI]", blanks allowed around each part.
 std::optional<Threshold> parse_threshold(const std::string& text) {
-  static const std::regex cmp(std::string(R"(^\s*(>=|<=|>|<)\s*)") + kNumber + R"(\s*$)");
-  static const std::regex range(std::string(R"(^\s*in\s*\[\s*)") + kNumber + R"(\s*,\s*)" +
-                                kNumber + R"(\s*\]\s*$)");
-  std::smatch m;
   Threshold t;
-  if (std::regex_match(text, m, cmp)) {
-    t.op = *parse_comparison_op(m[1].str());
-    t.value = std::stod(m[2].str());
-    return t;
-  }
-  if (std::regex_match(text, m, range)) {
+  std::size_t i = 0;
+  skip_blanks(text, i);
+  if (text.compare(i, 2, "in") == 0) {
+    i += 2;
+    if (!read_char(text, i, '[')) return std::nullopt;
+    skip_blanks(text, i);
+    const auto lo = read_number(text, i);
+    if (!lo || !read_char(text, i, ',')) return std::nullopt;
+    skip_blanks(text, i);
+    const auto hi = read_number(text, i);
+    if (!hi || !read_char(text, i, ']')) return std::nullopt;
+    skip_blanks(text, i);
+    if (i != text.size() || *lo > *hi) return std::nullopt;
     t.op = Threshold::Op::In;
-    t.lo = std::stod(m[1].str());
-    t.hi = std::stod(m[2].str());
-    if (t.lo > t.hi) return std::nullopt;
+    t.lo = *lo;
+    t.hi = *hi;
     return t;
   }
-  return std::nullopt;
+  const std::size_t op_len =
+      (i + 1 < text.size() && text[i + 1] == '=' && (text[i] == '>' || text[i] == '<')) ? 2 : 1;
+  const auto op = parse_comparison_op(text.substr(i, op_len));
+  if (!op) return std::nullopt;
+  i += op_len;
+  skip_blanks(text, i);
+  const auto value = read_number(text, i);
+  if (!value) return std::nullopt;
+  skip_blanks(text, i);
+  if (i != text.size()) return std::nullopt;
+  t.op = *op;
+  t.value = *value;
+  return t;
 }
 
 IntervalVerdict judge_interval(const Threshold& t, double lo, double hi) {

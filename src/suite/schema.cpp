@@ -1,7 +1,7 @@
 #include "suite/schema.h"
 
+#include <algorithm>
 #include <cctype>
-#include <regex>
 #include <set>
 #include <sstream>
 
@@ -230,7 +230,6 @@ Suite parse_root(const YamlReader& v, const YAML::Node& root, const MetricLookup
   if (!hs || !hs.IsSequence() || hs.size() == 0)
     v.fail(hs ? hs : root, "hypotheses", "expected a non-empty list of hypotheses");
 
-  static const std::regex id_re("^[a-z0-9-]+$");
   std::set<std::string> ids;
   std::vector<YAML::Node> nodes;
   for (std::size_t i = 0; i < hs.size(); ++i) {
@@ -244,7 +243,10 @@ Suite parse_root(const YamlReader& v, const YAML::Node& root, const MetricLookup
     for (const char* required : {"id", "metric", "expect"})
       if (!h[required]) v.fail(h, p + "." + required, "missing required key");
     hyp.id = v.string(h["id"], p + ".id");
-    if (!std::regex_match(hyp.id, id_re))
+    const auto id_char = [](char c) {
+      return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+    };
+    if (hyp.id.empty() || !std::all_of(hyp.id.begin(), hyp.id.end(), id_char))
       v.fail(h["id"], p + ".id", "expected lowercase letters, digits and '-' only");
     if (!ids.insert(hyp.id).second)
       v.fail(h["id"], p + ".id", "duplicate id \"" + hyp.id + "\"; ids must be unique");

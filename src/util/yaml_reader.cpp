@@ -4,13 +4,13 @@
 #include <cmath>
 #include <cstdlib>
 #include <map>
-#include <regex>
 #include <sstream>
 
 #include <yaml-cpp/eventhandler.h>
 
 #include "util/error.h"
 #include "util/input_file.h"
+#include "util/number_syntax.h"
 
 namespace moeprobe {
 
@@ -184,42 +184,37 @@ YamlScalar YamlReader::scalar(const YAML::Node& n, const std::string& path) cons
   }
   if (tag != "?" && !tag.empty()) fail(n, path, "unsupported YAML tag '" + tag + "'");
   const std::string& t = s.text;
-  static const std::regex bool_re("^(true|True|TRUE|false|False|FALSE)$");
-  static const std::regex int_re("^[-+]?[0-9]+$");
-  static const std::regex oct_re("^0o[0-7]+$");
-  static const std::regex hex_re("^0x[0-9a-fA-F]+$");
-  static const std::regex float_re(R"(^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$)");
-  static const std::regex inf_re(R"(^[-+]?\.(inf|Inf|INF)$)");
-  static const std::regex nan_re(R"(^\.(nan|NaN|NAN)$)");
-  if (std::regex_match(t, bool_re)) {
+  if (t == "true" || t == "True" || t == "TRUE" || t == "false" || t == "False" || t == "FALSE") {
     s.type = YamlScalar::Type::Bool;
     s.boolean = t[0] == 't' || t[0] == 'T';
     return s;
   }
-  const bool dec = std::regex_match(t, int_re);
-  if (dec || std::regex_match(t, oct_re) || std::regex_match(t, hex_re)) {
+  const bool dec = is_decimal_integer(t);
+  if (dec || is_prefixed_integer(t, "0o", 8) || is_prefixed_integer(t, "0x", 16)) {
     errno = 0;
     const char* digits = dec ? t.c_str() : t.c_str() + 2;
     const long long v = std::strtoll(digits, nullptr, dec ? 10 : (t[1] == 'o' ? 8 : 16));
-    if (errno == ERANGE) fail(n, path, "integer " + t + " does not fit in 64 bits");
+    if (errno == ERANGE) fail(n, path, "integer " + printable(t, 80) + " does not fit in 64 bits");
     s.type = YamlScalar::Type::Int;
     s.integer = v;
     s.number = static_cast<double>(v);
     return s;
   }
-  if (std::regex_match(t, float_re)) {
+  if (is_decimal_number(t)) {
     const double v = std::strtod(t.c_str(), nullptr);
-    if (std::isinf(v)) fail(n, path, "number " + t + " is out of the range of a double");
+    if (std::isinf(v))
+      fail(n, path, "number " + printable(t, 80) + " is out of the range of a double");
     s.type = YamlScalar::Type::Float;
     s.number = v;
     return s;
   }
-  if (std::regex_match(t, inf_re)) {
+  const std::string unsigned_t = (!t.empty() && (t[0] == '+' || t[0] == '-')) ? t.substr(1) : t;
+  if (unsigned_t == ".inf" || unsigned_t == ".Inf" || unsigned_t == ".INF") {
     s.type = YamlScalar::Type::Float;
     s.number = t[0] == '-' ? -HUGE_VAL : HUGE_VAL;
     return s;
   }
-  if (std::regex_match(t, nan_re)) {
+  if (t == ".nan" || t == ".NaN" || t == ".NAN") {
     s.type = YamlScalar::Type::Float;
     s.number = std::nan("");
     return s;

@@ -465,5 +465,76 @@ TEST_F(HostileInput, TableReferencesInAVersionOneResultsAreRefused) {
             0);
 }
 
+// ---- Long scalars (fuzz_recipe, pass 5) ------------------------------------------------------
+// A YAML scalar of 19 kB of digits overflowed the stack: std::regex recursed once per character.
+// Scalars and thresholds are now scanned in constant stack, and the names the perf gate matches
+// against its patterns are bounded.
+
+TEST_F(HostileInput, LongScalarsAreScannedInConstantStack) {
+  const std::string digits(300000, '4');
+  std::string text = kSmallRecipe;
+  text.replace(text.find("family: mixtral"), 15, "family: " + digits);
+  expect_bad(timed("synth " + q(recipe(text)) + " --out " + q(scratch.path() / "model")),
+             {"recipe.yaml", "family", "64 bits"});
+  expect_bad(timed("synth " + q(recipe(std::string(kSmallRecipe) + "seed: 0." + digits + "\n")) +
+                   " --out " + q(scratch.path() / "model")),
+             {"recipe.yaml", "seed"});
+  EXPECT_FALSE(fs::exists(scratch.path() / "model"));
+
+  // A long but valid threshold is read as the number it is; a long invalid id is refused.
+  const fs::path m = classic();
+  const std::string smoke_text = read_bytes(kSource + "/suites/smoke.yaml");
+  std::string suite = smoke_text;
+  suite.replace(suite.find("\"< 0.99\""), 8, "\"< 0.99" + std::string(300000, '9') + "\"");
+  const auto ran = timed("run " + q(recipe(suite, "long.yaml")) + " --model " + q(m) + " --out " +
+                         q(scratch.path() / "o") + " --quiet");
+  EXPECT_TRUE(ran.code == 0 || ran.code == 1) << ran.code << ": " << ran.err;
+  suite = smoke_text;
+  suite.replace(suite.find("id: experts-not-identical"), 25,
+                "id: " + std::string(300000, '7') + "_");
+  expect_bad(timed("run " + q(recipe(suite, "long_id.yaml")) + " --model " + q(m) + " --out " +
+                   q(scratch.path() / "o2")),
+             {"long_id.yaml", "hypotheses[0].id", "lowercase"});
+
+  nlohmann::json bench =
+      nlohmann::json::parse(read_bytes(kSource + "/tests/data/perf/baseline.json"));
+  bench["benchmarks"][0]["name"] = std::string(5000, 'a');
+  bench["benchmarks"][0].erase("run_name");
+  const fs::path current = scratch.path() / "current.json";
+  write_text(current, bench.dump());
+  expect_bad(timed("perf-gate " + q(kSource + "/tests/data/perf/baseline.json") + " " + q(current) +
+                   " --out " + q(scratch.path() / "gate.md")),
+             {"current.json", "benchmarks[0].name", "at most 1024"});
+  EXPECT_FALSE(fs::exists(scratch.path() / "gate.md"));
+}
+
+// Found by fuzz_benchmark_json (pass 5): an optional field of the wrong type (aggregate_unit: 5)
+// was an internal error from the JSON library instead of bad input naming the field.
+TEST_F(HostileInput, BenchmarkFieldsOfTheWrongTypeAreBadInput) {
+  const std::string baseline = kSource + "/tests/data/perf/baseline.json";
+  const nlohmann::json good = nlohmann::json::parse(read_bytes(baseline));
+  const fs::path current = scratch.path() / "current.json";
+  for (const auto& [field, value] : {std::pair<std::string, nlohmann::json>{"aggregate_unit", 5},
+                                     {"run_type", 1},
+                                     {"run_name", nlohmann::json::array()},
+                                     {"error_occurred", "yes"}}) {
+    nlohmann::json bench = good;
+    bench["benchmarks"][1][field] = value;
+    if (field == "aggregate_unit") bench["benchmarks"][1]["run_type"] = "aggregate";
+    write_text(current, bench.dump());
+    expect_bad(timed("perf-gate " + q(baseline) + " " + q(current) + " --out " +
+                     q(scratch.path() / "gate.md")),
+               {"current.json", "benchmarks[1]." + field});
+  }
+  nlohmann::json bench = good;
+  bench["benchmarks"][1]["error_occurred"] = true;
+  bench["benchmarks"][1]["error_message"] = 3;
+  write_text(current, bench.dump());
+  expect_bad(timed("perf-gate " + q(baseline) + " " + q(current) + " --out " +
+                   q(scratch.path() / "gate.md")),
+             {"current.json", "benchmarks[1].error_message"});
+  EXPECT_FALSE(fs::exists(scratch.path() / "gate.md"));
+}
+
 }  // namespace
 }  // namespace moeprobe

@@ -62,6 +62,27 @@ TEST(YamlReader, CoreSchemaNumbers) {
   EXPECT_EQ(j["k"], 4294967296LL);
 }
 
+TEST(YamlReader, CoreSchemaEdgeSpellings) {
+  const auto j = convert(
+      "a: 5.\nb: +5\nc: .\nd: 0x\ne: 0o8\nf: 1e\ng: 1e+\nh: +inf\ni: .Infinity\n"
+      "k: 0xfF\nl: -0x1\nm: .5e-1\nn: 1.e2\n");
+  EXPECT_DOUBLE_EQ(j["a"].get<double>(), 5.0);
+  EXPECT_EQ(j["b"], 5);
+  for (const char* s : {"c", "d", "e", "f", "g", "h", "i", "l"}) EXPECT_TRUE(j[s].is_string()) << s;
+  EXPECT_EQ(j["k"], 255);
+  EXPECT_DOUBLE_EQ(j["m"].get<double>(), 0.05);
+  EXPECT_DOUBLE_EQ(j["n"].get<double>(), 100.0);
+  // Infinities are floats of the schema that JSON cannot hold: named as such, not as strings.
+  for (const char* inf : {"+.inf", "-.Inf", ".INF"})
+    EXPECT_EQ(error_of([&] { convert(std::string("h: ") + inf + "\n"); }).field(), "h") << inf;
+  // A million digits are scanned in constant stack (std::regex overflowed it at 19 kB).
+  const std::string digits(1'000'000, '7');
+  EXPECT_NE(error_of([&] { convert("big: " + digits + "\n"); }).problem().find("64 bits"),
+            std::string::npos);
+  EXPECT_DOUBLE_EQ(convert("x: 0." + digits + "\n")["x"].get<double>(), 0.7777777777777778);
+  EXPECT_EQ(convert("s: " + digits + "x\n")["s"].get<std::string>().size(), digits.size() + 1);
+}
+
 TEST(YamlReader, NumbersThatCannotBeHeldAreErrors) {
   const auto e = error_of([] { convert("x:\n  y: 99999999999999999999\n"); });
   EXPECT_EQ(e.file(), "t.yaml");
