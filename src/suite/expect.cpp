@@ -84,8 +84,9 @@ std::optional<Threshold::Op> parse_comparison_op(const std::string& op) {
 
 namespace {
 
-// Reads a finite decimal number at `i` (see scan_decimal), advancing past it.
+// Reads a finite decimal number after blanks at `i` (see scan_decimal), advancing past it.
 std::optional<double> read_number(const std::string& text, std::size_t& i) {
+  skip_blanks(text, i);
   const std::size_t start = i;
   if (!scan_decimal(text, i)) return std::nullopt;
   const double v = std::strtod(text.c_str() + start, nullptr);
@@ -93,11 +94,18 @@ std::optional<double> read_number(const std::string& text, std::size_t& i) {
   return v;
 }
 
+// Reads `c` after blanks at `i`, advancing past it.
 bool read_char(const std::string& text, std::size_t& i, char c) {
   skip_blanks(text, i);
   if (i >= text.size() || text[i] != c) return false;
   ++i;
   return true;
+}
+
+// Whether only blanks are left from `i`.
+bool at_end(const std::string& text, std::size_t i) {
+  skip_blanks(text, i);
+  return i == text.size();
 }
 
 }  // namespace
@@ -110,14 +118,10 @@ std::optional<Threshold> parse_threshold(const std::string& text) {
   if (text.compare(i, 2, "in") == 0) {
     i += 2;
     if (!read_char(text, i, '[')) return std::nullopt;
-    skip_blanks(text, i);
     const auto lo = read_number(text, i);
     if (!lo || !read_char(text, i, ',')) return std::nullopt;
-    skip_blanks(text, i);
     const auto hi = read_number(text, i);
-    if (!hi || !read_char(text, i, ']')) return std::nullopt;
-    skip_blanks(text, i);
-    if (i != text.size() || *lo > *hi) return std::nullopt;
+    if (!hi || !read_char(text, i, ']') || !at_end(text, i) || *lo > *hi) return std::nullopt;
     t.op = Threshold::Op::In;
     t.lo = *lo;
     t.hi = *hi;
@@ -128,11 +132,8 @@ std::optional<Threshold> parse_threshold(const std::string& text) {
   const auto op = parse_comparison_op(text.substr(i, op_len));
   if (!op) return std::nullopt;
   i += op_len;
-  skip_blanks(text, i);
   const auto value = read_number(text, i);
-  if (!value) return std::nullopt;
-  skip_blanks(text, i);
-  if (i != text.size()) return std::nullopt;
+  if (!value || !at_end(text, i)) return std::nullopt;
   t.op = *op;
   t.value = *value;
   return t;

@@ -208,8 +208,11 @@ YamlScalar YamlReader::scalar(const YAML::Node& n, const std::string& path) cons
     s.number = v;
     return s;
   }
-  const std::string unsigned_t = (!t.empty() && (t[0] == '+' || t[0] == '-')) ? t.substr(1) : t;
-  if (unsigned_t == ".inf" || unsigned_t == ".Inf" || unsigned_t == ".INF") {
+  const std::size_t sign = (!t.empty() && (t[0] == '+' || t[0] == '-')) ? 1 : 0;
+  const auto unsigned_is = [&](const char* word) {
+    return t.compare(sign, std::string::npos, word) == 0;
+  };
+  if (unsigned_is(".inf") || unsigned_is(".Inf") || unsigned_is(".INF")) {
     s.type = YamlScalar::Type::Float;
     s.number = t[0] == '-' ? -HUGE_VAL : HUGE_VAL;
     return s;
